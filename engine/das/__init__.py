@@ -1,0 +1,1 @@
+"""Decoding of Database Activity Stream records: envelope, data keys, ESDK decrypt, encoder."""

@@ -1,0 +1,1 @@
+"""Rules: YAML schema, loading and validation, JMESPath functions, the compiled RuleSet, tests."""

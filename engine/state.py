@@ -1,0 +1,92 @@
+"""StateStore: the memory of suppression (dedup windows, thresholds, sent alerts, heartbeats).
+
+Everything is keyed in *event time* by the caller, so replays and tests are deterministic.
+Implementations must make each operation atomic on its own (DynamoDB: conditional writes and
+``ADD``), because concurrent shards share one table. Items expire at ``expires_at`` (epoch
+seconds; DynamoDB TTL), so the store never needs cleaning.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+
+
+class StateStore(ABC):
+    @abstractmethod
+    def incr(self, key: str, amount: int = 1, *, expires_at: float) -> int:
+        """Atomically add ``amount`` to the counter ``key`` and return the new total."""
+
+    @abstractmethod
+    def get_counts(self, keys: Sequence[str]) -> dict[str, int]:
+        """Current value of each counter (0 when absent or expired)."""
+
+    @abstractmethod
+    def add_once(self, key: str, *, expires_at: float) -> bool:
+        """Record ``key``; True only for the first caller (an idempotency marker)."""
+
+    @abstractmethod
+    def record_max(
+        self, namespace: str, name: str, value: float, *, expires_at: float | None = None
+    ) -> None:
+        """Keep the largest ``value`` seen for ``name`` (e.g. last heartbeat time per cluster)."""
+
+    @abstractmethod
+    def read_namespace(self, namespace: str) -> dict[str, float]:
+        """All ``name -> value`` pairs written with ``record_max`` in ``namespace``."""
+
+
+class MemoryStateStore(StateStore):
+    """In-process store for the CLI, tests and Lambda without a table (state lasts a container).
+
+    ``now`` decides expiry; it defaults to never expiring so that event-time replays of old
+    captures are not thrown away by the wall clock.
+    """
+
+    def __init__(self, now: float | None = None) -> None:
+        self._now = now
+        self._counts: dict[str, tuple[int, float]] = {}
+        self._markers: dict[str, float] = {}
+        self._maxima: dict[str, dict[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def _alive(self, expires_at: float) -> bool:
+        return self._now is None or expires_at > self._now
+
+    def incr(self, key: str, amount: int = 1, *, expires_at: float) -> int:
+        with self._lock:
+            value, exp = self._counts.get(key, (0, expires_at))
+            if not self._alive(exp):
+                value = 0
+            value += amount
+            self._counts[key] = (value, max(exp, expires_at))
+            return value
+
+    def get_counts(self, keys: Sequence[str]) -> dict[str, int]:
+        with self._lock:
+            out: dict[str, int] = {}
+            for key in keys:
+                value, exp = self._counts.get(key, (0, 0.0))
+                out[key] = value if value and self._alive(exp) else 0
+            return out
+
+    def add_once(self, key: str, *, expires_at: float) -> bool:
+        with self._lock:
+            exp = self._markers.get(key)
+            if exp is not None and self._alive(exp):
+                return False
+            self._markers[key] = expires_at
+            return True
+
+    def record_max(
+        self, namespace: str, name: str, value: float, *, expires_at: float | None = None
+    ) -> None:
+        with self._lock:
+            bucket = self._maxima.setdefault(namespace, {})
+            if value > bucket.get(name, float("-inf")):
+                bucket[name] = value
+
+    def read_namespace(self, namespace: str) -> dict[str, float]:
+        with self._lock:
+            return dict(self._maxima.get(namespace, {}))
