@@ -1,0 +1,167 @@
+"""The compiled rule set: which rules match one normalized event.
+
+Evaluation is the hot path (a busy cluster sends thousands of events a second), so everything
+that can be done once is done here, at construction:
+
+* one JMESPath interpreter bound to our functions (``make_options(lists, params)``) is reused for
+  every expression, instead of the new interpreter per call that ``ParsedResult.search`` builds;
+* an index on ``das.action``: each action maps to the tuple of rules that can match it (rules
+  whose ``Rule.actions`` contain it, plus the rules that can match any action), so a read event
+  never runs the failed-login rules.
+
+A rule that raises is isolated: the exception becomes a ``RuleError`` next to the matches and the
+other rules still run. Truthiness is JMESPath's, not Python's: ``null``, ``false``, ``''``, ``[]``
+and ``{}`` are false; everything else — including the number ``0`` — is true. So
+``when: rowCount`` matches a row count of 0; write ``rowCount > `0``` when that is meant.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import jmespath.visitor
+
+from engine.rules.model import Expr, Rule
+
+UTC = dt.UTC
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A rule whose ``when`` held (and no active ``unless``) on ``event``."""
+
+    rule: Rule
+    event: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class RuleError:
+    """A rule that raised while evaluating ``event``; ``error`` is ``Type: message``."""
+
+    rule: Rule
+    event: dict[str, Any]
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    matches: list[Match]
+    errors: list[RuleError]
+
+
+def is_true(value: Any) -> bool:
+    """JMESPath truthiness (the spec's, as ``&&``/``||``/``!`` and filters use it)."""
+    return not (value is None or value is False or value == "" or value == [] or value == {})
+
+
+def event_date(event: Mapping[str, Any]) -> dt.date | None:
+    """The UTC date of the event (from ``das.epoch``), or None when the event has no time."""
+    das = event.get("das")
+    epoch = das.get("epoch") if isinstance(das, Mapping) else None
+    if not isinstance(epoch, int | float) or isinstance(epoch, bool):
+        return None
+    try:
+        return dt.datetime.fromtimestamp(epoch, UTC).date()
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _options(lists: Mapping[str, Any], params: Mapping[str, Any]) -> Any:
+    # Imported here so that this module (and the pytest plugin importing it) loads even where
+    # the functions module is broken; the error then surfaces when a rule set is built.
+    from engine.rules.functions import make_options
+
+    return make_options(dict(lists), dict(params))
+
+
+class RuleSet:
+    """Rules compiled once, indexed by ``das.action``; ``evaluate`` is a pure function of the event."""
+
+    def __init__(
+        self,
+        rules: Iterable[Rule],
+        lists: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
+        *,
+        options: Any = None,
+    ) -> None:
+        self.rules: tuple[Rule, ...] = tuple(rules)
+        self.lists = dict(lists or {})
+        self.params = dict(params or {})
+        ids = [r.id for r in self.rules]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"duplicate rule ids: {', '.join(dupes)}")
+        self._options = options if options is not None else _options(self.lists, self.params)
+        self._interpreter = jmespath.visitor.TreeInterpreter(self._options)
+        self._any: tuple[Rule, ...] = tuple(r for r in self.rules if r.actions is None)
+        actions = {a for r in self.rules if r.actions is not None for a in r.actions}
+        # Keep the authors' order inside each bucket so that results are stable.
+        self._by_action: dict[Any, tuple[Rule, ...]] = {
+            a: tuple(r for r in self.rules if r.actions is None or a in r.actions) for a in actions
+        }
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def by_id(self, rule_id: str) -> Rule:
+        for rule in self.rules:
+            if rule.id == rule_id:
+                return rule
+        raise KeyError(rule_id)
+
+    def candidates(self, event: Mapping[str, Any]) -> tuple[Rule, ...]:
+        """The rules the index lets through for this event (all others cannot match it)."""
+        das = event.get("das")
+        action = das.get("action") if isinstance(das, Mapping) else None
+        try:
+            return self._by_action.get(action, self._any)
+        except TypeError:  # an unhashable action: only action-agnostic rules can match
+            return self._any
+
+    def search(self, expr: Expr, event: Any) -> Any:
+        """Evaluate one compiled expression with our functions (shared interpreter)."""
+        return self._interpreter.visit(expr.compiled.parsed, event)
+
+    def evaluate(self, event: dict[str, Any]) -> list[Match]:
+        """The rules matching ``event``; rule errors are dropped (use ``evaluate_all``)."""
+        return self.evaluate_all(event).matches
+
+    def evaluate_all(self, event: dict[str, Any]) -> Evaluation:
+        matches: list[Match] = []
+        errors: list[RuleError] = []
+        visit = self._interpreter.visit
+        for rule in self.candidates(event):
+            try:
+                if not is_true(visit(rule.when.compiled.parsed, event)):
+                    continue
+                if rule.unless and self._exempted(rule, event):
+                    continue
+            except Exception as exc:  # one broken rule must never stop the others
+                errors.append(RuleError(rule, event, f"{type(exc).__name__}: {exc}"))
+                continue
+            matches.append(Match(rule, event))
+        return Evaluation(matches, errors)
+
+    def _exempted(self, rule: Rule, event: dict[str, Any]) -> bool:
+        """True when an active ``unless`` entry holds.
+
+        Expiry is judged on the *event's* date, so a replay of last year's capture is evaluated
+        as it would have been then. A dated exemption never applies to an event without a time:
+        when in doubt, alert.
+        """
+        day: dt.date | None = None
+        day_known = False
+        visit = self._interpreter.visit
+        for exemption in rule.unless:
+            if exemption.expires is not None:
+                if not day_known:
+                    day, day_known = event_date(event), True
+                if day is None or not exemption.active(day):
+                    continue
+            if is_true(visit(exemption.when.compiled.parsed, event)):
+                return True
+        return False
