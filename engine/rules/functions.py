@@ -1,0 +1,249 @@
+"""The JMESPath functions that security rules need and JMESPath lacks.
+
+Every function is *total*: whatever the event holds (null, a number where a string was
+expected, an IPv6 address, ``local machine`` in ``remoteHost``), it answers false or null and
+never raises, because one odd event must not stop a rule — let alone the rule set. That is also
+why every signature accepts any type (``{"types": []}``) and checks types itself: jmespath's own
+type check raises.
+
+Arguments that name something (a list, a parameter, a regex) must be literals in the rule; the
+loader checks them once (unknown list, bad regex → a Problem at load time) and the work that
+can be done once (sets, compiled regexes, parsed networks) is done once and cached here.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import math
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import jmespath
+from jmespath.functions import Functions, signature
+
+ANY = {"types": []}
+
+# name -> (arity, one-line doc with an example); the loader and `docs/rules.md` use it
+CUSTOM_FUNCTIONS: dict[str, tuple[int, str]] = {
+    "in_list": (2, "in_list(dbUserName, 'admins') — value is in the named list (exact)"),
+    "in_list_ci": (2, "in_list_ci(dbUserName, 'admins') — same, ignoring case"),
+    "matches": (2, "matches(commandText, '^\\s*drop\\s') — regex search (case-sensitive)"),
+    "imatches": (2, "imatches(commandText, 'grant\\s+all') — regex search ignoring case"),
+    "cidr_match": (2, "cidr_match(remoteHost, '10.0.0.0/8') — IP in a CIDR, list or named list"),
+    "is_private_ip": (1, "is_private_ip(remoteHost) — RFC 1918/4193, loopback, link-local"),
+    "lower": (1, "lower(dbUserName) — lower case; null for a non-string"),
+    "upper": (1, "upper(dbUserName) — upper case; null for a non-string"),
+    "param": (1, "param('large_read_rows') — a value from `params:` in lists.yaml"),
+    "starts_with_any": (2, "starts_with_any(command, ['CREATE', 'DROP']) — any prefix"),
+    "ends_with_any": (2, "ends_with_any(objectName, ['_bak', '_old']) — any suffix"),
+    "contains_any": (2, "contains_any(lower(commandText), ['into outfile', 'pg_read_file'])"),
+    "to_int": (1, "to_int(exitCode) — an integer from a number or numeric string, else null"),
+}
+
+# argument positions that must be literals: function -> {index: what it names}
+LITERAL_ARGS: dict[str, dict[int, str]] = {
+    "in_list": {1: "list"},
+    "in_list_ci": {1: "list"},
+    "matches": {1: "regex"},
+    "imatches": {1: "regex"},
+    "param": {0: "param"},
+    "cidr_match": {1: "cidr"},
+}
+
+
+@functools.lru_cache(maxsize=4096)
+def compile_regex(pattern: str, ignore_case: bool = False) -> re.Pattern[str]:
+    """Compile once; raises re.error, which the loader turns into a Problem."""
+    return re.compile(pattern, re.IGNORECASE if ignore_case else 0)
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@functools.lru_cache(maxsize=4096)
+def parse_network(text: str) -> Network | None:
+    """A CIDR or a single address as a network; None when it is neither."""
+    try:
+        return ipaddress.ip_network(text.strip(), strict=False)
+    except (ValueError, TypeError):
+        return None
+
+
+@functools.lru_cache(maxsize=65536)
+def parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """An address from what DAS puts in ``remoteHost``: plain, ``[v6]``, ``v4:port``, v4-mapped.
+
+    Anything else (``localhost``, ``local machine``, a host name) is None.
+    """
+    s = text.strip()
+    if s.startswith("[") and "]" in s:
+        s = s[1 : s.index("]")]
+    elif s.count(":") == 1:  # 10.0.0.1:5432
+        s = s.split(":", 1)[0]
+    try:
+        ip = ipaddress.ip_address(s)
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
+
+
+def _is_str(v: Any) -> bool:
+    return isinstance(v, str)
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+class DasFunctions(Functions):
+    """The JMESPath function table, bound to the named lists and params of one rule set."""
+
+    def __init__(
+        self,
+        lists: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        self.lists: dict[str, frozenset[Any]] = {}
+        self._lists_ci: dict[str, frozenset[str]] = {}
+        self._list_nets: dict[str, tuple[Network, ...]] = {}
+        for name, values in (lists or {}).items():
+            items = [v for v in (values or []) if isinstance(v, str | int | float)]
+            self.lists[name] = frozenset(v for v in items if not isinstance(v, bool))
+            self._lists_ci[name] = frozenset(v.casefold() for v in items if isinstance(v, str))
+        self.params: dict[str, Any] = dict(params or {})
+
+    # -- membership -------------------------------------------------------------------------
+
+    @signature(ANY, ANY)
+    def _func_in_list(self, value: Any, name: Any) -> bool:
+        if not (_is_str(value) or _is_num(value)) or not _is_str(name):
+            return False
+        return value in self.lists.get(name, ())
+
+    @signature(ANY, ANY)
+    def _func_in_list_ci(self, value: Any, name: Any) -> bool:
+        if not _is_str(value) or not _is_str(name):
+            return False
+        return value.casefold() in self._lists_ci.get(name, ())
+
+    # -- regexes ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _search(value: Any, pattern: Any, ignore_case: bool) -> bool:
+        if not _is_str(value) or not _is_str(pattern):
+            return False
+        try:
+            return compile_regex(pattern, ignore_case).search(value) is not None
+        except re.error:
+            return False
+
+    @signature(ANY, ANY)
+    def _func_matches(self, value: Any, pattern: Any) -> bool:
+        return self._search(value, pattern, False)
+
+    @signature(ANY, ANY)
+    def _func_imatches(self, value: Any, pattern: Any) -> bool:
+        return self._search(value, pattern, True)
+
+    # -- networks -----------------------------------------------------------------------------
+
+    def _networks(self, spec: Any) -> tuple[Network, ...]:
+        if _is_str(spec):
+            net = parse_network(spec)
+            if net is not None:
+                return (net,)
+            if spec in self.lists:
+                nets = self._list_nets.get(spec)
+                if nets is None:
+                    parsed = (parse_network(v) for v in self.lists[spec] if _is_str(v))
+                    nets = self._list_nets[spec] = tuple(n for n in parsed if n is not None)
+                return nets
+            return ()
+        if isinstance(spec, list):
+            return tuple(n for s in spec if _is_str(s) for n in self._networks(s))
+        return ()
+
+    @signature(ANY, ANY)
+    def _func_cidr_match(self, ip: Any, spec: Any) -> bool:
+        if not _is_str(ip):
+            return False
+        addr = parse_ip(ip)
+        if addr is None:
+            return False
+        return any(addr.version == n.version and addr in n for n in self._networks(spec))
+
+    @signature(ANY)
+    def _func_is_private_ip(self, ip: Any) -> bool:
+        if not _is_str(ip):
+            return False
+        addr = parse_ip(ip)
+        return addr is not None and (addr.is_private or addr.is_loopback or addr.is_link_local)
+
+    # -- strings ------------------------------------------------------------------------------
+
+    @signature(ANY)
+    def _func_lower(self, value: Any) -> str | None:
+        return value.lower() if _is_str(value) else None
+
+    @signature(ANY)
+    def _func_upper(self, value: Any) -> str | None:
+        return value.upper() if _is_str(value) else None
+
+    @staticmethod
+    def _strings(items: Any) -> tuple[str, ...]:
+        if _is_str(items):
+            return (items,)
+        if isinstance(items, list):
+            return tuple(i for i in items if _is_str(i))
+        return ()
+
+    @signature(ANY, ANY)
+    def _func_starts_with_any(self, value: Any, prefixes: Any) -> bool:
+        return _is_str(value) and value.startswith(self._strings(prefixes))
+
+    @signature(ANY, ANY)
+    def _func_ends_with_any(self, value: Any, suffixes: Any) -> bool:
+        return _is_str(value) and value.endswith(self._strings(suffixes))
+
+    @signature(ANY, ANY)
+    def _func_contains_any(self, value: Any, needles: Any) -> bool:
+        return _is_str(value) and any(n in value for n in self._strings(needles))
+
+    # -- values -------------------------------------------------------------------------------
+
+    @signature(ANY)
+    def _func_param(self, name: Any) -> Any:
+        return self.params.get(name) if _is_str(name) else None
+
+    @signature(ANY)
+    def _func_to_int(self, value: Any) -> int | None:
+        if _is_num(value):
+            return int(value) if math.isfinite(value) else None
+        if _is_str(value):
+            s = value.strip()
+            try:
+                return int(s)
+            except ValueError:
+                try:
+                    f = float(s)
+                except ValueError:
+                    return None
+                return int(f) if math.isfinite(f) else None
+        return None
+
+
+def builtin_function_names() -> frozenset[str]:
+    """The standard JMESPath functions (abs, contains, length, to_string, …)."""
+    return frozenset(Functions.FUNCTION_TABLE)
+
+
+def make_options(
+    lists: Mapping[str, Any] | None = None, params: Mapping[str, Any] | None = None
+) -> jmespath.Options:
+    """The Options to pass to every ``search`` of one rule set (build it once, reuse it)."""
+    return jmespath.Options(custom_functions=DasFunctions(lists, params))

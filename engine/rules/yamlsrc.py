@@ -1,0 +1,182 @@
+"""YAML with line numbers: the raw material of error messages that name a line.
+
+PyYAML's ``safe_load`` forgets where each value came from, and silently keeps the last of two
+duplicate keys. Rule authors need "file:line" in every problem, so we compose the node graph
+(which keeps marks) and build a small tree of ``YNode`` that remembers the line of every key and
+value. Nothing here raises on bad input: a YAML error, a second document, a duplicate key or an
+alias bomb becomes a ``Problem`` and the caller decides what to do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from engine.rules.model import Problem
+
+MAX_NODES = 20_000  # an alias bomb expands past this; a real rule file is a few hundred nodes
+MAX_DEPTH = 64
+
+
+@dataclass
+class YNode:
+    """One YAML value and where it starts.
+
+    ``kind`` is ``map`` (``value``: dict of str key -> YNode), ``seq`` (list of YNode) or
+    ``scalar`` (the constructed Python value: str, int, float, bool, None, date…).
+    ``key_lines`` gives, for a map, the line of each key (what an "unknown key" points at).
+    """
+
+    kind: str
+    value: Any
+    line: int
+    key_lines: dict[str, int] = field(default_factory=dict)
+
+    def get(self, key: str) -> YNode | None:
+        return self.value.get(key) if self.kind == "map" else None
+
+    def line_of(self, key: str) -> int:
+        return self.key_lines.get(key, self.line)
+
+    def plain(self) -> Any:
+        """The value as plain Python data (dicts, lists, scalars)."""
+        if self.kind == "map":
+            return {k: v.plain() for k, v in self.value.items()}
+        if self.kind == "seq":
+            return [v.plain() for v in self.value]
+        return self.value
+
+
+class _TooBig(Exception):
+    pass
+
+
+def _line(node: yaml.Node) -> int:
+    return node.start_mark.line + 1
+
+
+class _Builder:
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.count = 0
+        self.problems: list[Problem] = []
+        self._ctor = yaml.SafeLoader("")
+
+    def build(self, node: yaml.Node, depth: int = 0) -> YNode:
+        self.count += 1
+        if self.count > MAX_NODES or depth > MAX_DEPTH:
+            raise _TooBig
+        if isinstance(node, yaml.MappingNode):
+            return self._map(node, depth)
+        if isinstance(node, yaml.SequenceNode):
+            return YNode("seq", [self.build(n, depth + 1) for n in node.value], _line(node))
+        try:
+            value = self._ctor.construct_object(node, deep=True)
+        except (yaml.YAMLError, ValueError, TypeError, OverflowError) as exc:
+            msg = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            self.problems.append(
+                Problem(
+                    self.file,
+                    _line(node),
+                    None,
+                    f"cannot read the value {node.value!r}: {msg}",
+                    "quote it to make it a plain string",
+                )
+            )
+            value = node.value
+        if isinstance(value, bytes | set):  # !!binary, !!set: not rule material
+            value = str(node.value)
+        return YNode("scalar", value, _line(node))
+
+    def _map(self, node: yaml.MappingNode, depth: int) -> YNode:
+        out: dict[str, YNode] = {}
+        key_lines: dict[str, int] = {}
+        try:
+            self._ctor.flatten_mapping(node)  # resolve `<<:` merge keys
+        except yaml.YAMLError as exc:
+            self.problems.append(Problem(self.file, _line(node), None, f"bad merge key: {exc}"))
+        for knode, vnode in node.value:
+            key_node = self.build(knode, depth + 1)
+            if key_node.kind != "scalar":
+                self.problems.append(
+                    Problem(
+                        self.file,
+                        _line(knode),
+                        None,
+                        "a mapping key must be a plain name, not a list or mapping",
+                    )
+                )
+                continue
+            key = key_node.value
+            key = "null" if key is None else str(key).lower() if isinstance(key, bool) else str(key)
+            if key in out:
+                self.problems.append(
+                    Problem(
+                        self.file,
+                        _line(knode),
+                        None,
+                        f"duplicate key `{key}` (first at line {key_lines[key]})",
+                        "YAML keeps only the last one; remove or merge the duplicate",
+                    )
+                )
+            key_lines[key] = _line(knode)
+            out[key] = self.build(vnode, depth + 1)
+        return YNode("map", out, _line(node), key_lines)
+
+
+def yaml_error_problem(file: str, exc: yaml.YAMLError) -> Problem:
+    """A YAML syntax error as a Problem, with the hints that cover the usual JMESPath clashes."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    line = mark.line + 1 if mark is not None else None
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    context = getattr(exc, "context", None)
+    text = f"YAML syntax error: {problem}" + (f" ({context})" if context else "")
+    hint = "check indentation and quoting"
+    if "`" in problem or "'`'" in str(exc):
+        hint = "a value that starts with ` must be quoted, e.g. when: \"`true`\""
+    elif "tag" in problem or "!" in problem:
+        hint = "a value that starts with ! must be quoted: when: \"!in_list(dbUserName, 'admins')\""
+    elif "mapping values are not allowed" in problem:
+        hint = "a value containing ': ' must be quoted or written as a block scalar (when: >-)"
+    return Problem(file, line, None, text, hint)
+
+
+def parse_yaml(text: str, file: str) -> tuple[YNode | None, list[Problem]]:
+    """Parse one YAML document into a YNode tree; (None, problems) when it cannot be read."""
+    try:
+        docs = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+    except yaml.YAMLError as exc:
+        return None, [yaml_error_problem(file, exc)]
+    except (RecursionError, ValueError, TypeError) as exc:  # pathological input
+        return None, [Problem(file, None, None, f"cannot read YAML: {type(exc).__name__}")]
+    docs = [d for d in docs if d is not None]
+    if not docs:
+        return None, [Problem(file, 1, None, "the file is empty", "write one rule per file")]
+    builder = _Builder(file)
+    problems: list[Problem] = []
+    if len(docs) > 1:
+        problems.append(
+            Problem(
+                file,
+                _line(docs[1]),
+                None,
+                "more than one YAML document (`---`) in the file",
+                "write one rule per file; move the next rule to its own file",
+            )
+        )
+    try:
+        root = builder.build(docs[0])
+    except (_TooBig, RecursionError):
+        return None, [
+            Problem(
+                file,
+                _line(docs[0]),
+                None,
+                f"the document is too large or too deeply nested (more than {MAX_NODES} "
+                f"values or {MAX_DEPTH} levels once aliases are expanded)",
+                "remove the anchors/aliases that expand it",
+            )
+        ]
+    return root, problems + builder.problems
