@@ -84,3 +84,20 @@ class BadJson(DecodeError):
     """The decrypted payload is not the expected JSON document."""
 
     reason = "bad_json"
+
+
+class KmsKeyUnusable(DecodeError):
+    """KMS knows the key but will not use it: disabled, pending deletion, or gone.
+
+    Permanent on purpose: an operator has to act (re-enable the key), and retrying a Kinesis
+    batch until then would block the shard. The records go to the dead-letter queue, from which
+    they can be replayed once the key is usable again.
+    """
+
+    reason = "kms_key_unusable"
+
+
+class KmsError(DecodeError):
+    """Any other KMS client error (a code dasalert does not map); 5xx is ``KmsUnavailable``."""
+
+    reason = "kms_error"

@@ -1,0 +1,228 @@
+"""Where records come from: a Kinesis Lambda event, a Firehose transformation event, or a file.
+
+Sources never raise for one bad record: a record whose transport wrapping is broken (bad base64,
+missing ``data``) becomes an ``UndecodableRecord`` that the decoder turns into the typed error,
+with its id, so the rest of the batch goes on and nothing is silently dropped.
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+import os
+import sys
+from base64 import b64decode
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from engine.das.errors import BadBase64, BadEnvelope, DecodeError
+from engine.das.records import RawRecord
+
+STREAM_PREFIX = "aws-rds-das-"
+
+
+@dataclass(frozen=True, slots=True)
+class UndecodableRecord(RawRecord):
+    """A record the source could not unwrap; decoding it raises ``error_type(error_message)``."""
+
+    error_type: type[DecodeError] = BadEnvelope
+    error_message: str = ""
+
+
+def resource_id_from_arn(arn: str | None) -> str | None:
+    """``cluster-…``/``db-…`` from ``arn:aws:kinesis:…:stream/aws-rds-das-<id>``, else None."""
+    if not arn or not isinstance(arn, str):
+        return None
+    name = arn.rsplit("/", 1)[-1] if ":stream/" in arn else arn
+    if not name.startswith(STREAM_PREFIX):
+        return None
+    rid = name[len(STREAM_PREFIX) :]
+    return rid if rid.startswith(("cluster-", "db-")) and len(rid) > 4 else None
+
+
+def _b64_data(value: Any) -> bytes:
+    if not isinstance(value, str):
+        raise BadEnvelope(f"'data' must be a base64 string, got {type(value).__name__}")
+    try:
+        return b64decode(value, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise BadBase64(f"the record's 'data' is not valid base64: {exc}") from None
+
+
+def _record(record_id: str, data: Any, arn: str | None, position: str | None) -> RawRecord:
+    try:
+        raw = _b64_data(data)
+    except DecodeError as exc:
+        return UndecodableRecord(
+            record_id=record_id,
+            data=b"",
+            stream_arn=arn,
+            position=position,
+            error_type=type(exc),
+            error_message=exc.message,
+        )
+    return RawRecord(record_id=record_id, data=raw, stream_arn=arn, position=position)
+
+
+def records_from_kinesis_event(event: dict[str, Any], *, where: str = "") -> list[RawRecord]:
+    """RawRecords of a Lambda Kinesis event; ids are the ``sequenceNumber``s.
+
+    Also accepts the output of ``aws kinesis get-records`` (``Records[].Data``), which is how
+    people capture a stream by hand.
+    """
+    out: list[RawRecord] = []
+    for i, item in enumerate(event.get("Records") or []):
+        pos = f"{where}Records[{i}]"
+        if not isinstance(item, dict):
+            out.append(_broken(pos, pos, None, "the Kinesis record is not an object"))
+            continue
+        arn = item.get("eventSourceARN")
+        kin = item.get("kinesis")
+        if isinstance(kin, dict):
+            seq, data = kin.get("sequenceNumber"), kin.get("data")
+        else:
+            seq, data = item.get("SequenceNumber"), item.get("Data")
+        rid = str(seq) if seq else pos
+        if data is None:
+            out.append(_broken(rid, pos, arn, "the Kinesis record has no 'data'"))
+            continue
+        out.append(_record(rid, data, arn if isinstance(arn, str) else None, pos))
+    return out
+
+
+def records_from_firehose_event(event: dict[str, Any], *, where: str = "") -> list[RawRecord]:
+    """RawRecords of a Firehose transformation event; ids are the ``recordId``s."""
+    arn = event.get("sourceKinesisStreamArn")
+    arn = arn if isinstance(arn, str) else None
+    out: list[RawRecord] = []
+    for i, item in enumerate(event.get("records") or []):
+        pos = f"{where}records[{i}]"
+        if not isinstance(item, dict):
+            out.append(_broken(pos, pos, arn, "the Firehose record is not an object"))
+            continue
+        rid = item.get("recordId")
+        rid = str(rid) if rid else pos
+        if "data" not in item:
+            out.append(_broken(rid, pos, arn, "the Firehose record has no 'data'"))
+            continue
+        out.append(_record(rid, item["data"], arn, pos))
+    return out
+
+
+def _broken(record_id: str, position: str, arn: str | None, message: str) -> UndecodableRecord:
+    return UndecodableRecord(
+        record_id=record_id,
+        data=b"",
+        stream_arn=arn,
+        position=position,
+        error_type=BadEnvelope,
+        error_message=message,
+    )
+
+
+# --- files ----------------------------------------------------------------------------------
+
+_decoder = json.JSONDecoder()
+_WS = " \t\r\n"
+
+
+def _kind(doc: Any) -> str | None:
+    if isinstance(doc, dict):
+        if isinstance(doc.get("Records"), list):
+            return "kinesis"
+        if isinstance(doc.get("records"), list) and (
+            "invocationId" in doc or "sourceKinesisStreamArn" in doc or "deliveryStreamArn" in doc
+        ):
+            return "firehose"
+        if (
+            "databaseActivityEvents" in doc
+            or doc.get("type") == "DatabaseActivityMonitoringRecords"
+        ):
+            return "raw"
+    return None
+
+
+def iter_records_from_text(text: str, name: str) -> Iterator[RawRecord]:
+    """Records from the text of a file: any number of JSON documents, one after another.
+
+    Each document may be a Kinesis Lambda event, a Firehose transformation event, a raw record
+    payload (the ``DatabaseActivityMonitoringRecords`` JSON, one per line in a JSON-lines file),
+    or a JSON array of those. A document that cannot be parsed becomes one error record and
+    reading resumes at the next line that starts a document.
+    """
+    pos, line, n = 0, 1, len(text)
+    if text.startswith("\ufeff"):
+        pos = 1
+    while True:
+        start = pos
+        while pos < n and text[pos] in _WS:
+            pos += 1
+        line += text.count("\n", start, pos)
+        if pos >= n:
+            return
+        here = f"{name}:{line}"
+        try:
+            doc, end = _decoder.raw_decode(text, pos)
+        except (ValueError, RecursionError) as exc:
+            yield _broken(here, here, None, f"not JSON: {getattr(exc, 'msg', exc)}")
+            nxt = _next_document_line(text, pos)
+            line += text.count("\n", pos, nxt)
+            pos = nxt
+            continue
+        items = doc if isinstance(doc, list) else [doc]
+        for j, item in enumerate(items):
+            where = f"{here} " + (f"[{j}]." if isinstance(doc, list) else "")
+            yield from _records_of_document(item, text[pos:end], here, where, j, doc)
+        line += text.count("\n", pos, end)
+        pos = end
+
+
+def _records_of_document(
+    item: Any, raw_text: str, here: str, where: str, j: int, doc: Any
+) -> Iterator[RawRecord]:
+    kind = _kind(item)
+    if kind == "kinesis":
+        yield from records_from_kinesis_event(item, where=where)
+    elif kind == "firehose":
+        yield from records_from_firehose_event(item, where=where)
+    elif kind == "raw":
+        rid = here if not isinstance(doc, list) else f"{here}[{j}]"
+        data = raw_text if not isinstance(doc, list) else json.dumps(item)
+        yield RawRecord(record_id=rid, data=data.encode("utf-8"), position=rid)
+    else:
+        rid = here if not isinstance(doc, list) else f"{here}[{j}]"
+        yield _broken(
+            rid,
+            rid,
+            None,
+            "not a Kinesis Lambda event, a Firehose event or a DAS record payload",
+        )
+
+
+def _next_document_line(text: str, pos: int) -> int:
+    """The start of the next line beginning with '{' or '[' after ``pos`` (or the end)."""
+    n = len(text)
+    i = text.find("\n", pos)
+    while i != -1:
+        if i + 1 < n and text[i + 1] in "{[":
+            return i + 1
+        i = text.find("\n", i + 1)
+    return n
+
+
+def iter_records_from_file(path: str | os.PathLike[str]) -> Iterator[RawRecord]:
+    """Records from a file (``-`` is standard input); positions are ``FILE:LINE``."""
+    name = os.fspath(path)
+    if name == "-":
+        raw = sys.stdin.buffer.read()
+        name = "<stdin>"
+    else:
+        with open(name, "rb") as fh:
+            raw = fh.read()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        yield _broken(name, name, None, f"the file is not UTF-8 text: {exc}")
+        return
+    yield from iter_records_from_text(text, name)
