@@ -9,6 +9,7 @@ alias bomb becomes a ``Problem`` and the caller decides what to do.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +34,7 @@ class YNode:
     value: Any
     line: int
     key_lines: dict[str, int] = field(default_factory=dict)
+    src: str | None = None  # a scalar's text as written (``2020-05-22 18:07:13+00``)
 
     def get(self, key: str) -> YNode | None:
         return self.value.get(key) if self.kind == "map" else None
@@ -40,12 +42,19 @@ class YNode:
     def line_of(self, key: str) -> int:
         return self.key_lines.get(key, self.line)
 
-    def plain(self) -> Any:
-        """The value as plain Python data (dicts, lists, scalars)."""
+    def plain(self, *, dates_as_text: bool = False) -> Any:
+        """The value as plain Python data (dicts, lists, scalars).
+
+        ``dates_as_text`` keeps unquoted timestamps as written: in a test event,
+        ``logTime: 2020-05-22 18:07:13.267214+00`` must stay the string DAS sends, not become
+        the datetime YAML makes of it.
+        """
         if self.kind == "map":
-            return {k: v.plain() for k, v in self.value.items()}
+            return {k: v.plain(dates_as_text=dates_as_text) for k, v in self.value.items()}
         if self.kind == "seq":
-            return [v.plain() for v in self.value]
+            return [v.plain(dates_as_text=dates_as_text) for v in self.value]
+        if dates_as_text and isinstance(self.value, dt.date) and self.src is not None:
+            return self.src
         return self.value
 
 
@@ -74,7 +83,7 @@ class _Builder:
             return YNode("seq", [self.build(n, depth + 1) for n in node.value], _line(node))
         try:
             value = self._ctor.construct_object(node, deep=True)
-        except (yaml.YAMLError, ValueError, TypeError, OverflowError) as exc:
+        except yaml.YAMLError as exc:  # an unknown tag (`!foo`) and the like
             msg = getattr(exc, "problem", None) or str(exc).splitlines()[0]
             self.problems.append(
                 Problem(
@@ -86,9 +95,13 @@ class _Builder:
                 )
             )
             value = node.value
+        except (ValueError, TypeError, OverflowError):
+            # looks like a date or number but is not one (2027-02-30): keep the text, and let
+            # the schema say what it expected there
+            value = node.value
         if isinstance(value, bytes | set):  # !!binary, !!set: not rule material
             value = str(node.value)
-        return YNode("scalar", value, _line(node))
+        return YNode("scalar", value, _line(node), src=node.value)
 
     def _map(self, node: yaml.MappingNode, depth: int) -> YNode:
         out: dict[str, YNode] = {}
@@ -135,7 +148,7 @@ def yaml_error_problem(file: str, exc: yaml.YAMLError) -> Problem:
     text = f"YAML syntax error: {problem}" + (f" ({context})" if context else "")
     hint = "check indentation and quoting"
     if "`" in problem or "'`'" in str(exc):
-        hint = "a value that starts with ` must be quoted, e.g. when: \"`true`\""
+        hint = 'a value that starts with ` must be quoted, e.g. when: "`true`"'
     elif "tag" in problem or "!" in problem:
         hint = "a value that starts with ! must be quoted: when: \"!in_list(dbUserName, 'admins')\""
     elif "mapping values are not allowed" in problem:
