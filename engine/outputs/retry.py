@@ -1,0 +1,123 @@
+"""Shared retry with backoff that never outlives the Lambda.
+
+Every output retries the same way: a throttle (``Retry-After``) or a transient server error is
+tried again after a wait, but only while the :class:`~engine.outputs.base.Deadline` still has
+time for the wait; otherwise the item is reported *retryable* at once, so the caller can hand it
+back to Kinesis (``batchItemFailures``) instead of the function timing out and losing the batch.
+The sleeper is injected so tests record the requested waits instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from engine.outputs.base import Deadline, Status
+
+T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one attempt did for one item (or one request)."""
+
+    status: Status
+    reason: str = ""
+    retry_after: float | None = None  # seconds the service asked us to wait (429)
+
+    @classmethod
+    def delivered(cls) -> Outcome:
+        return cls(Status.DELIVERED)
+
+    @classmethod
+    def permanent(cls, reason: str) -> Outcome:
+        return cls(Status.PERMANENT, reason)
+
+    @classmethod
+    def retryable(cls, reason: str, retry_after: float | None = None) -> Outcome:
+        return cls(Status.RETRYABLE, reason, retry_after)
+
+
+@dataclass
+class RetryPolicy:
+    """Exponential backoff (``base_s * 2**n``, capped) for at most ``attempts`` tries.
+
+    No jitter: one Lambda per shard sends serially, so there is no herd to spread, and a
+    deterministic schedule is what the tests and the docs can state exactly.
+    """
+
+    attempts: int = 4
+    base_s: float = 0.5
+    cap_s: float = 8.0
+    sleeper: Callable[[float], None] = field(default=time.sleep)
+
+    def backoff(self, retry: int) -> float:
+        """The wait before retry number ``retry`` (1-based)."""
+        return min(self.cap_s, self.base_s * (2 ** (retry - 1)))
+
+    def _wait(self, retry: int, outcome: Outcome, deadline: Deadline) -> str | None:
+        """Sleep before the next try; a reason string when there is no time (or try) left."""
+        if retry >= self.attempts:
+            return f"gave up after {self.attempts} attempts"
+        wait = outcome.retry_after if outcome.retry_after is not None else self.backoff(retry)
+        if not deadline.sleep(wait, self.sleeper):
+            left = max(0.0, deadline.remaining())
+            return f"no time left to wait {wait:g}s before retrying ({left:.1f}s left)"
+        return None
+
+    def call(self, attempt: Callable[[], Outcome], deadline: Deadline | None = None) -> Outcome:
+        """Run one request until it is delivered, fails for good, or retrying must stop."""
+        deadline = deadline or Deadline()
+        tries = 0
+        while True:
+            tries += 1
+            outcome = attempt()
+            if outcome.status is not Status.RETRYABLE:
+                return outcome
+            stop = self._wait(tries, outcome, deadline)
+            if stop is not None:
+                return Outcome.retryable(f"{outcome.reason}; {stop}")
+
+    def call_batch(
+        self,
+        items: Sequence[T],
+        key: Callable[[T], K],
+        attempt: Callable[[Sequence[T]], Mapping[K, Outcome]],
+        deadline: Deadline | None = None,
+    ) -> dict[K, Outcome]:
+        """Send ``items``; retry only the ones whose outcome is retryable.
+
+        ``attempt`` returns an outcome per key for the items it was given; an item it leaves
+        out counts as retryable (a batch API that forgets an entry must not lose it).
+        """
+        deadline = deadline or Deadline()
+        final: dict[K, Outcome] = {}
+        pending = list(items)
+        tries = 0
+        while pending:
+            tries += 1
+            got = attempt(pending)
+            retry: list[T] = []
+            worst: Outcome | None = None
+            for item in pending:
+                k = key(item)
+                out = got.get(k) or Outcome.retryable("no result returned for this entry")
+                if out.status is Status.RETRYABLE:
+                    retry.append(item)
+                    if worst is None or (out.retry_after or 0) > (worst.retry_after or 0):
+                        worst = out
+                final[k] = out
+            if not retry:
+                break
+            assert worst is not None
+            stop = self._wait(tries, worst, deadline)
+            if stop is not None:
+                for item in retry:
+                    k = key(item)
+                    final[k] = Outcome.retryable(f"{final[k].reason}; {stop}")
+                break
+            pending = retry
+        return final

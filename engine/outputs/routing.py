@@ -1,0 +1,256 @@
+"""Which alert goes to which output, configured once per container from the environment.
+
+Routing is a pure function of the alert and the configuration: the rule's own ``outputs`` when it
+names enabled outputs, otherwise every enabled output whose minimum severity the alert reaches;
+experimental rules only to the staging route; pipeline and rule-error alerts to the ops route.
+Everything that talks to the outside world (boto3 clients, the sleeper, the console stream, the
+clock) goes through :class:`OutputContext`, so tests and the pipeline inject their own.
+
+A wrongly configured output fails :meth:`Router.from_env` with a :class:`ConfigError` that names
+the variable, at start-up, rather than losing alerts at the first incident.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from engine.alerts import Alert
+from engine.alerts.model import SEVERITIES, severity_rank
+from engine.outputs.base import Deadline, DeliveryReport, Output, registry
+
+log = logging.getLogger("dasalert.outputs")
+
+OPS_KINDS = frozenset({"pipeline", "rule_error"})
+DEFAULT_MIN_SEVERITY = {"slack": "medium", "securityhub": "low", "sns": "info", "console": "info"}
+TRUE = frozenset({"1", "true", "yes", "on"})
+FALSE = frozenset({"0", "false", "no", "off", ""})
+
+
+class ConfigError(ValueError):
+    """A configuration variable is missing or wrong; the message names the variable."""
+
+    def __init__(self, variable: str, message: str) -> None:
+        super().__init__(f"{variable}: {message}")
+        self.variable = variable
+
+
+def env_str(env: Mapping[str, str], name: str) -> str | None:
+    value = (env.get(name) or "").strip()
+    return value or None
+
+
+def env_bool(env: Mapping[str, str], name: str, default: bool = False) -> bool:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in TRUE:
+        return True
+    if value in FALSE:
+        return False
+    raise ConfigError(name, f"expected true or false, got {raw!r}")
+
+
+def env_list(env: Mapping[str, str], name: str) -> list[str] | None:
+    raw = env.get(name)
+    if raw is None:
+        return None
+    return [p.strip().lower() for p in raw.replace(";", ",").split(",") if p.strip()]
+
+
+def env_severity(env: Mapping[str, str], name: str, default: str) -> str:
+    value = (env.get(name) or "").strip().lower()
+    if not value:
+        return default
+    if value not in SEVERITIES:
+        raise ConfigError(name, f"unknown severity {value!r}; use one of {', '.join(SEVERITIES)}")
+    return value
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def default_client_factory(session: Any = None) -> Callable[[str], Any]:
+    """boto3 clients without botocore's own retries: our retry honours the Lambda deadline,
+    botocore's would sleep past it. Created once per service and reused."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(
+        retries={"mode": "standard", "total_max_attempts": 1},
+        connect_timeout=3,
+        read_timeout=10,
+    )
+    cache: dict[str, Any] = {}
+
+    def factory(service: str) -> Any:
+        if service not in cache:
+            s = session or boto3.session.Session()
+            cache[service] = s.client(service, config=config)
+        return cache[service]
+
+    return factory
+
+
+@dataclass
+class OutputContext:
+    """The edges an output may touch, injected (clients, sleeper, clock, console stream)."""
+
+    client_factory: Callable[[str], Any] = field(default_factory=default_client_factory)
+    sleeper: Callable[[float], None] = time.sleep
+    clock: Callable[[], dt.datetime] = _utcnow
+    stream: TextIO | None = None
+    _secrets: Any = None
+
+    def client(self, service: str) -> Any:
+        return self.client_factory(service)
+
+    @property
+    def secrets(self) -> Any:
+        if self._secrets is None:
+            from engine.outputs.secrets import SecretSource
+
+            self._secrets = SecretSource(lambda: self.client("secretsmanager"))
+        return self._secrets
+
+    @property
+    def out(self) -> TextIO:
+        return self.stream if self.stream is not None else sys.stdout
+
+
+def _configured(env: Mapping[str, str]) -> list[str]:
+    """The outputs whose configuration is present, when ``DASALERT_OUTPUTS`` is not set."""
+    names = []
+    if any(
+        env_str(env, v)
+        for v in ("SLACK_WEBHOOK_SECRET_ARN", "SLACK_WEBHOOK_URL", "SLACK_BOT_TOKEN_SECRET_ARN")
+    ):
+        names.append("slack")
+    if env_str(env, "SNS_TOPIC_ARN"):
+        names.append("sns")
+    if env_bool(env, "SECURITYHUB_ENABLED"):
+        names.append("securityhub")
+    return names or ["console"]
+
+
+def build_output(name: str, env: Mapping[str, str], ctx: OutputContext) -> Output:
+    """One configured output instance by its registered name (``ConfigError`` if wrong)."""
+    known = registry()
+    cls = known.get(name)
+    if cls is None:
+        raise ConfigError(
+            "DASALERT_OUTPUTS", f"unknown output {name!r}; known: {', '.join(sorted(known))}"
+        )
+    from_env = getattr(cls, "from_env", None)
+    if from_env is None:
+        return cls()
+    return from_env(env, ctx)
+
+
+@dataclass
+class Router:
+    """Routes alerts to output instances. ``outputs`` holds every instance any route uses."""
+
+    outputs: dict[str, Output]
+    enabled: tuple[str, ...]
+    min_severity: dict[str, str] = field(default_factory=dict)
+    staging: tuple[str, ...] = ("console",)
+    ops: tuple[str, ...] = ()
+    _warned: set[str] = field(default_factory=set, repr=False)
+
+    @classmethod
+    def from_env(
+        cls,
+        env: Mapping[str, str],
+        *,
+        session: Any = None,
+        client_factory: Callable[[str], Any] | None = None,
+        sleeper: Callable[[float], None] = time.sleep,
+        clock: Callable[[], dt.datetime] | None = None,
+        stream: TextIO | None = None,
+        only: Sequence[str] | None = None,
+    ) -> Router:
+        """Build every configured output once (per container). ``only`` restricts the enabled
+        outputs (``send-test --output``) and skips the staging/ops routes' extra outputs."""
+        ctx = OutputContext(
+            client_factory=client_factory or default_client_factory(session),
+            sleeper=sleeper,
+            clock=clock or _utcnow,
+            stream=stream,
+        )
+        listed = env_list(env, "DASALERT_OUTPUTS")
+        enabled = list(only) if only is not None else (listed or _configured(env))
+        staging_env = env_list(env, "DASALERT_STAGING_OUTPUTS")
+        staging = staging_env if staging_env is not None else ["console"]
+        ops_env = env_list(env, "DASALERT_OPS_OUTPUTS")
+        ops = ops_env if ops_env is not None else [n for n in enabled if n != "securityhub"]
+        if only is not None:
+            staging, ops = [n for n in staging if n in enabled], [n for n in ops if n in enabled]
+        known = registry()
+        for var, names in (
+            ("DASALERT_OUTPUTS", enabled),
+            ("DASALERT_STAGING_OUTPUTS", staging),
+            ("DASALERT_OPS_OUTPUTS", ops),
+        ):
+            for n in names:
+                if n not in known:
+                    raise ConfigError(
+                        var, f"unknown output {n!r}; known: {', '.join(sorted(known))}"
+                    )
+        outputs: dict[str, Output] = {}
+        for n in dict.fromkeys([*enabled, *staging, *ops]):
+            outputs[n] = build_output(n, env, ctx)
+        min_sev = {
+            n: env_severity(env, f"{n.upper()}_MIN_SEVERITY", DEFAULT_MIN_SEVERITY.get(n, "info"))
+            for n in outputs
+        }
+        return cls(outputs, tuple(dict.fromkeys(enabled)), min_sev, tuple(staging), tuple(ops))
+
+    def targets(self, alert: Alert) -> tuple[str, ...]:
+        """The output names for one alert."""
+        if alert.kind == "test":
+            return self.enabled
+        if alert.kind in OPS_KINDS:
+            return self.ops
+        if alert.status == "experimental":
+            return self.staging
+        if alert.outputs:
+            chosen = tuple(n for n in alert.outputs if n in self.enabled)
+            if chosen:
+                return chosen
+            if alert.rule_id not in self._warned:
+                self._warned.add(alert.rule_id)
+                log.warning(
+                    "rule %s names outputs %s, none enabled here (%s): routing by severity",
+                    alert.rule_id,
+                    list(alert.outputs),
+                    list(self.enabled),
+                )
+        rank = alert.severity_rank
+        return tuple(
+            n for n in self.enabled if rank >= severity_rank(self.min_severity.get(n, "info"))
+        )
+
+    def route(self, alerts: Sequence[Alert]) -> dict[str, list[Alert]]:
+        """Alerts per output name, in input order; outputs with nothing to send are left out."""
+        routes: dict[str, list[Alert]] = {}
+        for alert in alerts:
+            for name in self.targets(alert):
+                routes.setdefault(name, []).append(alert)
+        return routes
+
+    def send(
+        self, alerts: Sequence[Alert], deadline: Deadline | None = None
+    ) -> dict[str, DeliveryReport]:
+        """Route and send; one report per output used (convenience for the CLI and tests)."""
+        return {
+            name: self.outputs[name].send(batch, deadline)
+            for name, batch in self.route(alerts).items()
+        }

@@ -1,0 +1,245 @@
+"""Block Kit rendering for Slack: pure functions from alerts to a message payload.
+
+Everything that comes from the database (user names, host names, SQL, titles rendered from event
+fields) is *untrusted*: an attacker controls it. So every such string is cleaned (control and
+bidi characters removed), escaped (``&``, ``<``, ``>`` — the only characters Slack decodes,
+which is what stops ``<!channel>``, ``<@U123>`` and ``<https://evil|click>`` from becoming a
+mention or a link), and, inside the SQL code block, backticks are replaced by a look-alike so the
+text cannot close the block. mrkdwn text objects are ``verbatim`` so Slack does not auto-link or
+auto-mention either. Lengths are cut *after* escaping, never in the middle of an entity, so
+every block stays inside Slack's limits.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from engine.alerts import Alert
+
+HEADER_MAX = 150  # header block plain_text
+SECTION_MAX = 3000  # section text
+FIELD_MAX = 2000  # each section field
+FIELDS_MAX = 10  # fields per section
+BLOCKS_MAX = 50  # blocks per message
+CONTEXT_ELEMENTS_MAX = 10
+TEXT_MAX = 3000  # fallback/notification text: Slack allows more, a notification needs less
+VALUE_MAX = 300  # one field value: enough to identify, short enough to read
+LIST_SECTIONS_MAX = 5  # sections of alert lines in an aggregated message
+
+ELLIPSIS = "…"
+BACKTICK_LOOKALIKE = "\u02cb"  # MODIFIER LETTER GRAVE ACCENT: looks like ` but closes nothing
+
+# C0 (but \n), DEL, C1, zero-width and bidi controls ("Trojan Source"), BOM.
+_CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+_NEWLINES = re.compile(r"\r\n?|\n")
+_RUNBOOK_OK = re.compile(r"^https?://[^\s<>|]+$")
+
+SEVERITY_EMOJI = {
+    "critical": ":red_circle:",
+    "high": ":large_orange_circle:",
+    "medium": ":large_yellow_circle:",
+    "low": ":large_blue_circle:",
+    "info": ":white_circle:",
+}
+
+
+def clean(text: object, *, oneline: bool = False) -> str:
+    """Text without control characters; tabs become spaces, newlines ``⏎`` when ``oneline``."""
+    s = "" if text is None else str(text)
+    s = _NEWLINES.sub("\n", s).replace("\t", " ")
+    s = _CONTROL.sub("", s)
+    if oneline:
+        s = s.replace("\n", " ⏎ ")
+    return s
+
+
+def escape(text: object, *, oneline: bool = False) -> str:
+    """Cleaned and escaped for any Slack text object (mrkdwn or plain_text)."""
+    return (
+        clean(text, oneline=oneline).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    )
+
+
+def escape_code(text: object) -> str:
+    """Escaped for the inside of a ``` code block: no backtick can end the block."""
+    return escape(text).replace("`", BACKTICK_LOOKALIKE)
+
+
+def fit(escaped: str, limit: int) -> str:
+    """Cut escaped text to ``limit`` characters (with ``…``) without splitting an entity."""
+    if len(escaped) <= limit:
+        return escaped
+    cut = escaped[: max(0, limit - len(ELLIPSIS))]
+    amp = cut.rfind("&", max(0, len(cut) - 5))
+    if amp != -1 and ";" not in cut[amp:]:
+        cut = cut[:amp]
+    return cut + ELLIPSIS
+
+
+def _value(text: object, limit: int = VALUE_MAX) -> str:
+    s = fit(escape(text, oneline=True), limit)
+    return s if s.strip() else "—"
+
+
+def _mrkdwn(text: str) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": text, "verbatim": True}
+
+
+def _header(text: str) -> dict[str, Any]:
+    return {"type": "header", "text": {"type": "plain_text", "text": text, "emoji": True}}
+
+
+def _severity_label(alert: Alert) -> tuple[str, str]:
+    if alert.kind == "test":
+        return ":test_tube:", "TEST"
+    return SEVERITY_EMOJI.get(alert.severity, ":white_circle:"), _value(alert.severity).upper()
+
+
+def _event_time(alert: Alert) -> str:
+    first = alert.first_seen or alert.das.get("time")
+    last = alert.last_seen
+    if first and last and last != first:
+        return f"{first} → {last}"
+    return str(first or last or "")
+
+
+def _fields(alert: Alert) -> list[dict[str, Any]]:
+    ev, das = alert.event, alert.das
+    pairs = [
+        ("Cluster", das.get("clusterId") or das.get("instanceId")),
+        ("Database", ev.get("databaseName")),
+        ("User", ev.get("dbUserName")),
+        ("Source host", ev.get("remoteHost")),
+        ("Client application", ev.get("clientApplication")),
+        ("Rule", alert.rule_id),
+        ("Event time", _event_time(alert)),
+        ("Count", alert.count),
+    ]
+    return [_mrkdwn(f"*{label}*\n{_value(v)}") for label, v in pairs][:FIELDS_MAX]
+
+
+def _code_section(label: str, text: object) -> dict[str, Any]:
+    head, tail = f"*{label}*\n```\n", "\n```"
+    body = fit(escape_code(text), SECTION_MAX - len(head) - len(tail))
+    return {"type": "section", "text": _mrkdwn(head + body + tail)}
+
+
+def _context(alert: Alert, alert_ids: Sequence[str]) -> dict[str, Any]:
+    parts = [f"Rule `{fit(escape_code(alert.rule_id), 200)}`"]
+    if len(alert_ids) == 1:
+        parts.append(f"Alert `{fit(escape_code(alert_ids[0]), 200)}`")
+    else:
+        parts.append(f"{len(alert_ids)} alerts")
+    if alert.runbook and _RUNBOOK_OK.match(alert.runbook) and len(alert.runbook) < 2000:
+        parts.append(f"<{escape(alert.runbook)}|Runbook>")
+    elif alert.runbook:
+        parts.append(f"Runbook: {_value(alert.runbook, 500)}")
+    return {"type": "context", "elements": [_mrkdwn(" · ".join(parts))]}
+
+
+def _details(alert: Alert) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = []
+    if alert.kind in {"rule_error", "pipeline", "test"} and alert.description:
+        blocks.append({"type": "section", "text": _mrkdwn(fit(escape(alert.description), 3000))})
+    sql = alert.event.get("commandText")
+    if sql:
+        blocks.append(_code_section("SQL (redacted)", sql))
+    error = alert.context.get("error") if isinstance(alert.context, dict) else None
+    if error:
+        blocks.append(_code_section("Error", error))
+    return blocks
+
+
+def render_one(alert: Alert) -> dict[str, Any]:
+    """The message for a single alert: header, fields, SQL, context."""
+    emoji, sev = _severity_label(alert)
+    title = escape(alert.title, oneline=True)
+    blocks = [
+        _header(fit(f"{emoji} {sev} · {title}", HEADER_MAX)),
+        {"type": "section", "fields": _fields(alert)},
+        *_details(alert),
+        _context(alert, [alert.id]),
+    ]
+    return {"text": fit(f"{sev}: {title}", TEXT_MAX), "blocks": blocks[:BLOCKS_MAX]}
+
+
+def _line(alert: Alert) -> str:
+    ev, das = alert.event, alert.das
+    who = f"{_value(ev.get('dbUserName'), 80)}@{_value(ev.get('remoteHost'), 80)}"
+    where = _value(das.get("clusterId") or das.get("instanceId"), 80)
+    db = _value(ev.get("databaseName"), 80)
+    times = f" ×{alert.count}" if alert.count > 1 else ""
+    when = _value(_event_time(alert), 80)
+    return f"• {when} · {who} · {where}/{db}{times} — {_value(alert.title, 200)}"
+
+
+def render_group(alerts: Sequence[Alert]) -> dict[str, Any]:
+    """One message for many alerts of one rule, instead of one message per alert.
+
+    Slack accepts about one message per second per channel; a burst of 40 alerts from one rule
+    would take 40 s and bury the channel. One message lists them (as many lines as the limits
+    allow, then "and N more") so a responder sees the burst as one incident.
+    """
+    if len(alerts) == 1:
+        return render_one(alerts[0])
+    top = max(alerts, key=lambda a: a.severity_rank)
+    emoji, sev = _severity_label(top)
+    name = escape(top.rule_title or top.title, oneline=True)
+    n = len(alerts)
+    total = sum(a.count for a in alerts)
+    clusters = sorted(
+        {str(a.das.get("clusterId") or a.das.get("instanceId") or "") for a in alerts}
+    )
+    firsts = [a.first_seen or a.das.get("time") for a in alerts]
+    lasts = [a.last_seen or a.first_seen or a.das.get("time") for a in alerts]
+    firsts_s = sorted(str(t) for t in firsts if t)
+    lasts_s = sorted(str(t) for t in lasts if t)
+    window = f"{firsts_s[0]} → {lasts_s[-1]}" if firsts_s and lasts_s else ""
+    fields = [
+        _mrkdwn(f"*Rule*\n{_value(top.rule_id)}"),
+        _mrkdwn(f"*Alerts / events*\n{n} / {total}"),
+        _mrkdwn(f"*Cluster*\n{_value(', '.join(c for c in clusters if c))}"),
+        _mrkdwn(f"*Event time*\n{_value(window)}"),
+    ]
+    blocks: list[dict[str, Any]] = [
+        _header(fit(f"{emoji} {sev} · {n} alerts · {name}", HEADER_MAX)),
+        {"type": "section", "fields": fields},
+    ]
+    sections: list[str] = []
+    current = ""
+    shown = 0
+    for alert in alerts:
+        line = _line(alert)
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) <= SECTION_MAX - 100:
+            current = candidate
+            shown += 1
+            continue
+        if len(sections) + 1 >= LIST_SECTIONS_MAX:
+            break
+        sections.append(current)
+        current = line
+        shown += 1
+    if current:
+        sections.append(current)
+    if shown < n:
+        sections[-1] += f"\n…and {n - shown} more alerts of this rule (see SNS / Security Hub)"
+    blocks.extend({"type": "section", "text": _mrkdwn(s)} for s in sections)
+    sql = top.event.get("commandText") or next(
+        (a.event.get("commandText") for a in alerts if a.event.get("commandText")), None
+    )
+    if sql:
+        blocks.append(_code_section("Example SQL (redacted)", sql))
+    blocks.append(_context(top, [a.id for a in alerts]))
+    text = fit(f"{sev}: {n} alerts · {name}", TEXT_MAX)
+    return {"text": text, "blocks": blocks[:BLOCKS_MAX]}
+
+
+def group_by_rule(alerts: Sequence[Alert]) -> list[list[Alert]]:
+    """Alerts of one rule together, in first-seen order (one Slack message per group)."""
+    groups: dict[str, list[Alert]] = {}
+    for alert in alerts:
+        groups.setdefault(alert.rule_id, []).append(alert)
+    return list(groups.values())

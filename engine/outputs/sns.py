@@ -1,0 +1,253 @@
+"""The SNS output: a versioned JSON alert document per message, filterable attributes.
+
+Subscribers (SQS queues, ticketing, email) get ``{"schema": "dasalert.alert/1", …Alert.to_dict(),
+"truncated": false}``; subscription filter policies select on the message attributes
+(``severity``, ``severity_rank`` as a Number, ``rule_id``, ``cluster``, ``kind``) without parsing
+the body. Messages go out with ``PublishBatch`` (10 entries, 256 KiB per request); a message that
+would pass 256 KiB has its event's longest strings cut (``truncated: true``) rather than being
+refused. FIFO topics (``….fifo``) get a message group per rule (or cluster) and the alert id as the
+deduplication id, so a redelivered Kinesis batch publishes each alert once.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from engine.alerts import Alert
+from engine.outputs.base import Deadline, DeliveryReport, Output, register
+from engine.outputs.retry import Outcome, RetryPolicy
+
+if TYPE_CHECKING:
+    from engine.outputs.routing import OutputContext
+
+SCHEMA = "dasalert.alert/1"
+MAX_BYTES = 262_144  # per message (body + attributes) and per PublishBatch request
+MAX_ENTRIES = 10
+MIN_STRING = 256  # trimming never cuts a string below this many characters
+TRUNCATED_MARK = "…[truncated]"
+_FIFO_ID = re.compile(r"[^A-Za-z0-9!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~]")
+_SUBJECT_BAD = re.compile(r"[^\x20-\x7e]")
+RETRYABLE_CODES = frozenset(
+    {
+        "Throttled",
+        "Throttling",
+        "ThrottlingException",
+        "InternalError",
+        "InternalFailure",
+        "ServiceUnavailable",
+        "KMSThrottling",
+        "RequestTimeout",
+    }
+)
+
+
+def _dumps(doc: Any) -> str:
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def _cap(value: Any, limit: int) -> tuple[Any, bool]:
+    """A copy of ``value`` with every string longer than ``limit`` cut; and whether any was."""
+    if isinstance(value, str):
+        if len(value) > limit:
+            return value[:limit] + TRUNCATED_MARK, True
+        return value, False
+    if isinstance(value, dict):
+        out, cut = {}, False
+        for k, v in value.items():
+            out[k], c = _cap(v, limit)
+            cut |= c
+        return out, cut
+    if isinstance(value, list | tuple):
+        items = [_cap(v, limit) for v in value]
+        return [v for v, _ in items], any(c for _, c in items)
+    return value, False
+
+
+def document(alert: Alert) -> dict[str, Any]:
+    return {"schema": SCHEMA, **alert.to_dict(), "truncated": False}
+
+
+def encode_message(alert: Alert, budget: int) -> str:
+    """The JSON document within ``budget`` UTF-8 bytes, trimming the event if it must."""
+    doc = document(alert)
+    text = _dumps(doc)
+    if len(text.encode()) <= budget:
+        return text
+    doc["truncated"] = True
+    limit = max(MIN_STRING, budget // 2)
+    while limit >= MIN_STRING:
+        doc["event"], _ = _cap(alert.event, limit)
+        text = _dumps(doc)
+        if len(text.encode()) <= budget:
+            return text
+        limit //= 2
+    # the event is too big even with short strings (thousands of fields): keep what routes it
+    doc["event"] = {"das": alert.das, "omitted": "event too large for SNS"}
+    text = _dumps(doc)
+    if len(text.encode()) <= budget:
+        return text
+    capped, _ = _cap(doc, MIN_STRING)
+    return _dumps(capped)
+
+
+def attributes(alert: Alert) -> dict[str, dict[str, str]]:
+    """Message attributes for subscription filter policies (SNS refuses empty values)."""
+    das = alert.das
+    values = {
+        "severity": ("String", alert.severity),
+        "severity_rank": ("Number", str(alert.severity_rank)),
+        "rule_id": ("String", alert.rule_id),
+        "cluster": ("String", str(das.get("clusterId") or das.get("instanceId") or "")),
+        "kind": ("String", alert.kind),
+        "alert_id": ("String", alert.id),
+    }
+    return {name: {"DataType": t, "StringValue": v[:1024]} for name, (t, v) in values.items() if v}
+
+
+def _attributes_bytes(attrs: Mapping[str, Mapping[str, str]]) -> int:
+    return sum(
+        len(n.encode()) + len(a["DataType"].encode()) + len(a["StringValue"].encode())
+        for n, a in attrs.items()
+    )
+
+
+def _subject(alert: Alert) -> str:
+    label = "TEST" if alert.kind == "test" else alert.severity.upper()
+    text = _SUBJECT_BAD.sub(" ", f"[dasalert {label}] {alert.title}")
+    return " ".join(text.split())[:100] or "dasalert alert"
+
+
+def _fifo_id(value: str) -> str:
+    return (_FIFO_ID.sub("_", value) or "none")[:128]
+
+
+@dataclass(frozen=True)
+class _Entry:
+    key: int  # position in the send() call: the same alert id may come twice
+    alert: Alert
+    request: dict[str, Any]
+    size: int
+
+
+def _pack(entries: Sequence[_Entry]) -> list[list[_Entry]]:
+    """Batches of at most 10 entries and 256 KiB in total, in order."""
+    batches: list[list[_Entry]] = []
+    current: list[_Entry] = []
+    total = 0
+    for e in entries:
+        if current and (len(current) >= MAX_ENTRIES or total + e.size > MAX_BYTES):
+            batches.append(current)
+            current, total = [], 0
+        current.append(e)
+        total += e.size
+    if current:
+        batches.append(current)
+    return batches
+
+
+def _client_error_outcome(exc: Exception) -> Outcome:
+    resp = getattr(exc, "response", None)
+    if not isinstance(resp, dict):  # connection error, timeout: the request may be retried
+        return Outcome.retryable(f"SNS unreachable: {type(exc).__name__}")
+    err = resp.get("Error", {})
+    code, msg = str(err.get("Code", "")), str(err.get("Message", ""))[:200]
+    status = int(resp.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+    reason = f"SNS {code}: {msg}".strip()
+    if code in RETRYABLE_CODES or "Throttl" in code or status >= 500:
+        return Outcome.retryable(reason)
+    return Outcome.permanent(reason)
+
+
+@register("sns")
+class SnsOutput(Output):
+    """Publishes alerts to one topic with ``PublishBatch``."""
+
+    def __init__(
+        self,
+        client: Any,
+        topic_arn: str,
+        *,
+        group_by: str = "rule",
+        policy: RetryPolicy | None = None,
+    ) -> None:
+        self.client = client
+        self.topic_arn = topic_arn
+        self.fifo = topic_arn.endswith(".fifo")
+        self.group_by = group_by
+        self.policy = policy or RetryPolicy()
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], ctx: OutputContext) -> SnsOutput:
+        from engine.outputs.routing import ConfigError, env_str
+
+        arn = env_str(env, "SNS_TOPIC_ARN")
+        if not arn:
+            raise ConfigError("SNS_TOPIC_ARN", "the sns output is enabled but no topic is set")
+        parts = arn.split(":")
+        if len(parts) != 6 or parts[0] != "arn" or parts[2] != "sns":
+            raise ConfigError("SNS_TOPIC_ARN", f"not an SNS topic ARN: {arn!r}")
+        group_by = (env_str(env, "SNS_FIFO_GROUP_BY") or "rule").lower()
+        if group_by not in {"rule", "cluster"}:
+            raise ConfigError("SNS_FIFO_GROUP_BY", f"use rule or cluster, got {group_by!r}")
+        return cls(
+            ctx.client("sns"), arn, group_by=group_by, policy=RetryPolicy(sleeper=ctx.sleeper)
+        )
+
+    def _entry(self, key: int, alert: Alert) -> _Entry:
+        attrs = attributes(alert)
+        subject = _subject(alert)
+        overhead = _attributes_bytes(attrs) + len(subject.encode())
+        message = encode_message(alert, MAX_BYTES - overhead)
+        req: dict[str, Any] = {
+            "Id": f"m{key}",
+            "Message": message,
+            "Subject": subject,
+            "MessageAttributes": attrs,
+        }
+        if self.fifo:
+            group = alert.rule_id
+            if self.group_by == "cluster":
+                group = str(alert.das.get("clusterId") or alert.das.get("instanceId") or group)
+            req["MessageGroupId"] = _fifo_id(group)
+            req["MessageDeduplicationId"] = _fifo_id(alert.id)
+        return _Entry(key, alert, req, len(message.encode()) + overhead)
+
+    def _publish(self, entries: Sequence[_Entry]) -> dict[int, Outcome]:
+        out: dict[int, Outcome] = {}
+        for batch in _pack(entries):
+            by_id = {e.request["Id"]: e for e in batch}
+            try:
+                resp = self.client.publish_batch(
+                    TopicArn=self.topic_arn, PublishBatchRequestEntries=[e.request for e in batch]
+                )
+            except Exception as exc:
+                outcome = _client_error_outcome(exc)
+                out.update({e.key: outcome for e in batch})
+                continue
+            for ok in resp.get("Successful", []):
+                if ok.get("Id") in by_id:
+                    out[by_id[ok["Id"]].key] = Outcome.delivered()
+            for bad in resp.get("Failed", []):
+                e = by_id.get(bad.get("Id"))
+                if e is None:
+                    continue
+                reason = f"SNS {bad.get('Code', '')}: {str(bad.get('Message', ''))[:200]}"
+                out[e.key] = (
+                    Outcome.permanent(reason)
+                    if bad.get("SenderFault")
+                    else Outcome.retryable(reason)
+                )
+        return out
+
+    def send(self, alerts: Sequence[Alert], deadline: Deadline | None = None) -> DeliveryReport:
+        report = DeliveryReport(self.name)
+        entries = [self._entry(i, a) for i, a in enumerate(alerts)]
+        results = self.policy.call_batch(entries, lambda e: e.key, self._publish, deadline)
+        for e in entries:
+            r = results[e.key]
+            report.add(e.alert.id, r.status, r.reason)
+        return report
