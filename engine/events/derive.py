@@ -1,0 +1,223 @@
+"""Per-engine derivation of ``das.action``, ``das.failed`` and ``das.errorCode``.
+
+Each engine reports the same activity differently (FORMAT.md §3): PostgreSQL has pgaudit
+classes and SQLSTATEs, MySQL a MAIN/AUX split with errno strings, Oracle action names with ORA
+numbers, SQL Server audit action names with an exit code where **1 means success**. This module
+is the one place that knows those conventions, so rules can say ``das.action == 'LOGIN_FAILED'``
+and ``das.failed`` and work everywhere.
+
+Failed logins are accepted in every shape that has been reported or inferred, not one exact
+value, because only the SQL Server shape comes from an AWS sample.
+"""
+
+from __future__ import annotations
+
+from engine.events.sqlverb import verb_action
+
+# (action, failed, errorCode)
+Derived = tuple[str, bool, str | None]
+
+_PG_CLASS_ACTION = {
+    "DDL": "DDL",
+    "ROLE": "ROLE",
+    "READ": "READ",
+    "WRITE": "WRITE",
+    "FUNCTION": "FUNCTION",
+    "MISC": "MISC",
+    "MISC_SET": "MISC",
+}
+_LOGIN_FAILED_COMMANDS = frozenset(
+    {"AUTH FAILURE", "AUTHENTICATION FAILURE", "LOGIN FAILED", "FAILED_CONNECT", "FAILED CONNECT"}
+)
+_PG_AUTH_SQLSTATES = frozenset({"28P01", "28000"})
+_PG_AUTH_MESSAGES = (
+    "password authentication failed",
+    "authentication failed for user",
+    "no pg_hba.conf entry",
+)
+_MYSQL_CONNECT = frozenset({"CONNECT", "CHANGEUSER", "CHANGE_USER", "CHANGE USER"})
+_MYSQL_AUX_ACTION = {
+    "READ": "READ",
+    "WRITE": "WRITE",
+    "CREATE": "DDL",
+    "DROP": "DDL",
+    "ALTER": "DDL",
+    "RENAME": "DDL",
+}
+_MYSQL_QUERY_KIND = {"QUERY_DDL": "DDL", "QUERY_DCL": "ROLE"}
+_MYSQL_ACCESS_DENIED = "1045"
+_ORACLE_LOGOFF = frozenset({"LOGOFF", "LOGOFF BY CLEANUP"})
+_SQLSERVER_COMMAND_ACTION = {
+    "LOGIN SUCCEEDED": "CONNECT",
+    "LOGIN FAILED": "LOGIN_FAILED",
+    "LOGOUT": "DISCONNECT",
+    "SELECT": "READ",
+    "RECEIVE": "READ",
+    "INSERT": "WRITE",
+    "UPDATE": "WRITE",
+    "DELETE": "WRITE",
+    "MERGE": "WRITE",
+    "EXECUTE": "FUNCTION",
+    **dict.fromkeys(
+        (
+            "GRANT",
+            "GRANT WITH GRANT",
+            "REVOKE",
+            "REVOKE WITH GRANT",
+            "REVOKE WITH CASCADE",
+            "DENY",
+            "DENY WITH CASCADE",
+            "ADD MEMBER",
+            "DROP MEMBER",
+            "CHANGE PASSWORD",
+            "RESET PASSWORD",
+            "CHANGE OWNER",
+            "TAKE OWNERSHIP",
+            "CHANGE DEFAULT DATABASE",
+            "CHANGE DEFAULT LANGUAGE",
+        ),
+        "ROLE",
+    ),
+}
+_SQLSERVER_SCHEMA_COMMANDS = frozenset({"CREATE", "ALTER", "DROP"})
+_SQLSERVER_PRINCIPAL_WORDS = ("LOGIN", "ROLE", "USER")
+
+
+def error_code(value: object) -> str | None:
+    """A non-success code as text: ``None`` for null, ``""``, ``"0"``, ``0`` and ``00000``."""
+    kind = type(value)
+    if kind is str:
+        text = value.strip()  # type: ignore[attr-defined]
+        if not text or text == "0" or text == "00000":
+            return None
+        return text
+    if kind is int or kind is float:
+        return None if value == 0 else str(value)
+    return None  # bool, list, dict: not a code anyone wrote on purpose
+
+
+def _has_text(value: object) -> bool:
+    return type(value) is str and bool(value.strip())  # type: ignore[attr-defined]
+
+
+def derive_postgres(raw: dict, command: str, cls: str, verb: str | None) -> Derived:
+    code = error_code(raw.get("exitCode"))
+    message = raw.get("errorMessage")
+    # SQLSTATE classes 00 (success), 01 (warning) and 02 (no data) are not failures.
+    failed = (code is not None and code[:2] not in ("01", "02")) or _has_text(message)
+    if (
+        command in _LOGIN_FAILED_COMMANDS
+        or code in _PG_AUTH_SQLSTATES
+        or (failed and type(message) is str and _auth_message(message))
+        or (command == "CONNECT" and failed)
+    ):
+        return "LOGIN_FAILED", True, code
+    if command == "CONNECT":
+        return "CONNECT", failed, code
+    if command == "DISCONNECT":
+        return "DISCONNECT", failed, code
+    action = _PG_CLASS_ACTION.get(cls)
+    if action is None:  # ALL, NONE, missing or unknown: fall back to the command tag, then SQL
+        action = verb_action(command)
+        if action == "MISC" and verb:
+            action = verb_action(verb)
+    return action, failed, code
+
+
+def _auth_message(message: str) -> bool:
+    low = message.lower()
+    return any(needle in low for needle in _PG_AUTH_MESSAGES)
+
+
+def derive_mysql(raw: dict, command: str, cls: str, verb: str | None) -> Derived:
+    code = error_code(raw.get("exitCode"))
+    failed = code is not None or _has_text(raw.get("errorMessage"))
+    if cls == "AUX":
+        return _MYSQL_AUX_ACTION.get(command, "MISC"), failed, code
+    if command in _LOGIN_FAILED_COMMANDS or code == _MYSQL_ACCESS_DENIED:
+        return "LOGIN_FAILED", True, code
+    if command in _MYSQL_CONNECT:
+        return ("LOGIN_FAILED" if failed else "CONNECT"), failed, code
+    if command == "DISCONNECT":
+        return "DISCONNECT", failed, code
+    action = _MYSQL_QUERY_KIND.get(command)
+    if action is None:
+        action = verb_action(verb)  # QUERY, QUERY_DML, …: the SQL text decides
+    return action, failed, code
+
+
+def derive_oracle(raw: dict, command: str, cls: str, verb: str | None) -> Derived:
+    code = error_code(raw.get("exitCode"))
+    failed = code is not None or _has_text(raw.get("errorMessage"))
+    if command.startswith("LOGON"):
+        return ("LOGIN_FAILED" if failed else "CONNECT"), failed, code
+    if command in _ORACLE_LOGOFF:
+        return "DISCONNECT", failed, code
+    if command in _LOGIN_FAILED_COMMANDS:
+        return "LOGIN_FAILED", True, code
+    action = verb_action(command)  # Oracle's action names read like verbs: "CREATE TABLE"
+    if action == "MISC" and verb:
+        action = verb_action(verb)
+    return action, failed, code
+
+
+def derive_sqlserver(raw: dict, command: str, cls: str, verb: str | None) -> Derived:
+    exit_code = raw.get("exitCode")
+    # Inverted convention: 1 = success, 0 = failure. Anything else says nothing.
+    failed = (exit_code == 0 and type(exit_code) is not bool) or (
+        type(exit_code) is str and exit_code.strip() == "0"
+    )
+    failed = failed or _has_text(raw.get("errorMessage"))
+    action = _SQLSERVER_COMMAND_ACTION.get(command)
+    if action == "LOGIN_FAILED" or (action == "CONNECT" and failed):
+        return "LOGIN_FAILED", True, _sqlserver_error(raw)
+    if action is None:
+        if command in _SQLSERVER_SCHEMA_COMMANDS:
+            principal = any(word in cls for word in _SQLSERVER_PRINCIPAL_WORDS)
+            action = "ROLE" if principal or verb_action(verb) == "ROLE" else "DDL"
+        else:  # BATCH COMPLETED, RPC COMPLETED, …: the SQL text decides
+            action = verb_action(verb) if verb else verb_action(command)
+    return action, failed, (_sqlserver_error(raw) if failed else None)
+
+
+def _sqlserver_error(raw: dict) -> str | None:
+    """The error number from ``additional_information`` (``<error>0x00004818</error>`` = 18456)."""
+    native = raw.get("engineNativeAuditFields")
+    if type(native) is not dict:
+        return None
+    info = native.get("additional_information")
+    if type(info) is not str:
+        return None
+    start = info.find("<error>")
+    if start < 0:
+        return None
+    end = info.find("</error>", start)
+    text = info[start + 7 : end if end > 0 else None].strip()
+    try:
+        return str(int(text, 16) if text[:2].lower() == "0x" else int(text))
+    except ValueError:
+        return None
+
+
+def derive_unknown(raw: dict, command: str, cls: str, verb: str | None) -> Derived:
+    """No engine could be told: use only signals that mean the same thing everywhere."""
+    failed = _has_text(raw.get("errorMessage"))
+    if command in _LOGIN_FAILED_COMMANDS:
+        return "LOGIN_FAILED", True, None
+    if command in ("CONNECT", "LOGON", "LOGIN SUCCEEDED"):
+        return "CONNECT", failed, None
+    if command in ("DISCONNECT", "LOGOFF", "LOGOUT"):
+        return "DISCONNECT", failed, None
+    action = verb_action(command)
+    if action == "MISC" and verb:
+        action = verb_action(verb)
+    return action, failed, None
+
+
+DERIVERS = {
+    "postgres": derive_postgres,
+    "mysql": derive_mysql,
+    "oracle": derive_oracle,
+    "sqlserver": derive_sqlserver,
+    None: derive_unknown,
+}

@@ -1,0 +1,122 @@
+"""One event in, the same event plus ``das`` out: the shape every rule is written against.
+
+Raw fields stay exactly as AWS sent them (a rule author can always fall back to them); the
+derived fields live in one namespace, ``das``, so they can never collide with a field AWS adds
+later. ``normalize`` runs on every event of a busy stream, so it does a shallow copy, memoised
+lookups and no regex beyond the cached verb scan.
+
+Totality: any dict is accepted. Missing fields, unknown fields and odd types (a number where a
+string was expected) give ``None``/``False`` for what cannot be derived; they never raise.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.events.derive import DERIVERS
+from engine.events.engines import detect_engine
+from engine.events.sqlverb import extract_verb
+from engine.events.timeparse import parse_log_time
+
+_SESSION_ACTIONS = frozenset({"CONNECT", "DISCONNECT", "LOGIN_FAILED"})
+# SQL Server login rows carry the failure text ("Login failed for user …") in commandText.
+_SQLSERVER_NOT_SQL = frozenset({"LOGIN FAILED", "LOGIN SUCCEEDED", "LOGOUT"})
+
+
+def normalize(
+    raw: dict[str, Any], *, cluster_id: str | None = None, instance_id: str | None = None
+) -> dict[str, Any]:
+    """Return a new dict: every field of ``raw`` plus ``das`` (see docs/events.md).
+
+    ``cluster_id``/``instance_id`` come from the record envelope. When they are not given, an
+    earlier ``das`` (re-normalising decoded output is idempotent) or the event's own
+    ``clusterId``/``instanceId`` fields are used. ``""`` (RDS has no cluster) becomes ``None``.
+    """
+    if not isinstance(raw, dict):
+        raise TypeError(f"an activity event must be a JSON object, not {type(raw).__name__}")
+    get = raw.get
+    previous = get("das")
+    if type(previous) is not dict:
+        previous = None
+
+    engine = detect_engine(raw)
+    command = _upper(get("command"))
+    cls = _upper(get("class"))
+    aux = engine == "mysql" and cls == "AUX"
+
+    text = get("commandText")
+    sql = text if type(text) is str and text.strip() else None
+    if sql is not None and (aux or (engine == "sqlserver" and command in _SQLSERVER_NOT_SQL)):
+        sql = None  # MySQL AUX: the object name; SQL Server login rows: a message
+    verb = extract_verb(sql, mysql=engine == "mysql") if sql is not None else None
+
+    action, failed, code = DERIVERS[engine](raw, command, cls, verb)
+    if (
+        verb is None
+        and command
+        and engine in ("postgres", "oracle")
+        and action not in _SESSION_ACTIONS
+    ):
+        verb = command  # PG command tags and Oracle action names are statement verbs
+
+    time, epoch = parse_log_time(get("logTime"))
+    if time is None:  # some events only have start/end times
+        time, epoch = parse_log_time(get("endTime") or get("startTime"))
+
+    instance = _id(instance_id, previous, "instanceId", raw)
+    session = get("sessionId")
+    statement = get("statementId")
+    statement_key = None
+    if session is not None and statement is not None:
+        statement_key = f"{instance or ''}/{session}/{statement}"
+
+    das = {
+        "engine": engine,
+        "clusterId": _id(cluster_id, previous, "clusterId", raw),
+        "instanceId": instance,
+        "time": time,
+        "epoch": epoch,
+        "action": action,
+        "verb": verb,
+        "failed": failed,
+        "errorCode": code,
+        "aux": aux,
+        "user": _text(get("dbUserName")),
+        "database": _text(get("databaseName")),
+        "object": _text(get("objectName")),
+        "sourceHost": _text(get("remoteHost")),
+        "client": _text(get("clientApplication")),
+        "rows": _int(get("rowCount")),
+        "sql": sql,
+        "statementKey": statement_key,
+    }
+    event = dict(raw)
+    event["das"] = das
+    return event
+
+
+def _upper(value: object) -> str:
+    return value.strip().upper() if type(value) is str else ""  # type: ignore[attr-defined]
+
+
+def _text(value: object) -> str | None:
+    return value if type(value) is str and value else None
+
+
+def _int(value: object) -> int | None:
+    kind = type(value)
+    if kind is int:
+        return value  # type: ignore[return-value]
+    if kind is float:
+        return int(value) if value.is_integer() else None  # type: ignore[attr-defined]
+    if kind is str and value.isdigit() and len(value) < 20:  # type: ignore[attr-defined]
+        return int(value)  # type: ignore[arg-type]
+    return None
+
+
+def _id(given: object, previous: dict | None, key: str, raw: dict) -> str | None:
+    if given is None and previous is not None:
+        given = previous.get(key)
+    if given is None:
+        given = raw.get(key)
+    return given if type(given) is str and given else None

@@ -1,0 +1,237 @@
+"""The statement's leading keywords (``das.verb``) and the action they imply.
+
+Rules want "what kind of statement was this" without parsing SQL: ``CREATE TABLE``, ``ALTER
+ROLE``, ``GRANT``, ``SELECT``. We read only the first few words, skipping whitespace, ``--`` and
+``/* */`` comments, opening parentheses and (MySQL) ``#`` comments, and we read MySQL executable
+comments (``/*!50003 CREATE*/``) as the SQL they are. Modifiers that don't change the kind of
+statement are dropped (``CREATE OR REPLACE VIEW`` → ``CREATE VIEW``, ``CREATE UNIQUE INDEX`` →
+``CREATE INDEX``, ``DROP TEMPORARY TABLE`` → ``DROP TABLE``).
+
+Cost: the verb depends only on the start of the text, and a busy cluster repeats the same
+statement shapes, so results are memoised by the first ``_PREFIX`` characters whenever the verb
+was decided inside that prefix.
+"""
+
+from __future__ import annotations
+
+import re
+
+_PREFIX = 48
+_CACHE_MAX = 8192
+_caches: tuple[dict[str, str | None], dict[str, str | None]] = ({}, {})
+
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_$#]*")
+# Whitespace, comments and "(" between words. MySQL mode also skips "#…" comments and reads
+# executable comments ("/*!50003 … */") as plain SQL: their opener and closer count as space.
+_SKIP = re.compile(r"(?:\s+|--[^\n]*|/\*.*?(?:\*/|\Z)|\()*", re.S)
+_SKIP_MYSQL = re.compile(r"(?:\s+|--[^\n]*|#[^\n]*|/\*![0-9]*|/\*.*?(?:\*/|\Z)|\*/|\()*", re.S)
+_NONSPACE = re.compile(r"(?:(?!\*/)\S)*")
+
+# Words after CREATE/ALTER/DROP that don't change what is created.
+_MODIFIERS = frozenset(
+    [
+        "OR",
+        "REPLACE",
+        "UNIQUE",
+        "TEMPORARY",
+        "TEMP",
+        "GLOBAL",
+        "LOCAL",
+        "UNLOGGED",
+        "PUBLIC",
+        "EDITIONABLE",
+        "NONEDITIONABLE",
+        "EDITIONING",
+        "FORCE",
+        "NOFORCE",
+        "SHARED",
+        "PRIVATE",
+        "TRUSTED",
+        "PROCEDURAL",
+        "RECURSIVE",
+        "CLUSTERED",
+        "NONCLUSTERED",
+        "ONLINE",
+        "OFFLINE",
+        "IGNORE",
+        "AGGREGATE",
+        "FULLTEXT",
+        "SPATIAL",
+        "BITMAP",
+        "COLUMNSTORE",
+        "MULTIKEY",
+    ]
+)
+# MySQL "CREATE ALGORITHM=MERGE DEFINER=`u`@`h` SQL SECURITY INVOKER VIEW".
+_OPTION_WORDS = frozenset({"DEFINER", "ALGORITHM"})
+_TWO_WORD_KINDS = frozenset(
+    {
+        ("MATERIALIZED", "VIEW"),
+        ("FOREIGN", "TABLE"),
+        ("FOREIGN", "DATA"),
+        ("DEFAULT", "PRIVILEGES"),
+        ("SERVER", "ROLE"),
+        ("SERVER", "AUDIT"),
+        ("PACKAGE", "BODY"),
+        ("TYPE", "BODY"),
+        ("DATABASE", "LINK"),
+        ("DATABASE", "ROLE"),
+        ("DATABASE", "AUDIT"),
+        ("APPLICATION", "ROLE"),
+        ("EVENT", "TRIGGER"),
+        ("EVENT", "SESSION"),
+        ("MASTER", "KEY"),
+        ("SYMMETRIC", "KEY"),
+        ("ASYMMETRIC", "KEY"),
+        ("USER", "MAPPING"),
+        ("TEXT", "SEARCH"),
+        ("ACCESS", "METHOD"),
+        ("PLUGGABLE", "DATABASE"),
+        ("RESOURCE", "GROUP"),
+        ("AUDIT", "POLICY"),
+    }
+)
+_FIRST_OF_PAIR = frozenset(first for first, _ in _TWO_WORD_KINDS)
+_KIND_VERBS = frozenset({"CREATE", "ALTER", "DROP"})
+# First word -> the second words that belong to the verb.
+_SECOND_WORDS: dict[str, frozenset[str]] = {
+    "SET": frozenset({"PASSWORD", "ROLE", "TRANSACTION", "DEFAULT"}),
+    "RENAME": frozenset({"TABLE", "USER"}),
+    "TRUNCATE": frozenset({"TABLE"}),
+    "LOAD": frozenset({"DATA", "XML", "INDEX"}),
+    "START": frozenset({"TRANSACTION", "SLAVE", "REPLICA"}),
+    "STOP": frozenset({"SLAVE", "REPLICA"}),
+    "LOCK": frozenset({"TABLE", "TABLES"}),
+    "UNLOCK": frozenset({"TABLES"}),
+    "CHANGE": frozenset({"MASTER", "REPLICATION"}),
+    "INSTALL": frozenset({"PLUGIN", "COMPONENT"}),
+    "UNINSTALL": frozenset({"PLUGIN", "COMPONENT"}),
+    "REASSIGN": frozenset({"OWNED"}),
+}
+
+
+def extract_verb(sql: object, *, mysql: bool = False) -> str | None:
+    """``CREATE TABLE``, ``SELECT``, … or ``None`` when the text starts with no keyword."""
+    if type(sql) is not str or not sql:
+        return None
+    cache = _caches[mysql]
+    key = sql[:_PREFIX]
+    hit = cache.get(key, False)
+    if hit is not False:
+        return hit  # type: ignore[return-value]
+    verb, end = _parse(sql, _SKIP_MYSQL if mysql else _SKIP)
+    # Cacheable only if the decision never looked past the prefix (the character that ended
+    # the last word must be inside it too), or the whole text is the key.
+    if end < len(key) or len(sql) <= _PREFIX:
+        if len(cache) >= _CACHE_MAX:
+            cache.clear()
+        cache[key] = verb
+    return verb
+
+
+def _parse(sql: str, skip: re.Pattern[str]) -> tuple[str | None, int]:
+    """(verb, index of the last character examined)."""
+    pos = 0
+    words: list[str] = []
+
+    def word() -> str | None:
+        nonlocal pos
+        pos = skip.match(sql, pos).end()  # type: ignore[union-attr]
+        found = _WORD.match(sql, pos)
+        if found is None:
+            return None
+        pos = found.end()
+        return found.group().upper()
+
+    first = word()
+    if first is None:
+        return None, pos
+    words.append(first)
+    if first in _KIND_VERBS:
+        kind = word()
+        while kind is not None:
+            if kind in _MODIFIERS:
+                kind = word()
+            elif kind in _OPTION_WORDS:  # DEFINER = `u`@`h`, ALGORITHM=MERGE
+                pos = skip.match(sql, pos).end()  # type: ignore[union-attr]
+                if sql.startswith("=", pos):
+                    pos = skip.match(sql, pos + 1).end()  # type: ignore[union-attr]
+                    pos = _NONSPACE.match(sql, pos).end()  # type: ignore[union-attr]
+                kind = word()
+            elif kind == "SQL":  # SQL SECURITY DEFINER|INVOKER
+                word()
+                word()
+                kind = word()
+            else:
+                break
+        if kind is not None:
+            words.append(kind)
+            if kind in _FIRST_OF_PAIR:
+                second = word()
+                if second is not None and (kind, second) in _TWO_WORD_KINDS:
+                    words.append(second)
+    else:
+        allowed = _SECOND_WORDS.get(first)
+        if allowed is not None:
+            second = word()
+            if second is not None and second in allowed:
+                words.append(second)
+                if second == "DEFAULT" and word() == "ROLE":  # SET DEFAULT ROLE
+                    words.append("ROLE")
+    return " ".join(words), pos
+
+
+# --- verb -> engine-neutral action -------------------------------------------------------------
+
+_ROLE_KINDS = frozenset(
+    {
+        "USER",
+        "ROLE",
+        "GROUP",
+        "LOGIN",
+        "SERVER ROLE",
+        "DATABASE ROLE",
+        "APPLICATION ROLE",
+        "DEFAULT PRIVILEGES",
+        "AUTHORIZATION",
+    }
+)
+_FIRST_WORD_ACTION: dict[str, str] = {
+    **dict.fromkeys(("SELECT", "WITH", "VALUES", "TABLE"), "READ"),
+    **dict.fromkeys(
+        ("INSERT", "UPDATE", "DELETE", "REPLACE", "MERGE", "UPSERT", "TRUNCATE", "COPY", "LOAD"),
+        "WRITE",
+    ),
+    **dict.fromkeys(("CALL", "EXEC", "EXECUTE", "DO", "DECLARE", "PL/SQL"), "FUNCTION"),
+    **dict.fromkeys(("GRANT", "REVOKE", "DENY"), "ROLE"),
+    **dict.fromkeys(("CREATE", "ALTER", "DROP", "RENAME", "COMMENT"), "DDL"),
+}
+_WHOLE_VERB_ACTION: dict[str, str] = {
+    "SET PASSWORD": "ROLE",
+    "SET DEFAULT ROLE": "ROLE",
+    "RENAME USER": "ROLE",
+    "REASSIGN OWNED": "ROLE",
+    "ALTER SESSION": "MISC",  # Oracle session settings: noise, not schema change
+    "LOAD INDEX": "MISC",  # MySQL LOAD INDEX INTO CACHE
+}
+_action_cache: dict[str, str] = {}
+
+
+def verb_action(verb: object) -> str:
+    """READ, WRITE, DDL, ROLE, FUNCTION or MISC for a verb (or an Oracle/PG command tag)."""
+    if type(verb) is not str or not verb:
+        return "MISC"
+    hit = _action_cache.get(verb)
+    if hit is not None:
+        return hit
+    action = _WHOLE_VERB_ACTION.get(verb)
+    if action is None:
+        first, _, rest = verb.partition(" ")
+        action = _FIRST_WORD_ACTION.get(first, "MISC")
+        if first in _KIND_VERBS and rest in _ROLE_KINDS:
+            action = "ROLE"
+        elif action == "MISC" and ("GRANT" in verb or "REVOKE" in verb):
+            action = "ROLE"  # Oracle: "SYSTEM GRANT", "ROLE REVOKE", …
+    if len(_action_cache) < _CACHE_MAX:
+        _action_cache[verb] = action
+    return action
