@@ -136,6 +136,28 @@ RAW_FIELD_TYPES: dict[str, dict[str, str]] = {
         )
     },
 }
+# ``das.*``: the derived fields that engine.events.normalize adds (docs/events.md)
+BOOL = "boolean"
+DAS_FIELD_TYPES: dict[str, str] = {
+    "engine": STR,
+    "clusterId": STR,
+    "instanceId": STR,
+    "time": STR,
+    "epoch": NUM,
+    "action": STR,
+    "verb": STR,
+    "failed": BOOL,
+    "errorCode": STR,
+    "aux": BOOL,
+    "user": STR,
+    "database": STR,
+    "object": STR,
+    "sourceHost": STR,
+    "client": STR,
+    "rows": NUM,
+    "sql": STR,
+    "statementKey": STR,
+}
 # fields whose content is not a scalar (any sub-key allowed)
 RAW_OBJECT_FIELDS = ("engineNativeAuditFields", "paramList")
 
