@@ -3,8 +3,9 @@
 Evaluation is the hot path (a busy cluster sends thousands of events a second), so everything
 that can be done once is done here, at construction:
 
-* one JMESPath interpreter bound to our functions (``make_options(lists, params)``) is reused for
-  every expression, instead of the new interpreter per call that ``ParsedResult.search`` builds;
+* one JMESPath interpreter (``engine.rules.expr.SafeInterpreter``) bound to our functions
+  (``make_options(lists, params)``) is reused for every expression, instead of the new
+  interpreter per call that ``ParsedResult.search`` builds;
 * an index on ``das.action``: each action maps to the tuple of rules that can match it (rules
   whose ``Rule.actions`` contain it, plus the rules that can match any action), so a read event
   never runs the failed-login rules.
@@ -22,8 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import jmespath.visitor
-
+from engine.rules.expr import SafeInterpreter
 from engine.rules.model import Expr, Rule
 
 UTC = dt.UTC
@@ -78,7 +78,7 @@ def _options(lists: Mapping[str, Any], params: Mapping[str, Any]) -> Any:
 
 
 class RuleSet:
-    """Rules compiled once, indexed by ``das.action``; ``evaluate`` is a pure function of the event."""
+    """Rules compiled once, indexed by ``das.action``; ``evaluate`` is pure in the event."""
 
     def __init__(
         self,
@@ -96,7 +96,9 @@ class RuleSet:
         if dupes:
             raise ValueError(f"duplicate rule ids: {', '.join(dupes)}")
         self._options = options if options is not None else _options(self.lists, self.params)
-        self._interpreter = jmespath.visitor.TreeInterpreter(self._options)
+        # R1's interpreter: jmespath's, except that ordering a number against a string gives
+        # null (no match) instead of raising. Shared by every rule: built once.
+        self._interpreter = SafeInterpreter(self._options)
         self._any: tuple[Rule, ...] = tuple(r for r in self.rules if r.actions is None)
         actions = {a for r in self.rules if r.actions is not None for a in r.actions}
         # Keep the authors' order inside each bucket so that results are stable.
