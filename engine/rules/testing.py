@@ -101,12 +101,12 @@ class TestReport:
             lines.append(str(problem))
         current = None
         for o in self.outcomes:
+            if o.passed and not verbose:
+                continue
             if o.file != current:
                 current = o.file
                 lines.append(o.file)
-            if verbose or not o.passed:
-                mark = "PASS" if o.passed else "FAIL"
-                lines.append(f"  {o.rule_id} :: {o.name} {mark}")
+            lines.append(f"  {o.rule_id} :: {o.name} {'PASS' if o.passed else 'FAIL'}")
         failures = [o for o in self.outcomes if not o.passed]
         if failures:
             lines.append("")
