@@ -1,4 +1,4 @@
-"""End-to-end decoding: records made by the encoder, data keys through KMS on moto or a local key."""
+"""End-to-end decoding: records from the encoder, data keys through KMS on moto or a local key."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import os
 import pytest
 
 from engine.das.crypto import FRAME_LENGTH
-from engine.das.decoder import Decoder, DecodedRecord
+from engine.das.decoder import DecodedRecord, Decoder
 from engine.das.encoder import Encoder, firehose_event, kinesis_event, stream_arn
 from engine.das.errors import (
     BadEnvelope,
