@@ -145,6 +145,9 @@ def yaml_error_problem(file: str, exc: yaml.YAMLError) -> Problem:
     line = mark.line + 1 if mark is not None else None
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
     context = getattr(exc, "context", None)
+    ctx_mark = getattr(exc, "context_mark", None)
+    if context and ctx_mark is not None and ctx_mark is not mark:
+        context = f"{context} started at line {ctx_mark.line + 1}"
     text = f"YAML syntax error: {problem}" + (f" ({context})" if context else "")
     hint = "check indentation and quoting"
     if "`" in problem or "'`'" in str(exc):
