@@ -177,7 +177,7 @@ def test_wrong_type_or_enum(line, replacement, needle, suggestion):
     assert rule is None
     p = only(problems, needle)
     assert p.suggestion is not None and suggestion in p.suggestion
-    assert p.line == [i for i, x in enumerate(GOOD.splitlines(), 1) if x == line][0]
+    assert p.line == next(i for i, x in enumerate(GOOD.splitlines(), 1) if x == line)
 
 
 def test_status_enum():
@@ -277,7 +277,8 @@ def test_section_problems(snippet, needle, line, suggestion):
 def test_valid_tags_and_durations():
     rule, problems = load(
         GOOD
-        + "tags: [attack.t1110, attack.t1110.001, attack.credential_access, attack.g0016, cis.4-1]\n"
+        + "tags: [attack.t1110, attack.t1110.001, attack.credential_access, attack.g0016,"
+        + " cis.4-1]\n"
         + "dedup: {window: 1d}\nthreshold: {count: 3, window: 30s}\n"
     )
     assert problems == [] and rule is not None
@@ -349,7 +350,7 @@ def test_test_section_problems():
                 expect: {}
               - name: scalar event
                 event: 5
-                expect: {match: yes, severity: hi}
+                expect: {match: 1, severity: hi}
             """
         )
     )
@@ -457,8 +458,9 @@ def test_alias_bomb_is_refused():
     bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
     prev = "a"
     for i in range(8):
-        bomb += f"{chr(98 + i)}: &{chr(98 + i)} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"
-        prev = chr(98 + i)
+        name = chr(98 + i)
+        bomb += f"{name}: &{name} [{', '.join([f'*{prev}'] * 10)}]\n"
+        prev = name
     rule, problems = load(bomb)
     assert rule is None
     assert "too large" in problems[0].message
