@@ -1,0 +1,513 @@
+"""Mask secrets before an event leaves the function: passwords in SQL text, bind values.
+
+Aurora masks a password only when it recognises it from context, so activity events can still
+carry ``ALTER ROLE … PASSWORD '…'``, ``CREATE USER … IDENTIFIED BY …``, ``SET PASSWORD = …`` or
+``CREATE LOGIN … WITH PASSWORD = …``. Alerts go to chat, SNS and Security Hub: nothing secret may
+reach them. What is masked and what is not is written down in docs/redaction.md.
+
+How: ``redact_sql`` tokenizes the text the way a database would (string literals with their
+escapes, quoted identifiers, comments) and masks the value that follows a password keyword. The
+text's dialect is not known for certain (and a redactor that guesses wrong leaks), so the text
+is tokenized once per dialect — PostgreSQL, MySQL, Oracle, SQL Server, whose quoting rules
+differ (``\\'`` escapes only in MySQL, ``#`` comments only in MySQL, ``[ident]`` only in SQL
+Server, ``$$…$$`` only in PostgreSQL, ``q'[…]'`` only in Oracle) — and the union of what every
+dialect would mask is masked. A secret is therefore masked as long as its statement is valid in
+one of the four dialects; the price is occasionally masking a little more than needed.
+Comment bodies are scanned too (MySQL executes ``/*! … */``). Text that mentions none of the
+trigger words returns unchanged without being tokenized, which keeps this cheap per event.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+MASK = "***"
+PARAM_MASK = "<redacted>"
+
+# Cheap pre-check on the lowercased text: no trigger, nothing to mask.
+_TRIGGERS = (
+    "password",
+    "passwd",
+    "pwd",
+    "identified",
+    "secret",
+    "passphrase",
+    "sp_addlogin",
+    "sp_setapprole",
+    "sp_addapprole",
+    "sp_addlinkedsrvlogin",
+    "sp_addremotelogin",
+    "rds_set_external",
+    "create_credential",
+    "://",
+)
+_SECRET_WORDS = frozenset({"PWD", "SECRET"})
+_SECRET_PARTS = ("PASSWORD", "PASSWD", "PASSPHRASE")
+# Stored procedures whose secrets are positional: every literal of the call is masked.
+_POSITIONAL = frozenset(
+    {
+        "SP_ADDLOGIN",
+        "SP_PASSWORD",
+        "SP_SETAPPROLE",
+        "SP_ADDAPPROLE",
+        "SP_APPROLEPASSWORD",
+        "SP_ADDLINKEDSRVLOGIN",
+        "SP_ADDREMOTELOGIN",
+        "SP_CONTROL_DBMASTERKEY_PASSWORD",
+        "CREATE_CREDENTIAL",
+    }
+)
+_POSITIONAL_PREFIXES = ("RDS_SET_EXTERNAL",)
+_MAX_COMMENT_DEPTH = 2
+
+# Inside literals and comments: libpq/ODBC/JDBC key=value pairs and URIs with user:password@.
+_DSN_KV = re.compile(
+    r"(?<![A-Za-z0-9_])(?:password|passwd|pwd)\s*=\s*(''(?:[^']|'''')*+(?:''|$)|[^\s;&,)'\"]+)",
+    re.I,
+)
+_DSN_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s/:@'\"]*:([^\s@'\"/]+)@")
+
+
+# --- tokenizing ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Dialect:
+    """Quoting and comment rules of one SQL dialect, as far as masking needs them."""
+
+    name: str
+    token: re.Pattern[str]  # one token at a position; its lastgroup names the kind
+    bodies: dict[str, tuple[re.Pattern[str], str]]  # literal kind -> (body pattern, closer)
+    nested_comments: bool
+
+
+_WS = r"(?P<ws>\s+)"
+_WORD_CHARS = r"A-Za-z0-9_@$#."
+_P = r"(?P<p>.)"
+
+
+def _dialect(name: str, parts: list[str], bodies: dict[str, tuple[str, str]], nested: bool):
+    return _Dialect(
+        name,
+        re.compile("|".join(parts), re.S),
+        {kind: (re.compile(body, re.S), closer) for kind, (body, closer) in bodies.items()},
+        nested,
+    )
+
+
+_STD_SQ = (r"(?:[^']++|'')*+", "'")
+_BS_SQ = (r"(?:[^'\\]++|\\.|'')*+", "'")
+_STD_DQ = (r'(?:[^"]++|"")*+', '"')
+_BS_DQ = (r'(?:[^"\\]++|\\.|"")*+', '"')
+
+_DIALECTS = (
+    _dialect(
+        "postgres",
+        [
+            _WS,
+            r"(?P<line>--[^\n]*)",
+            r"(?P<block>/\*)",
+            r"(?P<dollar>\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$)",
+            r"(?P<esq>[Ee]')",
+            r"(?P<sq>(?:[NnXxBb]|[Uu]&)?')",
+            r'(?P<dq>(?:[Uu]&)?")',
+            rf"(?P<word>[{_WORD_CHARS}]+)",
+            _P,
+        ],
+        {"esq": _BS_SQ, "sq": _STD_SQ, "dq": _STD_DQ},
+        True,
+    ),
+    _dialect(
+        "mysql",
+        [
+            _WS,
+            r"(?P<line>(?:--(?=[\s]|\Z)|#)[^\n]*)",
+            r"(?P<ws2>/\*[!+][0-9]*|\*/)",  # executable comments and hints are SQL
+            r"(?P<block>/\*)",
+            r"(?P<sq>(?:[NnXxBb]|_[A-Za-z0-9]+)?')",
+            r'(?P<dq>(?:_[A-Za-z0-9]+)?")',
+            r"(?P<bq>`)",
+            r"(?P<word>[A-Za-z0-9_@$.]+)",
+            _P,
+        ],
+        {"sq": _BS_SQ, "dq": _BS_DQ, "bq": (r"(?:[^`]++|``)*+", "`")},
+        False,
+    ),
+    _dialect(
+        "oracle",
+        [
+            _WS,
+            r"(?P<line>--[^\n]*)",
+            r"(?P<block>/\*)",
+            r"(?P<qq>[Nn]?[Qq]'.)",
+            r"(?P<sq>[Nn]?')",
+            r'(?P<dq>")',
+            rf"(?P<word>[{_WORD_CHARS}]+)",
+            _P,
+        ],
+        {"sq": _STD_SQ, "dq": _STD_DQ},
+        False,
+    ),
+    _dialect(
+        "sqlserver",
+        [
+            _WS,
+            r"(?P<line>--[^\n]*)",
+            r"(?P<block>/\*)",
+            r"(?P<sq>[Nn]?')",
+            r'(?P<dq>")',
+            r"(?P<br>\[)",
+            rf"(?P<word>[{_WORD_CHARS}]+)",
+            _P,
+        ],
+        {"sq": _STD_SQ, "dq": _STD_DQ, "br": (r"(?:[^\]]++|\]\])*+", "]")},
+        True,
+    ),
+)
+_Q_CLOSERS = {"[": "]", "{": "}", "(": ")", "<": ">"}
+
+# A significant token: (kind, start, end, content start, content end, text upper-cased)
+# kind: "w" word, "s" string literal, "q" quoted identifier, "p" punctuation.
+_Tok = tuple[str, int, int, int, int, str]
+_Ranges = list[tuple[int, int]]
+
+
+def _tokens(text: str, start: int, stop: int, d: _Dialect, ranges: _Ranges, depth: int):
+    """Significant tokens of ``text[start:stop]``; comments are scanned for secrets on the way."""
+    toks: list[_Tok] = []
+    pos = start
+    match = d.token.match
+    while pos < stop:
+        m = match(text, pos, stop)
+        if m is None:  # cannot happen ("." matches anything) but never loop forever
+            break
+        kind = m.lastgroup
+        end = m.end()
+        if kind == "ws" or kind == "ws2":
+            pos = end
+        elif kind == "word":
+            toks.append(("w", pos, end, pos, end, m.group().upper()))
+            pos = end
+        elif kind == "p":
+            toks.append(("p", pos, end, pos, end, m.group()))
+            pos = end
+        elif kind == "line":
+            _scan_comment(text, pos + 1, end, d, ranges, depth)
+            pos = end
+        elif kind == "block":
+            close = _block_end(text, end, stop, d.nested_comments)
+            _scan_comment(text, end, max(end, close - 2), d, ranges, depth)
+            pos = close
+        else:
+            cstart = end
+            if kind == "dollar":
+                closer = m.group()
+                cend = text.find(closer, cstart, stop)
+            elif kind == "qq":
+                closer = _Q_CLOSERS.get(text[end - 1], text[end - 1]) + "'"
+                cend = text.find(closer, cstart, stop)
+            else:
+                body, closer = d.bodies[kind]
+                cend = body.match(text, cstart, stop).end()  # type: ignore[union-attr]
+                if not text.startswith(closer, cend):
+                    cend = -1
+            if cend < 0:  # unterminated: the literal runs to the end of the text
+                cend = stop
+                end = stop
+            else:
+                end = cend + len(closer)
+            tkind = "s" if kind in ("sq", "esq", "dollar", "qq") else "q"
+            if tkind == "q" and d.name == "mysql" and kind == "dq":
+                tkind = "s"  # MySQL: "…" is a string unless ANSI_QUOTES
+            toks.append((tkind, pos, end, cstart, cend, ""))
+            _scan_dsn(text, cstart, cend, ranges)
+            pos = end
+    return toks
+
+
+def _block_end(text: str, pos: int, stop: int, nested: bool) -> int:
+    """Index just past the ``*/`` that closes a comment opened before ``pos`` (or ``stop``)."""
+    depth = 1
+    while True:
+        close = text.find("*/", pos, stop)
+        if close < 0:
+            return stop
+        if nested:
+            opened = text.find("/*", pos, close)
+            if opened >= 0:
+                depth += 1
+                pos = opened + 2
+                continue
+        depth -= 1
+        pos = close + 2
+        if depth == 0:
+            return pos
+
+
+def _scan_comment(text: str, start: int, stop: int, d: _Dialect, ranges: _Ranges, depth: int):
+    """A comment may hold a secret too (a commented-out statement, a DSN): scan it as SQL."""
+    _scan_dsn(text, start, stop, ranges)
+    if depth < _MAX_COMMENT_DEPTH and start < stop:
+        _mask_statements(text, start, stop, d, ranges, depth + 1)
+
+
+def _scan_dsn(text: str, start: int, stop: int, ranges: _Ranges) -> None:
+    if stop - start < 6:
+        return
+    for pattern in (_DSN_KV, _DSN_URI):
+        for m in pattern.finditer(text, start, stop):
+            ranges.append((m.start(1), m.end(1)))
+
+
+# --- masking -----------------------------------------------------------------------------------
+
+
+def _mask_statements(text: str, start: int, stop: int, d: _Dialect, ranges: _Ranges, depth: int):
+    toks = _tokens(text, start, stop, d, ranges, depth)
+    n = len(toks)
+    for i, tok in enumerate(toks):
+        if tok[0] != "w":
+            continue
+        word = tok[5].lstrip("@").rpartition(".")[2]
+        if word == "IDENTIFIED":
+            _identified(text, toks, i, ranges)
+        elif word in _POSITIONAL or word.startswith(_POSITIONAL_PREFIXES):
+            j = i + 1
+            while j < n and toks[j][5] != ";":
+                if toks[j][0] in "sq":
+                    ranges.append((toks[j][3], toks[j][4]))
+                j += 1
+        elif word in _SECRET_WORDS or any(part in word for part in _SECRET_PARTS):
+            _keyword_value(toks, i, ranges)
+
+
+def _keyword_value(toks: list[_Tok], i: int, ranges: _Ranges) -> None:
+    """``PASSWORD 'x'``, ``PASSWORD = N'x'``, ``PASSWORD = 0x… HASHED``, ``PASSWORD('x')``,
+    ``SET PASSWORD FOR u = 'x'``."""
+    n = len(toks)
+    j = i + 1
+    if j < n and toks[j][5] == "FOR":  # MySQL SET PASSWORD FOR 'u'@'h' = …
+        k = j + 1
+        while k < n and k < j + 16 and toks[k][5] not in ("=", ";"):
+            k += 1
+        if k >= n or toks[k][5] != "=":
+            return
+        j = k
+    if j < n and toks[j][5] in ("=", ":"):
+        j += 1
+    _value(toks, j, ranges, bare_words=False)
+
+
+def _value(toks: list[_Tok], j: int, ranges: _Ranges, *, bare_words: bool) -> int:
+    """Mask the value at ``toks[j]``; return the index after it (or ``j`` if none)."""
+    n = len(toks)
+    if j >= n:
+        return j
+    kind, start, end, cstart, cend, upper = toks[j]
+    if kind in "sq":
+        ranges.append((cstart, cend))
+        return j + 1
+    if kind == "p" and upper == "(":
+        return _call_args(toks, j, ranges)
+    if kind != "w":
+        return j
+    if j + 1 < n and toks[j + 1][5] == "(":  # PASSWORD('x'), crypt('x', gen_salt('bf'))
+        if bare_words:
+            ranges.append((start, end))
+        return _call_args(toks, j + 1, ranges)
+    if upper[:1] == "_" and j + 1 < n and toks[j + 1][0] == "s":  # _utf8mb4'x'
+        ranges.append((toks[j + 1][3], toks[j + 1][4]))
+        return j + 2
+    if bare_words or upper.startswith("0X"):
+        ranges.append((start, end))
+        return j + 1
+    return j
+
+
+def _call_args(toks: list[_Tok], j: int, ranges: _Ranges) -> int:
+    """Mask every literal between ``toks[j]`` (an opening parenthesis) and its match."""
+    depth = 0
+    n = len(toks)
+    while j < n:
+        tok = toks[j]
+        if tok[5] == "(":
+            depth += 1
+        elif tok[5] == ")":
+            depth -= 1
+            if depth == 0:
+                return j + 1
+        elif tok[0] in "sq":
+            ranges.append((tok[3], tok[4]))
+        j += 1
+    return j
+
+
+def _identified(text: str, toks: list[_Tok], i: int, ranges: _Ranges) -> None:
+    """``IDENTIFIED BY x [REPLACE y]``, ``IDENTIFIED WITH plugin BY|AS x``, ``BY VALUES 'h'``."""
+    n = len(toks)
+    j = i + 1
+    if j >= n:
+        return
+    if toks[j][5] == "WITH":
+        j += 2  # the plugin name, quoted or not
+        if j >= n or toks[j][5] not in ("BY", "AS"):
+            return
+    elif toks[j][5] != "BY":
+        return  # EXTERNALLY, GLOBALLY: no secret
+    j += 1
+    if j >= n:
+        return
+    upper = toks[j][5]
+    following = toks[j + 1] if j + 1 < n else None
+    if upper == "RANDOM" and following is not None and following[5] == "PASSWORD":
+        return  # MySQL generates the password; nothing secret in the text
+    if upper in ("PASSWORD", "VALUES") and following is not None and following[0] in "sq":
+        j += 1  # MySQL 5.x "BY PASSWORD '*hash'", Oracle "BY VALUES 'S:…'"
+    j = _bare_or_value(text, toks, j, ranges)
+    if j < n and toks[j][5] == "REPLACE":  # the current password, to change it
+        _bare_or_value(text, toks, j + 1, ranges)
+
+
+def _bare_or_value(text: str, toks: list[_Tok], j: int, ranges: _Ranges) -> int:
+    """A literal, or (Oracle) an unquoted password: mask up to the next space or ``;``."""
+    if j >= len(toks):
+        return j
+    if toks[j][0] in "sq":
+        return _value(toks, j, ranges, bare_words=False)
+    start = toks[j][1]
+    end = start
+    while end < len(text) and not text[end].isspace() and text[end] != ";":
+        end += 1
+    ranges.append((start, end))
+    j += 1
+    while j < len(toks) and toks[j][1] < end:
+        j += 1
+    return j
+
+
+# --- public API --------------------------------------------------------------------------------
+
+
+def needs_redaction(text: str) -> bool:
+    """True when ``text`` mentions anything ``redact_sql`` might mask (the cheap pre-check)."""
+    low = text.lower()
+    return any(trigger in low for trigger in _TRIGGERS)
+
+
+def redact_sql(text: str) -> str:
+    """``text`` with every password (and DSN password) replaced by ``***``; never raises.
+
+    Quotes around a masked literal are kept (``PASSWORD '***'``); an unterminated literal is
+    masked to the end of the text. Text without a trigger word is returned as is.
+    """
+    if not isinstance(text, str):
+        return text
+    if not needs_redaction(text):
+        return text
+    ranges: _Ranges = []
+    try:
+        for dialect in _DIALECTS:
+            _mask_statements(text, 0, len(text), dialect, ranges, 0)
+    except Exception:  # a bug here must not leak the text: mask all of it
+        return MASK
+    return _apply(text, ranges)
+
+
+def _apply(text: str, ranges: _Ranges) -> str:
+    if not ranges:
+        return text
+    ranges.sort()
+    out: list[str] = []
+    pos = 0
+    cur_start, cur_end = ranges[0]
+    for start, end in ranges[1:]:
+        if start <= cur_end:
+            cur_end = max(cur_end, end)
+            continue
+        out.append(text[pos:cur_start])
+        out.append(MASK)
+        pos = cur_end
+        cur_start, cur_end = start, end
+    out.append(text[pos:cur_start])
+    out.append(MASK)
+    out.append(text[cur_end:])
+    return "".join(out)
+
+
+# Fields that never carry SQL or secrets: skipped for speed. Any other string field (including
+# ones AWS adds later) goes through redact_sql.
+_PLAIN_FIELDS = frozenset(
+    {
+        "type",
+        "class",
+        "command",
+        "logTime",
+        "startTime",
+        "endTime",
+        "dbUserName",
+        "databaseName",
+        "remoteHost",
+        "remotePort",
+        "serverHost",
+        "serverType",
+        "serverVersion",
+        "serviceName",
+        "dbProtocol",
+        "netProtocol",
+        "sessionId",
+        "statementId",
+        "substatementId",
+        "transactionId",
+        "objectType",
+        "clientApplication",
+        "exitCode",
+        "dbid",
+    }
+)
+_BIND_FIELDS = frozenset({"SQL_BINDS", "sql_binds"})
+
+
+def redact_event(event: dict[str, Any], *, keep_params: bool = False) -> dict[str, Any]:
+    """A new event with SQL-bearing fields redacted and bind values dropped; input untouched.
+
+    ``commandText``, ``errorMessage``, ``das.sql`` and every other string field not known to be
+    plain go through ``redact_sql``; so do string values in ``engineNativeAuditFields``.
+    ``paramList`` values become ``"<redacted>"`` (the list keeps its length, so "3 parameters"
+    stays visible); Oracle ``SQL_BINDS`` likewise. ``keep_params=True`` keeps them, except when
+    the statement mentions a password keyword (a bind value may then be the password).
+    """
+    out = dict(event)
+    sensitive_sql = False
+    for key, value in event.items():
+        if type(value) is str and key not in _PLAIN_FIELDS and needs_redaction(value):
+            sensitive_sql = True
+            out[key] = redact_sql(value)
+    drop_params = not keep_params or sensitive_sql
+    das = event.get("das")
+    if isinstance(das, dict):
+        sql = das.get("sql")
+        if isinstance(sql, str) and needs_redaction(sql):
+            same = event.get("commandText") == sql  # usually: reuse that redaction
+            out["das"] = {**das, "sql": out["commandText"] if same else redact_sql(sql)}
+            drop_params = True
+    params = event.get("paramList")
+    if drop_params and isinstance(params, list) and params:
+        out["paramList"] = [PARAM_MASK] * len(params)
+    native = event.get("engineNativeAuditFields")
+    if isinstance(native, dict) and native:
+        out["engineNativeAuditFields"] = _redact_mapping(native, drop_params)
+    return out
+
+
+def _redact_mapping(mapping: dict[str, Any], drop_binds: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in mapping.items():
+        if drop_binds and key in _BIND_FIELDS and value:
+            out[key] = PARAM_MASK
+        elif isinstance(value, str):
+            out[key] = redact_sql(value)
+        else:
+            out[key] = value
+    return out
