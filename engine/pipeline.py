@@ -1,0 +1,453 @@
+"""One batch through the whole flow: decode → normalize → evaluate → suppress → route → send.
+
+The Kinesis handler, the Firehose handler and ``dasalert run`` all call :meth:`Pipeline.run`; the
+handlers only translate its :class:`BatchResult` into their response. Every record ends in exactly
+one state:
+
+``ok``         decoded (its alerts, if any, delivered or dead-lettered);
+``dropped``    decoded, no activity event (heartbeats only);
+``transient``  retrying can help: KMS throttled or unreachable, the state store or an output still
+               failing retryably when time ran out. The Kinesis handler reports exactly these in
+               ``batchItemFailures``;
+``permanent``  can never decode: dead-lettered with the raw record, reported by a deduplicated
+               ``pipeline`` alert, and the batch moves on.
+
+**Mapping alerts back to records.** Each record's events go through ``Engine.process`` on their own
+(matches are rare, so the extra state round trips cost little) so that every alert is known to
+come from one record; an alert that cannot be delivered marks exactly that record transient.
+
+**Redelivery.** Lambda redelivers everything after the lowest failed sequence number. The engine
+re-emits the same alert ids for redelivered events; the pipeline remembers per output what was
+delivered (``sent:<output>:<alert id>`` counters in the ``StateStore``, written after a successful
+send) and skips those, so a redelivered batch sends no second Slack message, SNS message or
+finding. The window between a send and its marker is the only place a crash can duplicate.
+Dead letters of a record are remembered the same way (``dlq:<resource>:<record id>``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.alerts import Alert
+from engine.alerts.ids import alert_id
+from engine.das.decoder import Decoder
+from engine.das.errors import DecodeError
+from engine.das.records import RawRecord
+from engine.dlq import DeadLetters, alert_message, record_message
+from engine.events import normalize
+from engine.outputs.base import Deadline, Delivery, DeliveryReport, Status
+from engine.state import StateStore
+
+log = logging.getLogger("dasalert.pipeline")
+
+OK, DROPPED, TRANSIENT, PERMANENT = "ok", "dropped", "transient", "permanent"
+HEARTBEAT_NS = "heartbeat"
+HEARTBEAT_TTL_S = 7 * 86400  # a silent resource is reported for a week, then forgotten
+SENT_TTL_S = 2 * 86400  # longer than Kinesis retention (24 h): redeliveries always find it
+PIPELINE_WINDOW_S = 3600  # one pipeline alert per resource and reason per hour
+UNDECODABLE_RULE = "dasalert-undecodable-record"
+RUNBOOK = "docs/operations.md#pipeline-alerts"
+
+
+@dataclass
+class RecordOutcome:
+    record_id: str
+    status: str = OK
+    reason: str | None = None
+    resource_id: str | None = None
+    events: int = 0
+    heartbeats: int = 0
+    normalized: list[dict[str, Any]] | None = None  # kept only when ``run(keep_events=True)``
+
+
+@dataclass
+class BatchResult:
+    """Everything one batch did; metrics, logs and the handlers' responses are derived from it."""
+
+    outcomes: list[RecordOutcome] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+    deliveries: list[Delivery] = field(default_factory=list)
+    skipped_already_sent: int = 0
+    dead_letters: Counter[str] = field(default_factory=Counter)  # kind -> messages
+    matched: int = 0
+    suppressed: int = 0
+    duplicates: int = 0
+    rule_errors: int = 0
+    kms_calls: int = 0
+    key_cache_hits: int = 0
+
+    @property
+    def transient_ids(self) -> list[str]:
+        return [o.record_id for o in self.outcomes if o.status == TRANSIENT]
+
+    @property
+    def events(self) -> int:
+        return sum(o.events for o in self.outcomes)
+
+    @property
+    def heartbeats(self) -> int:
+        return sum(o.heartbeats for o in self.outcomes)
+
+    def failed_by_reason(self) -> Counter[str]:
+        return Counter(
+            o.reason or "unknown" for o in self.outcomes if o.status in (TRANSIENT, PERMANENT)
+        )
+
+    def alerts_by_severity(self) -> Counter[str]:
+        return Counter(a.severity for a in self.alerts)
+
+
+@dataclass
+class _Failed:
+    index: int
+    record: RawRecord
+    reason: str
+    message: str
+    resource_id: str | None
+
+
+class Pipeline:
+    """Wires the parts once per container; :meth:`run` is called once per batch.
+
+    ``engine`` None decodes only (the Firehose handler without rule evaluation); ``router`` None
+    evaluates without sending. ``can_retry`` says whether the caller can redeliver a record:
+    True for Kinesis (``batchItemFailures``), False for Firehose and the CLI — there an alert
+    that still fails retryably is dead-lettered instead, never dropped.
+    """
+
+    def __init__(
+        self,
+        decoder: Decoder,
+        *,
+        state: StateStore,
+        engine: Any = None,
+        router: Any = None,
+        dead_letters: DeadLetters | None = None,
+        clock: Callable[[], float] = time.time,
+        can_retry: bool = True,
+    ) -> None:
+        self.decoder = decoder
+        self.state = state
+        self.engine = engine
+        self.router = router
+        self.dead_letters = dead_letters or DeadLetters()
+        self.clock = clock
+        self.can_retry = can_retry
+
+    # -- the batch ------------------------------------------------------------------------
+    def run(
+        self,
+        records: Iterable[RawRecord],
+        deadline: Deadline | None = None,
+        *,
+        keep_events: bool = False,
+    ) -> BatchResult:
+        deadline = deadline or Deadline()
+        result = BatchResult()
+        stats = self.decoder.keys.stats
+        calls0, hits0 = stats.kms_calls, stats.hits
+        now = self.clock()
+        alerts: dict[str, Alert] = {}
+        sources: dict[str, set[int]] = {}  # alert id -> outcome indices
+        seen: dict[str, float] = {}  # resource id -> heartbeat time
+        failed: list[_Failed] = []
+
+        for index, rec in enumerate(records):
+            out = RecordOutcome(rec.record_id)
+            result.outcomes.append(out)
+            events = self._decode(rec, out, failed, index)
+            if events is None:
+                continue
+            if out.resource_id:
+                seen[out.resource_id] = now
+            if keep_events:
+                out.normalized = events
+            if not events:
+                out.status = DROPPED
+                continue
+            if self.engine is None:
+                continue
+            try:
+                res = self.engine.process(events)
+            except Exception as exc:  # the state store (DynamoDB) failing: retry the record
+                log.warning(
+                    "rule engine failed on record %s: %s", rec.record_id, type(exc).__name__
+                )
+                self._fail(out, TRANSIENT, "engine_error")
+                continue
+            result.matched += res.matched
+            result.suppressed += res.suppressed
+            result.duplicates += getattr(res, "duplicates", 0)
+            result.rule_errors += res.rule_errors
+            for alert in res.alerts:
+                alerts[alert.id] = alert
+                sources.setdefault(alert.id, set()).add(index)
+
+        self._record_heartbeats(seen, now)
+        for alert, indices in self._dead_letter_records(failed, result, now):
+            alerts[alert.id] = alert
+            sources.setdefault(alert.id, set()).update(indices)
+        result.alerts = list(alerts.values())
+        if self.router is not None and result.alerts:
+            self._deliver(result, sources, deadline, now)
+        result.kms_calls = stats.kms_calls - calls0
+        result.key_cache_hits = stats.hits - hits0
+        return result
+
+    def deliver(self, alerts: Sequence[Alert], deadline: Deadline | None = None) -> BatchResult:
+        """Send alerts that come from no record (the heartbeat watchdog), idempotently.
+
+        With ``can_retry`` an alert still failing retryably is left unmarked, so the next
+        scheduled run sends it again; without, it is dead-lettered.
+        """
+        result = BatchResult(alerts=list(alerts))
+        if self.router is not None and result.alerts:
+            self._deliver(result, {}, deadline or Deadline(), self.clock())
+        return result
+
+    # -- decode ---------------------------------------------------------------------------
+    def _decode(
+        self, rec: RawRecord, out: RecordOutcome, failed: list[_Failed], index: int
+    ) -> list[dict[str, Any]] | None:
+        try:
+            out.resource_id = self.decoder.resource_id(rec)
+            decoded = self.decoder.decode(rec)
+        except DecodeError as exc:
+            if exc.transient:
+                self._fail(out, TRANSIENT, exc.reason)
+            else:
+                self._fail(out, PERMANENT, exc.reason)
+                failed.append(_Failed(index, rec, exc.reason, exc.message, out.resource_id))
+            return None
+        except Exception as exc:  # a decoder bug must not block the shard: keep the record
+            log.exception("unexpected error decoding record %s", rec.record_id)
+            self._fail(out, PERMANENT, "internal_error")
+            failed.append(
+                _Failed(index, rec, "internal_error", type(exc).__name__, out.resource_id)
+            )
+            return None
+        out.heartbeats = decoded.heartbeats
+        out.events = len(decoded.events)
+        cid, iid = decoded.cluster_id, decoded.instance_id
+        return [normalize(ev, cluster_id=cid, instance_id=iid) for ev in decoded.events]
+
+    @staticmethod
+    def _fail(out: RecordOutcome, status: str, reason: str) -> None:
+        if out.status == TRANSIENT:  # the first transient reason stays
+            return
+        out.status, out.reason = status, reason
+
+    def _record_heartbeats(self, seen: dict[str, float], now: float) -> None:
+        for rid, when in seen.items():
+            try:
+                self.state.record_max(HEARTBEAT_NS, rid, when, expires_at=when + HEARTBEAT_TTL_S)
+            except Exception as exc:  # a missed heartbeat write only delays nothing
+                log.warning("could not record the heartbeat of %s: %s", rid, type(exc).__name__)
+
+    # -- permanent failures: dead letters and pipeline alerts -----------------------------
+    def _dead_letter_records(
+        self, failed: list[_Failed], result: BatchResult, now: float
+    ) -> list[tuple[Alert, set[int]]]:
+        groups: dict[tuple[str, str], list[_Failed]] = {}
+        for f in failed:
+            out = result.outcomes[f.index]
+            key = f"dlq:{f.resource_id or '-'}:{f.record.record_id}"
+            try:
+                if not self.state.get_counts([key])[key]:
+                    self.dead_letters.send(
+                        record_message(f.record, f.reason, f.message, f.resource_id)
+                    )
+                    result.dead_letters["undecodable_record"] += 1
+                    self._mark(key, now)
+            except Exception as exc:  # DeadLetterError or the state store
+                log.error(
+                    "could not dead-letter record %s (%s): %s",
+                    f.record.record_id,
+                    f.reason,
+                    type(exc).__name__,
+                )
+                out.status, out.reason = TRANSIENT, "dead_letter_failed"
+            groups.setdefault((f.resource_id or "unknown", f.reason), []).append(f)
+        return [
+            (self._pipeline_alert(rid, reason, items, now), {f.index for f in items})
+            for (rid, reason), items in groups.items()
+        ]
+
+    def _pipeline_alert(self, rid: str, reason: str, items: list[_Failed], now: float) -> Alert:
+        start = int(now // PIPELINE_WINDOW_S * PIPELINE_WINDOW_S)
+        stamp = _iso(now)
+        ids = [f.record.record_id for f in items]
+        return Alert(
+            id=alert_id(UNDECODABLE_RULE, f"{rid}|{reason}", start),
+            rule_id=UNDECODABLE_RULE,
+            title=f"Activity stream records that cannot be decoded ({reason}) from {rid}",
+            severity="high",
+            kind="pipeline",
+            rule_title="Undecodable activity stream records",
+            description=(
+                "The activity stream carries records dasalert cannot read: database activity "
+                "is going unmonitored. A wrong or disabled KMS key, a changed encryption "
+                "context, or tampered records all look like this. The records are in the "
+                "dead-letter queue with the reason."
+            ),
+            event={
+                "das": {"resourceId": rid, "epoch": now, "time": stamp},
+                "reason": reason,
+                "error": items[0].message[:500],
+                "records": ids[:20],
+            },
+            tags=("dasalert.pipeline",),
+            runbook=RUNBOOK,
+            dedup_key=f"{rid}|{reason}",
+            count=len(items),
+            first_seen=stamp,
+            last_seen=stamp,
+            context={"records": len(items)},
+        )
+
+    # -- delivery -------------------------------------------------------------------------
+    def _deliver(
+        self, result: BatchResult, sources: dict[str, set[int]], deadline: Deadline, now: float
+    ) -> None:
+        routes: dict[str, list[Alert]] = self.router.route(result.alerts)
+        todo: dict[str, list[Alert]] = {}
+        for name, batch in routes.items():
+            keys = [_sent_key(name, a.id) for a in batch]
+            try:
+                done = self.state.get_counts(keys)
+            except Exception as exc:  # cannot tell what was sent: retry these records later
+                log.warning("state unavailable before sending to %s: %s", name, exc)
+                for a in batch:
+                    self._mark_records(result, sources.get(a.id, ()), "state_error")
+                continue
+            fresh = [a for a, k in zip(batch, keys, strict=True) if not done.get(k)]
+            result.skipped_already_sent += len(batch) - len(fresh)
+            if fresh:
+                todo[name] = fresh
+        if not todo:
+            return
+        by_id = {a.id: a for a in result.alerts}
+        for name, report in self._send_all(todo, deadline).items():
+            reported: set[str] = set()
+            for d in report.deliveries:
+                reported.add(d.alert_id)
+                result.deliveries.append(d)
+                self._settle(result, sources, by_id, name, d, now)
+            for a in todo[name]:  # an output that forgot an alert must not lose it
+                if a.id not in reported:
+                    d = Delivery(a.id, name, Status.RETRYABLE, "not reported by the output")
+                    result.deliveries.append(d)
+                    self._settle(result, sources, by_id, name, d, now)
+
+    def _send_all(
+        self, todo: dict[str, list[Alert]], deadline: Deadline
+    ) -> dict[str, DeliveryReport]:
+        """Every output at once: a Slack retry-after must not eat SNS's time."""
+
+        def send(name: str) -> DeliveryReport:
+            try:
+                return self.router.outputs[name].send(todo[name], deadline)
+            except Exception as exc:  # an output bug: retry rather than lose the alerts
+                log.exception("output %s raised", name)
+                report = DeliveryReport(name)
+                for a in todo[name]:
+                    report.add(a.id, Status.RETRYABLE, f"output raised {type(exc).__name__}")
+                return report
+
+        names = list(todo)
+        if len(names) == 1:
+            return {names[0]: send(names[0])}
+        with ThreadPoolExecutor(max_workers=len(names)) as pool:
+            return dict(zip(names, pool.map(send, names), strict=True))
+
+    def _settle(
+        self,
+        result: BatchResult,
+        sources: dict[str, set[int]],
+        by_id: dict[str, Alert],
+        name: str,
+        d: Delivery,
+        now: float,
+    ) -> None:
+        if d.status is Status.DELIVERED:
+            try:
+                self._mark(_sent_key(name, d.alert_id), now)
+            except Exception as exc:  # delivered; only a redelivery could repeat it
+                log.warning("could not record delivery %s: %s", d.alert_id, type(exc).__name__)
+            return
+        if d.status is Status.RETRYABLE and self.can_retry:
+            self._mark_records(result, sources.get(d.alert_id, set()), f"output_{name}")
+            return
+        reason = d.reason or d.status.value
+        if d.status is Status.RETRYABLE:
+            reason = f"retryable failure, no retry possible here: {reason}"
+        try:
+            self.dead_letters.send(alert_message(by_id[d.alert_id], name, reason))
+            result.dead_letters["undeliverable_alert"] += 1
+            self._mark(_sent_key(name, d.alert_id), now)  # dead-lettered: do not send again
+        except Exception as exc:
+            log.error(
+                "alert %s undeliverable to %s and not dead-lettered: %s",
+                d.alert_id,
+                name,
+                type(exc).__name__,
+            )
+            self._mark_records(result, sources.get(d.alert_id, set()), "dead_letter_failed")
+
+    def _mark_records(self, result: BatchResult, indices: Iterable[int], reason: str) -> None:
+        for i in indices:
+            self._fail(result.outcomes[i], TRANSIENT, reason)
+
+    def _mark(self, key: str, now: float) -> None:
+        self.state.incr(key, 1, expires_at=now + SENT_TTL_S)
+
+
+def _sent_key(output: str, aid: str) -> str:
+    return f"sent:{output}:{aid}"
+
+
+def _iso(epoch: float) -> str:
+    import datetime as dt
+
+    stamp = dt.datetime.fromtimestamp(epoch, dt.UTC).isoformat(timespec="seconds")
+    return stamp.replace("+00:00", "Z")
+
+
+def summarize(result: BatchResult) -> dict[str, Any]:
+    """The numbers a person wants after a run (CLI summary, one log line per batch)."""
+    statuses = Counter(o.status for o in result.outcomes)
+    return {
+        "records": len(result.outcomes),
+        "records_ok": statuses[OK],
+        "records_dropped": statuses[DROPPED],
+        "events": result.events,
+        "heartbeats": result.heartbeats,
+        "alerts": len(result.alerts),
+        "alerts_by_severity": dict(result.alerts_by_severity()),
+        "failed_transient": statuses[TRANSIENT],
+        "failed_permanent": statuses[PERMANENT],
+        "failed_by_reason": dict(result.failed_by_reason()),
+        "deliveries": dict(Counter(f"{d.output}:{d.status.value}" for d in result.deliveries)),
+        "already_sent": result.skipped_already_sent,
+        "dead_letters": dict(result.dead_letters),
+        "kms_calls": result.kms_calls,
+        "key_cache_hits": result.key_cache_hits,
+    }
+
+
+def chunks(records: Iterable[RawRecord], size: int) -> Iterable[Sequence[RawRecord]]:
+    """Batches of ``size`` records (the CLI feeds big files through the pipeline in chunks)."""
+    batch: list[RawRecord] = []
+    for rec in records:
+        batch.append(rec)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -1,0 +1,156 @@
+"""Per-container singletons: configuration, rules, clients and the pipeline, built once.
+
+A warm Lambda container serves many invocations; compiling the rules, creating boto3 clients,
+fetching the Slack secret and warming the KMS data-key cache must happen once, not per batch.
+``runtime(kind)`` builds lazily on the first invocation (so importing a handler touches neither
+the network nor the environment) and caches per kind; ``reset()`` is for tests that change the
+environment between cases.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from engine.config import Config, ConfigError
+from engine.das.decoder import Decoder
+from engine.das.keys import KmsKeyProvider
+from engine.dlq import DeadLetters, SqsDeadLetters
+from engine.pipeline import Pipeline
+from engine.state import MemoryStateStore, StateStore
+
+log = logging.getLogger("dasalert.runtime")
+
+KINESIS, FIREHOSE, HEALTH = "kinesis", "firehose", "health"
+
+
+@dataclass
+class Runtime:
+    config: Config
+    pipeline: Pipeline
+    state: StateStore
+    rules: int = 0
+    rule_problems: int = 0
+
+
+_cache: dict[str, Runtime] = {}
+_lock = threading.Lock()
+
+
+def runtime(kind: str, env: Mapping[str, str] | None = None) -> Runtime:
+    with _lock:
+        rt = _cache.get(kind)
+        if rt is None:
+            rt = _cache[kind] = build(kind, os.environ if env is None else env)
+        return rt
+
+
+def reset() -> None:
+    with _lock:
+        _cache.clear()
+
+
+def _client(service: str) -> Any:
+    import boto3
+    from botocore.config import Config as BotoConfig
+
+    # Short timeouts and botocore's standard retries (with backoff) for state and dead letters:
+    # these calls are small, and a Lambda has seconds, not minutes.
+    return boto3.client(
+        service,
+        config=BotoConfig(
+            connect_timeout=3, read_timeout=5, retries={"mode": "standard", "max_attempts": 3}
+        ),
+    )
+
+
+def build(kind: str, env: Mapping[str, str]) -> Runtime:
+    from engine.outputs.routing import Router
+
+    config = Config.from_env(env)
+    state = _state(config, kind)
+    dead_letters: DeadLetters = (
+        SqsDeadLetters(config.dlq_url, _client("sqs")) if config.dlq_url else DeadLetters()
+    )
+    keys = KmsKeyProvider(cache_size=config.kms_cache_size)
+    decoder = Decoder(keys, default_resource_id=config.resource_id)
+    evaluate = kind == KINESIS or (kind == FIREHOSE and config.firehose_alerts)
+    engine, n_rules, n_problems = _engine(config, state) if evaluate else (None, 0, 0)
+    router = Router.from_env(env) if (evaluate or kind == HEALTH) else None
+    pipeline = Pipeline(
+        decoder,
+        state=state,
+        engine=engine,
+        router=router,
+        dead_letters=dead_letters,
+        can_retry=kind != FIREHOSE,
+    )
+    log.info(
+        "dasalert %s runtime ready: %d rules (%d load problems), state %s, dead letters %s",
+        kind,
+        n_rules,
+        n_problems,
+        "dynamodb" if config.state_table else "memory",
+        "sqs" if config.dlq_url else "log",
+    )
+    return Runtime(config, pipeline, state, n_rules, n_problems)
+
+
+def _state(config: Config, kind: str) -> StateStore:
+    if config.state_table:
+        from engine.state_dynamodb import DynamoDBStateStore
+
+        return DynamoDBStateStore(config.state_table, _client("dynamodb"))
+    if kind == HEALTH:
+        raise ConfigError(
+            "DASALERT_STATE_TABLE",
+            "the heartbeat watchdog needs the state table the stream function writes to",
+        )
+    return MemoryStateStore()
+
+
+def _engine(config: Config, state: StateStore) -> tuple[Any, int, int]:
+    """Load and compile the rules once. A rule that fails to load is logged (by file, line and
+    rule id) and skipped, as ``dasalert lint`` reports it; no rule at all is a configuration
+    error, because a pipeline that alerts on nothing must not look healthy."""
+    from engine.rules.engine import Engine
+    from engine.rules.loader import load_rules
+    from engine.rules.ruleset import RuleSet
+
+    if not config.rules.exists():
+        raise ConfigError("DASALERT_RULES", f"{config.rules} does not exist")
+    loaded = load_rules([config.rules])
+    for problem in loaded.problems:
+        (log.error if problem.level == "error" else log.warning)("rule problem: %s", problem)
+    if not loaded.rules:
+        raise ConfigError("DASALERT_RULES", f"no valid rule under {config.rules}")
+    ruleset = RuleSet(loaded.rules, loaded.lists, loaded.params)
+    engine = Engine(ruleset, state, keep_params=config.keep_params)
+    return engine, len(loaded.rules), len(loaded.errors)
+
+
+def observability() -> tuple[Any, Any]:
+    """The powertools Logger and Metrics every handler shares (created once per container).
+
+    The Logger is named ``dasalert``: the library's ``dasalert.*`` loggers propagate into it, so
+    every log line is JSON with the request id. Nothing logs a secret, an SQL text or an event:
+    log calls pass reasons, ids and counts only.
+    """
+    global _obs
+    if _obs is None:
+        from aws_lambda_powertools import Logger, Metrics
+
+        logger = Logger(service="dasalert", level=os.environ.get("LOG_LEVEL", "INFO").upper())
+        metrics = Metrics(
+            service="dasalert",
+            namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "dasalert",
+        )
+        _obs = (logger, metrics)
+    return _obs
+
+
+_obs: tuple[Any, Any] | None = None
