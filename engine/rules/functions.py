@@ -2,9 +2,9 @@
 
 Every function is *total*: whatever the event holds (null, a number where a string was
 expected, an IPv6 address, ``local machine`` in ``remoteHost``), it answers false or null and
-never raises, because one odd event must not stop a rule — let alone the rule set. That is also
-why every signature accepts any type (``{"types": []}``) and checks types itself: jmespath's own
-type check raises.
+never raises, because one odd event must not stop a rule — let alone the rule set. That is why
+our signatures accept any type (``{"types": []}``) and check types themselves, and why
+``call_function`` turns the type errors of the standard functions into null.
 
 Arguments that name something (a list, a parameter, a regex) must be literals in the rule; the
 loader checks them once (unknown list, bad regex → a Problem at load time) and the work that
@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import jmespath
+from jmespath.exceptions import JMESPathTypeError
 from jmespath.functions import Functions, signature
 
 ANY = {"types": []}
@@ -116,6 +117,18 @@ class DasFunctions(Functions):
             self.lists[name] = frozenset(v for v in items if not isinstance(v, bool))
             self._lists_ci[name] = frozenset(v.casefold() for v in items if isinstance(v, str))
         self.params: dict[str, Any] = dict(params or {})
+
+    def call_function(self, function_name: str, resolved_args: list[Any]) -> Any:
+        """Standard functions are total too: a wrong type gives null, not an error.
+
+        ``starts_with(commandText, 'GRANT')`` raises in plain jmespath when ``commandText`` is
+        null (every PostgreSQL CONNECT): that would turn one common rule into a rule error per
+        event. Unknown names and wrong arity are caught when the rule loads, not here.
+        """
+        try:
+            return super().call_function(function_name, resolved_args)
+        except JMESPathTypeError:
+            return None
 
     # -- membership -------------------------------------------------------------------------
 

@@ -218,3 +218,18 @@ CALLS = [
 @given(a=JSON, b=JSON, call=st.sampled_from(CALLS))
 def test_functions_and_comparisons_are_total(a, b, call):
     jp(call, {"a": a, "b": b})  # any value, any type: an answer, never an exception
+
+
+@pytest.mark.parametrize(
+    ("expr", "expected"),
+    [
+        ("starts_with(commandText, 'GRANT')", None),
+        ("contains(commandText, 'x')", None),
+        ("length(rowCount)", None),
+        ("!starts_with(commandText, 'GRANT')", True),
+        ("to_number(commandText)", None),
+    ],
+)
+def test_standard_functions_give_null_on_wrong_types(expr, expected):
+    # a PostgreSQL CONNECT has commandText null: plain jmespath raises JMESPathTypeError
+    assert jp(expr, {"commandText": None, "rowCount": 5}) is expected
