@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def test_alert(now: dt.datetime | None = None) -> Alert:
+def make_test_alert(now: dt.datetime | None = None) -> Alert:
     """A test alert that looks like a real one (fields filled) and says TEST everywhere."""
     now = now or dt.datetime.now(dt.UTC)
     stamp = now.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
@@ -80,7 +80,7 @@ def send_test(
     except ConfigError as exc:
         print(f"dasalert send-test: configuration error: {exc}", file=sys.stderr)
         return 2
-    alert = test_alert()
+    alert = make_test_alert()
     started = dt.datetime.now(dt.UTC)
 
     def remaining_ms() -> int:

@@ -4,7 +4,7 @@ Pure functions, so the mapping is testable without AWS and a bad finding is caug
 ``BatchImportFindings`` with a message that names the field, instead of an opaque
 ``InvalidInput`` from the service. The finding ``Id`` is the alert id: Security Hub updates a
 finding whose ``Id`` (and product) it already has, so a repeated or redelivered alert updates one
-finding (``Count``, ``LastObservedAt``, ``UpdatedAt``) instead of creating a new one.
+finding (``LastObservedAt``, ``UpdatedAt``, the count in ``ProductFields``) instead of adding one.
 """
 
 from __future__ import annotations
@@ -179,6 +179,7 @@ def _product_fields(alert: Alert) -> dict[str, str]:
         "dasalert/RuleId": alert.rule_id,
         "dasalert/AlertId": alert.id,
         "dasalert/Kind": alert.kind,
+        "dasalert/Count": str(alert.count),
         "dasalert/RuleStatus": alert.status,
         "dasalert/Engine": das.get("engine"),
         "dasalert/Action": das.get("action"),
@@ -227,7 +228,6 @@ def build_finding(
         "Resources": resources(alert, region, partition),
         "ProductFields": _product_fields(alert),
         "RecordState": "ACTIVE",
-        "Count": max(1, int(alert.count)),
     }
     if alert.runbook and alert.runbook.startswith(("https://", "http://")):
         finding["SourceUrl"] = alert.runbook

@@ -73,7 +73,7 @@ class ConsoleOutput(Output):
                 text = "\n".join(table_rows(alerts)) + "\n" if alerts else ""
             out.write(text)
             out.flush()
-        except OSError as exc:  # a closed pipe or full disk: say so for every alert
+        except (OSError, ValueError) as exc:  # closed pipe or file, full disk: say so per alert
             for a in alerts:
                 report.add(a.id, Status.RETRYABLE, f"cannot write to console: {exc}")
             return report

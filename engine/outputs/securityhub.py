@@ -60,6 +60,8 @@ def _account_of(alert: Alert) -> str | None:
 
 
 def _error_outcome(exc: Exception) -> Outcome:
+    if type(exc).__name__ == "ParamValidationError":  # our request is wrong: retrying won't help
+        return Outcome.permanent(f"Security Hub refused the request: {str(exc)[:300]}")
     resp = getattr(exc, "response", None)
     if not isinstance(resp, dict):
         return Outcome.retryable(f"Security Hub unreachable: {type(exc).__name__}")

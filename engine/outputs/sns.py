@@ -150,6 +150,8 @@ def _pack(entries: Sequence[_Entry]) -> list[list[_Entry]]:
 
 
 def _client_error_outcome(exc: Exception) -> Outcome:
+    if type(exc).__name__ == "ParamValidationError":  # our request is wrong: retrying won't help
+        return Outcome.permanent(f"SNS refused the request: {str(exc)[:300]}")
     resp = getattr(exc, "response", None)
     if not isinstance(resp, dict):  # connection error, timeout: the request may be retried
         return Outcome.retryable(f"SNS unreachable: {type(exc).__name__}")

@@ -1,0 +1,36 @@
+"""The console output: a table for people, JSON lines for machines."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from engine.outputs.base import Status
+from engine.outputs.console import ConsoleOutput
+from tests.outputs.factory import make_alert
+
+
+def test_json_lines_round_trip() -> None:
+    buf = io.StringIO()
+    alerts = [make_alert(1), make_alert(2)]
+    report = ConsoleOutput(buf, "json").send(alerts)
+    assert [d.status for d in report.deliveries] == [Status.DELIVERED] * 2
+    docs = [json.loads(line) for line in buf.getvalue().splitlines()]
+    assert [d["id"] for d in docs] == [a.id for a in alerts]
+
+
+def test_table_is_readable_and_strips_control_characters() -> None:
+    buf = io.StringIO()
+    ConsoleOutput(buf, "table").send([make_alert(title="evil\x1b[2J\nnext", count=4)])
+    lines = buf.getvalue().splitlines()
+    assert lines[0].split() == ["SEVERITY", "RULE", "COUNT", "TIME", "TITLE"]
+    assert len(lines) == 2 and "\x1b" not in lines[1]
+    assert lines[1].split()[:3] == ["HIGH", "ddl-by-non-admin", "4"]
+    assert lines[1].endswith("evil [2J next")
+
+
+def test_closed_stream_is_reported_not_raised() -> None:
+    buf = io.StringIO()
+    buf.close()
+    report = ConsoleOutput(buf, "json").send([make_alert()])
+    assert report.deliveries[0].status is Status.RETRYABLE

@@ -1,0 +1,186 @@
+"""Block Kit rendering: hostile strings arrive as text, and every Slack limit holds."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engine.outputs import slack_blocks as sb
+from tests.outputs.factory import HOSTILE, make_alert
+
+ENTITY = re.compile(r"&(amp|lt|gt);")
+
+
+def all_texts(payload: dict) -> list[str]:
+    """Every text string Slack will render from the payload."""
+    out = [payload["text"]]
+    for block in payload["blocks"]:
+        if "text" in block:
+            out.append(block["text"]["text"])
+        out.extend(f["text"] for f in block.get("fields", []))
+        out.extend(e["text"] for e in block.get("elements", []))
+    return out
+
+
+def assert_within_limits(payload: dict) -> None:
+    blocks = payload["blocks"]
+    assert len(blocks) <= sb.BLOCKS_MAX
+    assert len(payload["text"]) <= sb.TEXT_MAX
+    for block in blocks:
+        if block["type"] == "header":
+            assert block["text"]["type"] == "plain_text"
+            assert len(block["text"]["text"]) <= sb.HEADER_MAX
+        if block["type"] == "section":
+            if "text" in block:
+                assert len(block["text"]["text"]) <= sb.SECTION_MAX
+            assert len(block.get("fields", [])) <= sb.FIELDS_MAX
+            assert all(len(f["text"]) <= sb.FIELD_MAX for f in block.get("fields", []))
+        if block["type"] == "context":
+            assert len(block["elements"]) <= sb.CONTEXT_ELEMENTS_MAX
+        for obj in [block.get("text"), *block.get("fields", []), *block.get("elements", [])]:
+            if obj and obj["type"] == "mrkdwn":
+                assert obj["verbatim"] is True  # no auto-linking or auto-mentions
+
+
+def test_escape_neutralises_mentions_links_and_entities() -> None:
+    s = sb.escape("<!channel> <@U123> <https://evil|click> a&b")
+    assert s == "&lt;!channel&gt; &lt;@U123&gt; &lt;https://evil|click&gt; a&amp;b"
+
+
+def test_clean_removes_control_and_bidi_characters() -> None:
+    assert sb.clean("a\x00b\x07c\x1b[0m\u202ed\u200be\x85f\tg") == "abc[0mdef g"
+    assert sb.clean("one\r\ntwo\rthree", oneline=True) == "one ⏎ two ⏎ three"
+
+
+def test_backticks_cannot_close_the_code_block() -> None:
+    payload = sb.render_one(make_alert(event_updates={"commandText": "SELECT 1 ``` <!here>"}))
+    code = next(t for t in all_texts(payload) if "```" in t)
+    body = code.split("```\n", 1)[1].rsplit("\n```", 1)[0]
+    assert "`" not in body
+    assert "ˋˋˋ" in body and "&lt;!here&gt;" in body
+
+
+def test_hostile_user_and_sql_comment_arrive_as_text() -> None:
+    alert = make_alert(
+        title=f"DDL by {HOSTILE}",
+        event_updates={
+            "dbUserName": HOSTILE,
+            "remoteHost": "<@U123>",
+            "clientApplication": "<https://evil.example|click>",
+            "commandText": f"SELECT 1 /* {HOSTILE} */",
+        },
+    )
+    payload = sb.render_one(alert)
+    texts = all_texts(payload)
+    joined = "\n".join(texts)
+    assert "<!channel>" not in joined and "<@U123>" not in joined
+    assert "<https://evil" not in joined
+    assert "&lt;!channel&gt;" in joined and "&lt;@U123&gt;" in joined
+    assert "\x07" not in joined and "\x1b" not in joined and "\u202e" not in joined
+    # the only raw '<' left is the trusted runbook link in the context line
+    assert [t for t in texts if "<" in t] == [payload["blocks"][-1]["elements"][0]["text"]]
+    assert "<https://wiki.example.com/runbooks/ddl|Runbook>" in texts[-1]
+    header = payload["blocks"][0]["text"]["text"]
+    assert "\n" not in header and header.startswith(":large_orange_circle: HIGH · DDL by")
+    assert_within_limits(payload)
+
+
+def test_fields_show_what_a_responder_needs() -> None:
+    payload = sb.render_one(make_alert(count=7))
+    fields = {
+        f["text"].split("\n")[0]: f["text"].split("\n")[1] for f in payload["blocks"][1]["fields"]
+    }
+    assert fields == {
+        "*Cluster*": "cluster-ABCDEFGHIJKLMNOP",
+        "*Database*": "orders",
+        "*User*": "app",
+        "*Source host*": "10.0.1.23",
+        "*Client application*": "psql",
+        "*Rule*": "ddl-by-non-admin",
+        "*Event time*": "2026-01-02T03:04:05.678000+00:00",
+        "*Count*": "7",
+    }
+    context = payload["blocks"][-1]["elements"][0]["text"]
+    assert "Rule `ddl-by-non-admin`" in context and "Alert `a0000" in context
+
+
+def test_long_values_are_truncated_to_the_limits_without_splitting_entities() -> None:
+    alert = make_alert(
+        title="<" * 500,
+        event_updates={"commandText": "<&>" * 5000, "dbUserName": "&" * 5000},
+    )
+    payload = sb.render_one(alert)
+    assert_within_limits(payload)
+    header = payload["blocks"][0]["text"]["text"]
+    assert header.endswith("…") and len(header) <= 150
+    for text in all_texts(payload):
+        # every '&' still starts a whole entity after cutting
+        assert all(ENTITY.match(text, m.start()) for m in re.finditer("&", text))
+    code = next(t for t in all_texts(payload) if "```" in t)
+    assert len(code) <= 3000 and code.endswith("…\n```")
+
+
+def test_runbook_that_is_not_a_plain_url_is_not_linked() -> None:
+    payload = sb.render_one(make_alert(runbook="https://x|<!channel>"))
+    context = payload["blocks"][-1]["elements"][0]["text"]
+    assert "<" not in context and "&lt;!channel&gt;" in context
+
+
+def test_many_alerts_of_one_rule_make_one_message_within_limits() -> None:
+    alerts = [make_alert(i, event_updates={"dbUserName": f"user{i}<!here>"}) for i in range(400)]
+    payload = sb.render_group(alerts)
+    assert_within_limits(payload)
+    assert payload["blocks"][0]["text"]["text"].startswith(
+        ":large_orange_circle: HIGH · 400 alerts"
+    )
+    text = json.dumps(payload)
+    assert "<!here>" not in text
+    listed = "\n".join(t for t in all_texts(payload) if t.startswith("•"))
+    shown = listed.count("• ")
+    assert 0 < shown < 400 and f"…and {400 - shown} more alerts" in listed
+    assert "400 alerts" in payload["blocks"][-1]["elements"][0]["text"]
+
+
+def test_group_by_rule_keeps_order() -> None:
+    a, b, c = make_alert(1), make_alert(2, rule_id="other"), make_alert(3)
+    assert sb.group_by_rule([a, b, c]) == [[a, c], [b]]
+
+
+def test_test_alert_is_marked() -> None:
+    payload = sb.render_one(make_alert(kind="test", severity="info", title="TEST alert"))
+    assert payload["blocks"][0]["text"]["text"].startswith(":test_tube: TEST · TEST alert")
+
+
+untrusted = st.text(
+    alphabet=st.sampled_from([*"<>&`*_~|!@#\n\r\t\x00\x07\x1b\u202e\u200b", "a", "b", "é", "😀"]),
+    max_size=4000,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(title=untrusted, user=untrusted, sql=untrusted, host=untrusted, n=st.integers(1, 60))
+def test_renderer_never_emits_raw_angle_brackets_and_stays_within_limits(
+    title: str, user: str, sql: str, host: str, n: int
+) -> None:
+    alerts = [
+        make_alert(
+            i,
+            title=title,
+            runbook=None,
+            event_updates={"dbUserName": user, "commandText": sql, "remoteHost": host},
+        )
+        for i in range(n)
+    ]
+    payload = sb.render_group(alerts)
+    assert_within_limits(payload)
+    for text in all_texts(payload):
+        assert "<" not in text and ">" not in text
+        assert all(ENTITY.match(text, m.start()) for m in re.finditer("&", text))
+        assert not re.search("[\x00-\x09\x0b-\x1f\u202e\u200b]", text)
+    for block in payload["blocks"]:
+        if block["type"] == "section" and "```" in block.get("text", {}).get("text", ""):
+            inner = block["text"]["text"].split("```\n", 1)[1].rsplit("\n```", 1)[0]
+            assert "`" not in inner
