@@ -16,7 +16,8 @@ Expectations (``expect:``):
 
 * ``match`` — true when the test produces at least one alert of kind ``rule`` (for a threshold
   rule: when the threshold is reached), false when it produces none;
-* ``alerts`` — the exact number of alerts;
+* ``alerts`` — the exact number of alerts, or a list with one mapping of alert fields per
+  expected alert, in order (``alerts: [{dedup_key: '"a"'}, {dedup_key: '"b"'}]``);
 * any other key is a field of the (first) alert, compared to ``Alert.to_dict()``: ``title``,
   ``severity``, ``dedup_key``, ``count`` (events folded into the alert), ``kind``, ... Dotted
   keys reach inside: ``event.commandText`` is the *redacted* SQL, ``event.das.engine``.
@@ -226,16 +227,24 @@ def check(expect: Mapping[str, Any], alerts: Sequence[dict[str, Any]]) -> list[s
 
     if "match" in expect and bool(expect["match"]) != bool(rule_alerts):
         diff("match", bool(expect["match"]), bool(rule_alerts))
-    if "alerts" in expect and expect["alerts"] != len(alerts):
-        diff("alerts", expect["alerts"], len(alerts))
+    wanted = expect.get("alerts")
+    if isinstance(wanted, list):  # one mapping of alert fields per expected alert, in order
+        if len(wanted) != len(alerts):
+            diff("alerts", len(wanted), len(alerts))
+        for i, (want_fields, alert) in enumerate(zip(wanted, alerts, strict=False)):
+            for key, want in (want_fields or {}).items():
+                got = _lookup(alert, key)
+                if got != want:
+                    diff(f"alerts[{i}].{key}", want, got)
+    elif wanted is not None and wanted != len(alerts):
+        diff("alerts", wanted, len(alerts))
     fields = {k: v for k, v in expect.items() if k not in ("match", "alerts")}
     if fields:
         if not alerts:
             out.append(f"  no alert to compare {', '.join(sorted(fields))} with")
         else:
-            first = alerts[0]
             for key, want in fields.items():
-                got = _lookup(first, key)
+                got = _lookup(alerts[0], key)
                 if got != want:
                     diff(key, want, got)
     return out

@@ -1,0 +1,232 @@
+"""Reading activity events from files for ``dasalert eval``, whatever shape they were captured in.
+
+A rule author has events in many forms: one event copied from the docs, JSON lines written by
+``dasalert decode`` or the Firehose transformation, a decrypted ``DatabaseActivityMonitoringRecord``
+(the envelope with ``databaseActivityEventList``), or the encrypted stream itself (a Kinesis
+Lambda event, a Firehose transformation event, or raw record payloads). A file may hold any
+number of JSON documents one after another (pretty-printed or one per line) and a document may be
+an array of any of these. Encrypted documents are decoded exactly as ``dasalert decode`` does
+(engineer D's ``engine.das.sources`` and ``engine.das.decoder``).
+
+Nothing is dropped silently: every document, record or event that cannot be used becomes a
+``problem`` naming its place (``FILE:LINE``) and the reading goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+_WS = " \t\r\n"
+_decoder = json.JSONDecoder()
+# fields every DAS activity event carries at least one of (FORMAT.md §3)
+_EVENT_FIELDS = frozenset(
+    {"logTime", "command", "commandText", "dbUserName", "class", "databaseName", "sessionId"}
+)
+
+
+@dataclass
+class ReadResult:
+    events: list[dict[str, Any]] = field(default_factory=list)  # normalized
+    problems: list[str] = field(default_factory=list)  # "FILE:LINE: what is wrong"
+    records: int = 0  # encrypted records decoded (or attempted)
+    heartbeats: int = 0
+
+
+class EventReader:
+    """Reads files into normalized events; the decoder is built only if a file is encrypted.
+
+    ``keys`` builds the ``DataKeyProvider`` (a local key or KMS) on first need, so evaluating a
+    plain JSON file never touches AWS.
+    """
+
+    def __init__(
+        self, keys: Callable[[], Any] | None = None, *, resource_id: str | None = None
+    ) -> None:
+        from engine.events import normalize
+
+        self._normalize = normalize
+        self._keys_factory = keys
+        self._resource_id = resource_id
+        self._decoder: Any = None
+        self.result = ReadResult()
+
+    # -- files and text ----------------------------------------------------------------------
+
+    def read_file(self, path: str | os.PathLike[str]) -> None:
+        name = os.fspath(path)
+        try:
+            if name == "-":
+                raw = sys.stdin.buffer.read()
+                name = "<stdin>"
+            else:
+                with open(name, "rb") as fh:
+                    raw = fh.read()
+        except OSError as exc:
+            self.result.problems.append(f"{name}: cannot read: {exc.strerror or exc}")
+            return
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            self.result.problems.append(f"{name}: not UTF-8 text: {exc}")
+            return
+        self.read_text(text, name)
+
+    def read_text(self, text: str, name: str) -> None:
+        for where, doc in _documents(text, name, self.result.problems):
+            if isinstance(doc, list):
+                for i, item in enumerate(doc):
+                    self._document(item, f"{where}[{i}]")
+            else:
+                self._document(doc, where)
+
+    # -- one document ------------------------------------------------------------------------
+
+    def _document(self, doc: Any, where: str) -> None:
+        if not isinstance(doc, dict):
+            self._problem(where, f"expected a JSON object, found {type(doc).__name__}")
+            return
+        if isinstance(doc.get("Records"), list):
+            from engine.das.sources import records_from_kinesis_event
+
+            self._decode_all(lambda: records_from_kinesis_event(doc, where=f"{where} "), where)
+        elif isinstance(doc.get("records"), list):
+            from engine.das.sources import records_from_firehose_event
+
+            self._decode_all(lambda: records_from_firehose_event(doc, where=f"{where} "), where)
+        elif (
+            "databaseActivityEvents" in doc
+            or doc.get("type") == "DatabaseActivityMonitoringRecords"
+        ):
+            from engine.das.records import RawRecord
+
+            data = json.dumps(doc).encode("utf-8")
+            self._decode_all(lambda: [RawRecord(where, data, position=where)], where)
+        elif (
+            "databaseActivityEventList" in doc
+            or doc.get("type") == "DatabaseActivityMonitoringRecord"
+        ):
+            self._envelope(doc, where)
+        else:
+            self._event(doc, where, None, None)
+
+    def _envelope(self, doc: dict[str, Any], where: str) -> None:
+        events = doc.get("databaseActivityEventList")
+        if not isinstance(events, list):
+            self._problem(where, "databaseActivityEventList is missing or not a list")
+            return
+        cluster, instance = doc.get("clusterId"), doc.get("instanceId")
+        for i, raw in enumerate(events):
+            self._event(raw, f"{where} databaseActivityEventList[{i}]", cluster, instance)
+
+    def _event(self, raw: Any, where: str, cluster: Any, instance: Any) -> None:
+        if not isinstance(raw, dict):
+            self._problem(
+                where, f"an activity event must be a JSON object, not {type(raw).__name__}"
+            )
+            return
+        if raw.get("type") == "heartbeat":
+            self.result.heartbeats += 1
+            return
+        if not (_EVENT_FIELDS & raw.keys()) and "das" not in raw:
+            keys = ", ".join(sorted(raw)[:6]) or "no keys"
+            self._problem(where, f"not a DAS activity event, a record or a stream event ({keys})")
+            return
+        self.result.events.append(
+            self._normalize(
+                raw,
+                cluster_id=cluster if isinstance(cluster, str) else None,
+                instance_id=instance if isinstance(instance, str) else None,
+            )
+        )
+
+    def _decode_all(self, records: Callable[[], list[Any]], where: str) -> None:
+        from engine.das.errors import DecodeError
+
+        decoder = self._get_decoder(where)
+        if decoder is None:
+            return
+        for rec in records():
+            self.result.records += 1
+            try:
+                decoded = decoder.decode(rec)
+            except DecodeError as exc:
+                place = rec.position or rec.record_id
+                kind = "transient" if exc.transient else "permanent"
+                self._problem(place.strip(), f"{exc.reason} ({kind}): {exc.message}")
+                continue
+            self.result.heartbeats += decoded.heartbeats
+            for i, raw in enumerate(decoded.events):
+                place = f"{(rec.position or rec.record_id).strip()} event {i}"
+                self._event(raw, place, decoded.cluster_id, decoded.instance_id)
+
+    def _get_decoder(self, where: str) -> Any:
+        if self._decoder is None:
+            if self._keys_factory is None:
+                self._problem(
+                    where, "encrypted records need a key: pass --local-key or use AWS KMS"
+                )
+                return None
+            from engine.das.decoder import Decoder
+
+            try:
+                self._decoder = Decoder(self._keys_factory(), default_resource_id=self._resource_id)
+            except (OSError, ValueError) as exc:
+                self._problem(where, f"cannot set up decryption: {exc}")
+                self._keys_factory = None
+                return None
+        return self._decoder
+
+    def _problem(self, where: str, message: str) -> None:
+        self.result.problems.append(f"{where}: {message}")
+
+
+def _documents(text: str, name: str, problems: list[str]) -> Iterator[tuple[str, Any]]:
+    """(``FILE:LINE``, document) for every JSON document in ``text``, one after another.
+
+    A document that does not parse is reported and reading resumes at the next line starting
+    with ``{`` or ``[``.
+    """
+    pos, line, n = 0, 1, len(text)
+    while True:
+        start = pos
+        while pos < n and text[pos] in _WS:
+            pos += 1
+        line += text.count("\n", start, pos)
+        if pos >= n:
+            return
+        where = f"{name}:{line}"
+        try:
+            doc, end = _decoder.raw_decode(text, pos)
+        except (ValueError, RecursionError) as exc:
+            problems.append(f"{where}: not JSON: {getattr(exc, 'msg', exc)}")
+            nxt = _next_document(text, pos)
+            line += text.count("\n", pos, nxt)
+            pos = nxt
+            continue
+        yield where, doc
+        line += text.count("\n", pos, end)
+        pos = end
+
+
+def _next_document(text: str, pos: int) -> int:
+    i = text.find("\n", pos)
+    while i != -1:
+        if text[i + 1 : i + 2] in ("{", "["):
+            return i + 1
+        i = text.find("\n", i + 1)
+    return len(text)
+
+
+def read_events(
+    paths: list[str], *, keys: Callable[[], Any] | None = None, resource_id: str | None = None
+) -> ReadResult:
+    """All events of ``paths`` (``-`` is stdin), normalized, with every problem found."""
+    reader = EventReader(keys, resource_id=resource_id)
+    for path in paths:
+        reader.read_file(path)
+    return reader.result
