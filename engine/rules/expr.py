@@ -15,6 +15,7 @@ from __future__ import annotations
 import difflib
 import operator
 import re
+import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -100,15 +101,32 @@ _parser = Parser()
 
 def compile_expr(src: str) -> Expr:
     """Parse once; raise ``ExprError`` (never a jmespath exception) on a syntax error."""
-    try:
-        parsed = _parser.parse(src)
-    except jexc.EmptyExpressionError as exc:
-        raise ExprError(None, "the expression is empty", "write a predicate") from exc
-    except jexc.ParseError as exc:
-        raise _explain(exc, src) from exc
-    except (jexc.JMESPathError, ValueError, TypeError, RecursionError) as exc:
-        raise ExprError(None, f"cannot parse: {exc}") from exc
-    return Expr(src, SafeParsed(src, parsed.parsed))
+    return compile_expr_noted(src)[0]
+
+
+def compile_expr_noted(src: str) -> tuple[Expr, list[str]]:
+    """``compile_expr`` plus the deprecations jmespath would only warn about on stderr.
+
+    ```DDL``` (a backtick literal that is not JSON) still parses as the string "DDL", with a
+    PendingDeprecationWarning; the loader turns that into advice.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            parsed = _parser.parse(src)
+        except jexc.EmptyExpressionError as exc:
+            raise ExprError(None, "the expression is empty", "write a predicate") from exc
+        except jexc.ParseError as exc:
+            raise _explain(exc, src) from exc
+        except (jexc.JMESPathError, ValueError, TypeError, RecursionError) as exc:
+            raise ExprError(None, f"cannot parse: {exc}") from exc
+    notes = []
+    if any("deprecated string literal" in str(w.message) for w in caught):
+        notes.append(
+            "a backtick literal that is not JSON (`DDL`) is deprecated string syntax: write "
+            "strings in single quotes ('DDL') and JSON in backticks (`0`, `true`)"
+        )
+    return Expr(src, SafeParsed(src, parsed.parsed)), notes
 
 
 _WORD_OPS = {"and": "&&", "or": "||", "not": "!", "AND": "&&", "OR": "||", "NOT": "!"}

@@ -21,7 +21,7 @@ from typing import Any
 
 from engine.alerts.model import Alert
 from engine.rules import schema as S
-from engine.rules.expr import ExprError, check_functions, compile_expr, did_you_mean
+from engine.rules.expr import ExprError, check_functions, compile_expr_noted, did_you_mean
 from engine.rules.index import derive_actions
 from engine.rules.model import Dedup, Exemption, Expr, Problem, Rule, RuleTest, Threshold
 from engine.rules.yamlsrc import YNode, parse_yaml
@@ -176,13 +176,17 @@ class _Check:
             return None
         src = node.value
         try:
-            expr = compile_expr(src)
+            expr, notes = compile_expr_noted(src)
         except ExprError as exc:
             near = ""
             if exc.column is not None and exc.column < len(src):
                 near = f" near `{src[exc.column : exc.column + 20].splitlines()[0]}`"
             self.err(node.line, f"`{what}`: {exc}{near}", exc.suggestion)
             return None
+        for note in notes:
+            self.problems.append(
+                Problem(self.file, node.line, self.rule_id, f"`{what}`: {note}", level="warning")
+            )
         bad = check_functions(expr.compiled, self.lists, self.params)
         for message, suggestion in bad:
             self.err(node.line, f"`{what}`: {message}", suggestion)

@@ -522,3 +522,10 @@ def test_same_list_in_two_lists_files(tmp_path):
         (tmp_path / d / "lists.yaml").write_text("lists: {admins: [x]}\n")
     result = load_rules([tmp_path / "a", tmp_path / "b"])
     assert any("also defined in" in p.message for p in result.problems)
+
+
+def test_deprecated_backtick_string_is_a_warning_not_an_error():
+    rule, problems = load(with_line(GOOD, "when: das.action == 'DDL'", "when: das.action == `DDL`"))
+    assert rule is not None  # it still works: jmespath reads it as the string "DDL"
+    (p,) = problems
+    assert p.level == "warning" and p.line == 4 and "single quotes ('DDL')" in p.message
