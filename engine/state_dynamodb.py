@@ -15,8 +15,12 @@ share a partition so ``read_namespace`` is a single ``Query`` (the heartbeat wat
 resource at once). Every operation is one conditional write, so two Lambda containers on two shards
 never double count or both win an ``add_once``.
 
-DynamoDB deletes expired items lazily (up to days later), so an item whose ``expires_at`` is past
-is treated as absent: conditions compare it with ``clock()``. Keys longer than ``MAX_KEY_CHARS``
+Callers set ``expires_at`` in *event time* (the rule engine's windows), and every key already
+names its window, so expiry is garbage collection, not meaning: DynamoDB's TTL deletes the items,
+and by default the store never hides an item because the wall clock passed it — that would break
+late events, a lagging shard and replays (the in-memory store behaves the same). With a
+``clock``, items whose ``expires_at`` is past are treated as absent, as DynamoDB's TTL would
+eventually make them. Keys longer than ``MAX_KEY_CHARS``
 are replaced by their SHA-256 so that a long dedup key never exceeds DynamoDB's key size limit.
 """
 
@@ -24,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -48,8 +51,8 @@ def _num(value: float) -> dict[str, str]:
 class DynamoDBStateStore(StateStore):
     """The production store. ``client`` is a boto3 DynamoDB client (passed in: thin edge).
 
-    ``clock`` gives the wall-clock time used to ignore expired-but-not-yet-deleted items, which is
-    how DynamoDB's TTL itself decides; ``None`` never treats an item as expired (replays in tests).
+    ``clock`` (e.g. ``time.time``) makes expired-but-not-yet-deleted items count as absent;
+    ``None`` (the default) leaves expiry to DynamoDB's TTL alone, see the module docstring.
     """
 
     def __init__(
@@ -57,7 +60,7 @@ class DynamoDBStateStore(StateStore):
         table: str,
         client: Any,
         *,
-        clock: Callable[[], float] | None = time.time,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.table = table
         self._ddb = client
