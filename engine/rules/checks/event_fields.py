@@ -21,7 +21,10 @@ def unknown_fields(expr: Expr, das_fields: frozenset[str]) -> Iterator[tuple[str
         if bad is None:
             continue
         message, hint = bad
-        if re.search(r'"' + re.escape(path[-1]) + r'"', expr.src):
+        if path == (path[0],) and path[0] in ("null", "true", "false"):
+            message = f"`{path[0]}` without backticks is a field name, not the JSON value"
+            hint = f"write the JSON value in backticks: `{path[0]}`"
+        elif re.search(r'"' + re.escape(path[-1]) + r'"', expr.src):
             hint = (
                 f'"{path[-1]}" in double quotes is a field name in JMESPath; '
                 f"write the string as '{path[-1]}'"
