@@ -551,9 +551,9 @@ def _expect(c: _Check, node: YNode) -> dict[str, Any] | None:
                 ok = False
         elif key == "alerts":
             v = value.value if value.kind == "scalar" else None
-            if not (
-                value.kind == "seq" or (isinstance(v, int) and not isinstance(v, bool) and v >= 0)
-            ):
+            if value.kind == "seq":
+                ok = _expect_alert_list(c, value) and ok
+            elif not (isinstance(v, int) and not isinstance(v, bool) and v >= 0):
                 c.err(
                     line,
                     "`expect.alerts` is the number of alerts (or a list of alert fields)",
@@ -576,6 +576,23 @@ def _expect(c: _Check, node: YNode) -> dict[str, Any] | None:
             c.enum(value, "expect.severity", S.SEVERITY_VALUES)
             ok = False
     return node.plain(dates_as_text=True) if ok else None
+
+
+def _expect_alert_list(c: _Check, node: YNode) -> bool:
+    """``alerts: [{dedup_key: …}, {…}]``: one mapping of alert fields per expected alert."""
+    ok = True
+    for item in node.value:
+        if not c.mapping(item, "expect.alerts entry", "{severity: high, count: 2}"):
+            ok = False
+            continue
+        for key in item.value:
+            if key.split(".", 1)[0] not in _ALERT_FIELDS:
+                sugg = (
+                    did_you_mean(key, _ALERT_FIELDS) or f"alert fields: {', '.join(_ALERT_FIELDS)}"
+                )
+                c.err(item.line_of(key), f"unknown alert field `{key}` in expect.alerts", sugg)
+                ok = False
+    return ok
 
 
 # -- lists.yaml -------------------------------------------------------------------------------

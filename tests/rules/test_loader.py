@@ -529,3 +529,18 @@ def test_deprecated_backtick_string_is_a_warning_not_an_error():
     assert rule is not None  # it still works: jmespath reads it as the string "DDL"
     (p,) = problems
     assert p.level == "warning" and p.line == 4 and "single quotes ('DDL')" in p.message
+
+
+def test_expect_alerts_list_is_checked_field_by_field():
+    text = GOOD + (
+        "tests:\n  - name: t\n    events: [{a: 1}, {a: 2}]\n"
+        "    expect:\n      alerts:\n        - {dedup_key: a, count: 1}\n"
+        "        - {severty: high}\n        - 5\n"
+    )
+    rule, problems = load(text)
+    assert rule is None
+    assert only(problems, "unknown alert field `severty`").suggestion == "did you mean `severity`?"
+    assert only(problems, "unknown alert field").line == 11
+    assert only(problems, "`expect.alerts entry` must be a mapping").line == 12
+    ok, problems = load(text.replace("        - {severty: high}\n        - 5\n", ""))
+    assert problems == [] and ok is not None
