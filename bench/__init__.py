@@ -1,0 +1,1 @@
+"""Reproducible benchmarks (run as scripts: ``python bench/<name>.py``); never timed tests."""
