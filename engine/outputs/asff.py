@@ -216,7 +216,7 @@ def build_finding(
         "Region": region,
         "Types": asff_types(alert.tags, alert.kind),
         "CreatedAt": first,
-        "UpdatedAt": timestamp(now, now),
+        "UpdatedAt": max(timestamp(now, now), last),  # never before what it describes
         "FirstObservedAt": first,
         "LastObservedAt": last,
         "Severity": {

@@ -79,7 +79,9 @@ def fit(escaped: str, limit: int) -> str:
 
 
 def _value(text: object, limit: int = VALUE_MAX) -> str:
-    s = fit(escape(text, oneline=True), limit)
+    """One untrusted value on one line; backticks too are replaced, so a value cannot open a
+    code span that swallows the rest of the message."""
+    s = fit(escape(text, oneline=True).replace("`", BACKTICK_LOOKALIKE), limit)
     return s if s.strip() else "—"
 
 
