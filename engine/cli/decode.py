@@ -39,10 +39,16 @@ def run(args: argparse.Namespace) -> int:
 
     err = sys.stderr
     keys: DataKeyProvider
+    from botocore.exceptions import BotoCoreError
+
     try:
-        keys = LocalKeyProvider.from_file(args.local_key) if args.local_key else KmsKeyProvider()
+        if args.local_key:
+            keys = LocalKeyProvider.from_file(args.local_key)
+        else:
+            keys = KmsKeyProvider()
+            keys.client  # noqa: B018 - fail now on a missing region, not once per record
         decoder = Decoder(keys, default_resource_id=args.resource_id)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, BotoCoreError) as exc:
         print(f"dasalert decode: {exc}", file=err)
         return 2
     normalize = _normalizer()

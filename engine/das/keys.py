@@ -173,6 +173,7 @@ def map_kms_error(exc: Exception) -> DecodeError:
         ConnectTimeoutError,
         EndpointConnectionError,
         NoCredentialsError,
+        NoRegionError,
         ReadTimeoutError,
     )
 
@@ -203,6 +204,8 @@ def map_kms_error(exc: Exception) -> DecodeError:
         return KmsError(msg)
     if isinstance(exc, NoCredentialsError):
         return KmsAccessDenied(f"KMS Decrypt: {exc}")
+    if isinstance(exc, NoRegionError):
+        return KmsError(f"KMS Decrypt: {exc} (set AWS_REGION)")
     if isinstance(
         exc, (ConnectTimeoutError, ReadTimeoutError, EndpointConnectionError, ConnectionClosedError)
     ):
@@ -241,7 +244,8 @@ class KmsKeyProvider(DataKeyProvider):
         context = encryption_context(resource_id)
         self.stats.kms_calls += 1
         try:
-            resp = self.client.decrypt(CiphertextBlob=blob, EncryptionContext=context)
+            client = self.client  # created on first use: may fail on configuration
+            resp = client.decrypt(CiphertextBlob=blob, EncryptionContext=context)
         except (ClientError, BotoCoreError) as exc:
             raise map_kms_error(exc) from exc
         return resp["Plaintext"]

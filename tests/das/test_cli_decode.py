@@ -137,3 +137,13 @@ def test_committed_stream_matches_its_generator() -> None:
     ms = load_make_stream()
     assert ms.decoded(STREAM, DEMO_KEY) == ms.expected()
     assert STREAM.stat().st_size <= 200 * 1024
+
+
+def test_kms_without_a_region_is_a_clear_argument_error(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    code, out, err = run(capsys, str(STREAM))
+    assert code == 2 and out == [] and "region" in err[0]

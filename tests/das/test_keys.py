@@ -69,6 +69,13 @@ def test_kms_error_mapping(code: str, status: int, error: type, transient: bool)
     assert code in mapped.message
 
 
+def test_configuration_errors_are_typed() -> None:
+    from botocore.exceptions import NoCredentialsError, NoRegionError
+
+    assert type(map_kms_error(NoCredentialsError())) is KmsAccessDenied
+    assert type(map_kms_error(NoRegionError())) is KmsError
+
+
 def test_kms_access_denied_for_a_key_this_account_cannot_use(kms: Kms) -> None:
     """A blob from a key the caller cannot reach (here: another region) is AccessDenied."""
     other = boto3.client("kms", region_name="us-west-2")
