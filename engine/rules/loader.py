@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,8 +129,9 @@ class _Check:
         shown = value if node.kind == "scalar" else _node_type(node)
         guess = None
         if isinstance(value, str):
-            guess = value.lower() if value.lower() in allowed else None
-            guess = guess or (did_you_mean(value.lower(), allowed) or "")[14:-2] or None
+            low = value.strip().lower()
+            close = difflib.get_close_matches(low, allowed, n=1, cutoff=0.6)
+            guess = low if low in allowed else (close[0] if close else None)
         sugg = f"did you mean `{guess}`?" if guess else f"write one of: {', '.join(allowed)}"
         self.err(node.line, f"`{what}` must be one of {', '.join(allowed)}, not `{shown}`", sugg)
         return None

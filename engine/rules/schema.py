@@ -158,6 +158,19 @@ DAS_FIELD_TYPES: dict[str, str] = {
     "sql": STR,
     "statementKey": STR,
 }
+# the values of ``das.action`` (engine.events.derive); a rule comparing with anything else
+# never matches
+DAS_ACTIONS = (
+    "CONNECT",
+    "DISCONNECT",
+    "LOGIN_FAILED",
+    "DDL",
+    "ROLE",
+    "READ",
+    "WRITE",
+    "FUNCTION",
+    "MISC",
+)
 # fields whose content is not a scalar (any sub-key allowed)
 RAW_OBJECT_FIELDS = ("engineNativeAuditFields", "paramList")
 

@@ -277,3 +277,12 @@ def test_loader_problems_and_check_problems_share_one_list():
     report = lint_result(result, today=TODAY, outputs=["slack"])
     files = {Path(p.file).name for p in report.problems}
     assert files == {"warnings.yaml", "dup-key.yaml"}
+
+
+def test_unknown_action_value():
+    when = "\"das.action == 'LOGIN_FAIL' || contains(['DDL', 'Read'], das.action)\""
+    problems = warnings_for(BASE.format(when=when))
+    assert [(p.message, p.suggestion) for p in problems] == [
+        ("das.action is never 'LOGIN_FAIL'", "did you mean `LOGIN_FAILED`?"),
+        ("das.action is never 'Read'", "did you mean `READ`?"),
+    ]
