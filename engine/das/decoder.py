@@ -42,8 +42,10 @@ def _valid_resource_id(resource_id: str) -> bool:
 class Decoder:
     """Decodes records with one ``DataKeyProvider``; reuse one instance for a whole batch/process.
 
-    ``default_resource_id`` is used only when neither the record nor its stream ARN names the
-    resource (e.g. a file of raw payloads). ``max_inflated_bytes`` caps the gunzipped payload.
+    The resource id comes from ``RawRecord.resource_id``, else ``override_resource_id`` (an
+    operator's ``DASALERT_RESOURCE_ID``: it beats the ARN), else the stream ARN, else
+    ``default_resource_id`` (e.g. a file of raw payloads). ``max_inflated_bytes`` caps the
+    gunzipped payload.
     """
 
     def __init__(
@@ -51,20 +53,23 @@ class Decoder:
         keys: DataKeyProvider,
         *,
         default_resource_id: str | None = None,
+        override_resource_id: str | None = None,
         max_inflated_bytes: int = DEFAULT_MAX_INFLATED,
     ) -> None:
-        if default_resource_id is not None:
-            encryption_context(default_resource_id)  # ValueError now, not on every record
+        for rid in (default_resource_id, override_resource_id):
+            if rid is not None:
+                encryption_context(rid)  # ValueError now, not on every record
         if max_inflated_bytes < 1:
             raise ValueError("max_inflated_bytes must be positive")
         self.keys = keys
         self.default_resource_id = default_resource_id
+        self.override_resource_id = override_resource_id
         self.max_inflated_bytes = max_inflated_bytes
         self._messages = MessageDecryptor()
 
     def resource_id(self, rec: RawRecord) -> str:
         """Which resource's encryption context opens ``rec``'s data key."""
-        rid = rec.resource_id
+        rid = rec.resource_id or self.override_resource_id
         if rid is None and rec.stream_arn:
             rid = _arn_resource_id(rec.stream_arn)
         if rid is None:

@@ -196,6 +196,23 @@ def test_resource_id_sources_in_order(local_keys: LocalKeyProvider) -> None:
         Decoder(local_keys).decode(RawRecord("r", data, resource_id="instance-1"))
     with pytest.raises(ValueError):
         Decoder(local_keys, default_resource_id="my-cluster")
+    with pytest.raises(ValueError):
+        Decoder(local_keys, override_resource_id="my-cluster")
+
+
+def test_override_resource_id_beats_the_arn(local_keys: LocalKeyProvider) -> None:
+    data = Encoder(local_keys, PG).encode([], cluster_id=PG, instance_id="db-X")
+    other_arn = stream_arn("cluster-OTHER")
+    assert (
+        Decoder(local_keys, override_resource_id=PG)
+        .decode(RawRecord("r", data, stream_arn=other_arn))
+        .events
+        == []
+    )
+    with pytest.raises(WrongEncryptionContext):
+        Decoder(local_keys, default_resource_id=PG).decode(
+            RawRecord("r", data, stream_arn=other_arn)
+        )
 
 
 def _plain(enc: Encoder, plaintext: bytes) -> bytes:
