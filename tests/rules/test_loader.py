@@ -544,3 +544,11 @@ def test_expect_alerts_list_is_checked_field_by_field():
     assert only(problems, "`expect.alerts entry` must be a mapping").line == 12
     ok, problems = load(text.replace("        - {severty: high}\n        - 5\n", ""))
     assert problems == [] and ok is not None
+
+
+def test_colon_space_in_a_plain_value_explains_quoting():
+    rule, problems = load(GOOD.replace('title: "DDL by {dbUserName}"', "title: DDL: by someone"))
+    (p,) = problems
+    assert rule is None and p.line == 2
+    assert "mapping values are not allowed" in p.message
+    assert p.suggestion is not None and "must be quoted" in p.suggestion
