@@ -60,13 +60,23 @@ _POSITIONAL = frozenset(
     }
 )
 _POSITIONAL_PREFIXES = ("RDS_SET_EXTERNAL",)
-_MAX_COMMENT_DEPTH = 2
+# Words that may follow the keyword PASSWORD without being a password (options, clauses,
+# column types): anything else right after PASSWORD is taken for an unquoted password.
+_NOT_A_PASSWORD = frozenset(
+    """NULL EXPIRE HISTORY REUSE REQUIRE LOCK UNLOCK FROM AS IS IN LIKE ILIKE RLIKE REGEXP DESC
+    ASC AND OR NOT ON TO FOR WHERE ORDER GROUP BY LIMIT OFFSET UNION EXCEPT INTERSECT SET VALUES
+    INTO JOIN LEFT RIGHT INNER OUTER FULL CROSS THEN ELSE END WHEN CASE HAVING FETCH WITH VALID
+    ENCRYPTED UNENCRYPTED DEFAULT CURRENT OPTIONAL FAILED_LOGIN_ATTEMPTS PASSWORD_LOCK_TIME
+    CHECK COLLATE PRIMARY REFERENCES CONSTRAINT UNIQUE INTERVAL NEVER UNLIMITED TEXT VARCHAR
+    VARCHAR2 NVARCHAR NVARCHAR2 CHAR NCHAR CHARACTER VARBINARY BINARY BYTEA BLOB CLOB RAW STRING
+    INT INTEGER BIGINT BOOLEAN GENERATED IDENTITY ACCOUNT MUST_CHANGE HASHED RETURNING USING
+    BETWEEN ESCAPE""".split()  # noqa: SIM905
+)
+_PREFIXES = frozenset({"E", "N", "X", "B", "Q", "NQ"})  # E'…', N'…', X'…', B'…', q'[…]'
+_MAX_DEPTH = 3  # nesting of comments / literals scanned as SQL
 
 # Inside literals and comments: libpq/ODBC/JDBC key=value pairs and URIs with user:password@.
-_DSN_KV = re.compile(
-    r"(?<![A-Za-z0-9_])(?:password|passwd|pwd)\s*=\s*(''(?:[^']|'''')*+(?:''|$)|[^\s;&,)'\"]+)",
-    re.I,
-)
+_DSN_KV = re.compile(r"(?<![A-Za-z0-9_])(?:password|passwd|pwd)\s*=\s*([^\s;&,)'\"]+)", re.I)
 _DSN_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s/:@'\"]*:([^\s@'\"/]+)@")
 
 
@@ -194,11 +204,11 @@ def _tokens(text: str, start: int, stop: int, d: _Dialect, ranges: _Ranges, dept
             toks.append(("p", pos, end, pos, end, m.group()))
             pos = end
         elif kind == "line":
-            _scan_comment(text, pos + 1, end, d, ranges, depth)
+            _scan_inner(text, pos + 1, end, d, ranges, depth, None, False)
             pos = end
         elif kind == "block":
             close = _block_end(text, end, stop, d.nested_comments)
-            _scan_comment(text, end, max(end, close - 2), d, ranges, depth)
+            _scan_inner(text, end, max(end, close - 2), d, ranges, depth, None, False)
             pos = close
         else:
             cstart = end
@@ -222,7 +232,9 @@ def _tokens(text: str, start: int, stop: int, d: _Dialect, ranges: _Ranges, dept
             if tkind == "q" and d.name == "mysql" and kind == "dq":
                 tkind = "s"  # MySQL: "…" is a string unless ANSI_QUOTES
             toks.append((tkind, pos, end, cstart, cend, ""))
-            _scan_dsn(text, cstart, cend, ranges)
+            backslash = kind == "esq" or (d.name == "mysql" and kind in ("sq", "dq"))
+            doubled = None if kind in ("dollar", "qq") else closer[-1]
+            _scan_inner(text, cstart, cend, d, ranges, depth, doubled, backslash)
             pos = end
     return toks
 
@@ -246,11 +258,53 @@ def _block_end(text: str, pos: int, stop: int, nested: bool) -> int:
             return pos
 
 
-def _scan_comment(text: str, start: int, stop: int, d: _Dialect, ranges: _Ranges, depth: int):
-    """A comment may hold a secret too (a commented-out statement, a DSN): scan it as SQL."""
+def _scan_inner(
+    text: str,
+    start: int,
+    stop: int,
+    d: _Dialect,
+    ranges: _Ranges,
+    depth: int,
+    doubled: str | None,
+    backslash: bool,
+) -> None:
+    """Scan a comment or a quoted token's content for secrets.
+
+    Comments can hold a commented-out statement or a DSN; string literals can hold dynamic SQL
+    (``EXECUTE 'ALTER ROLE r PASSWORD ''x'''``, ``DO $$ … $$``, ``EXEC('CREATE LOGIN …')``), and
+    error messages quote SQL in double quotes. The content is unescaped (``''`` → ``'``, and
+    backslash-x → x where backslash escapes) and scanned as SQL of the same dialect; what it
+    masks is mapped back to positions in the original text.
+    """
     _scan_dsn(text, start, stop, ranges)
-    if depth < _MAX_COMMENT_DEPTH and start < stop:
+    if depth >= _MAX_DEPTH or stop - start < 6:
+        return
+    segment = text[start:stop]
+    if not needs_redaction(segment):
+        return
+    pair = doubled * 2 if doubled else None
+    if (pair is None or pair not in segment) and not (backslash and "\\" in segment):
         _mask_statements(text, start, stop, d, ranges, depth + 1)
+        return
+    chars: list[str] = []
+    index: list[int] = []
+    i = start
+    while i < stop:
+        char = text[i]
+        if i + 1 < stop and (
+            (backslash and char == "\\") or (pair is not None and text.startswith(pair, i))
+        ):
+            index.append(i)  # the escaped character maps to where its escape starts
+            i += 1
+        else:
+            index.append(i)
+        chars.append(text[i])
+        i += 1
+    index.append(stop)
+    inner = "".join(chars)
+    found: _Ranges = []
+    _mask_statements(inner, 0, len(inner), d, found, depth + 1)
+    ranges.extend((index[s], index[e]) for s, e in found)
 
 
 def _scan_dsn(text: str, start: int, stop: int, ranges: _Ranges) -> None:
@@ -280,12 +334,13 @@ def _mask_statements(text: str, start: int, stop: int, d: _Dialect, ranges: _Ran
                     ranges.append((toks[j][3], toks[j][4]))
                 j += 1
         elif word in _SECRET_WORDS or any(part in word for part in _SECRET_PARTS):
-            _keyword_value(toks, i, ranges)
+            _keyword_value(text, toks, i, ranges)
 
 
-def _keyword_value(toks: list[_Tok], i: int, ranges: _Ranges) -> None:
+def _keyword_value(text: str, toks: list[_Tok], i: int, ranges: _Ranges) -> None:
     """``PASSWORD 'x'``, ``PASSWORD = N'x'``, ``PASSWORD = 0x… HASHED``, ``PASSWORD('x')``,
-    ``SET PASSWORD FOR u = 'x'``."""
+    ``SET PASSWORD FOR u = 'x'``, and a password typed without quotes (``PASSWORD hunter2``,
+    a syntax error that still puts the password in the log)."""
     n = len(toks)
     j = i + 1
     if j < n and toks[j][5] == "FOR":  # MySQL SET PASSWORD FOR 'u'@'h' = …
@@ -296,12 +351,33 @@ def _keyword_value(toks: list[_Tok], i: int, ranges: _Ranges) -> None:
             return
         j = k
     if j < n and toks[j][5] in ("=", ":"):
-        j += 1
-    _value(toks, j, ranges, bare_words=False)
+        _value(toks, j + 1, ranges)
+        return
+    if (
+        j < n
+        and toks[j][0] == "w"
+        and toks[i][5].lstrip("@").rpartition(".")[2] == "PASSWORD"
+        and toks[j][5] not in _NOT_A_PASSWORD
+        and toks[j][5][:1] != "$"  # $1 is a bind placeholder, $tag$ a PostgreSQL quote
+        and not (j + 1 < n and toks[j + 1][5] == "(")
+        and not _introducer(toks, j)
+    ):
+        _bare_or_value(text, toks, j, ranges)
+        return
+    _value(toks, j, ranges)
 
 
-def _value(toks: list[_Tok], j: int, ranges: _Ranges, *, bare_words: bool) -> int:
-    """Mask the value at ``toks[j]``; return the index after it (or ``j`` if none)."""
+def _introducer(toks: list[_Tok], j: int) -> bool:
+    """A word that belongs to the literal after it: MySQL ``_utf8mb4 'x'``, or a prefix written
+    against the quote (``E'x'``, ``N'x'``) in a dialect that does not know that prefix."""
+    if j + 1 >= len(toks) or toks[j + 1][0] != "s":
+        return False
+    word = toks[j][5]
+    return word[:1] == "_" or (word in _PREFIXES and toks[j][2] == toks[j + 1][1])
+
+
+def _value(toks: list[_Tok], j: int, ranges: _Ranges) -> int:
+    """Mask the literal value at ``toks[j]``; return the index after it (or ``j`` if none)."""
     n = len(toks)
     if j >= n:
         return j
@@ -314,14 +390,12 @@ def _value(toks: list[_Tok], j: int, ranges: _Ranges, *, bare_words: bool) -> in
     if kind != "w":
         return j
     if j + 1 < n and toks[j + 1][5] == "(":  # PASSWORD('x'), crypt('x', gen_salt('bf'))
-        if bare_words:
-            ranges.append((start, end))
         return _call_args(toks, j + 1, ranges)
-    if upper[:1] == "_" and j + 1 < n and toks[j + 1][0] == "s":  # _utf8mb4'x'
+    if _introducer(toks, j):
         ranges.append((toks[j + 1][3], toks[j + 1][4]))
         return j + 2
-    if bare_words or upper.startswith("0X"):
-        ranges.append((start, end))
+    if upper.startswith("0X") and end - start > 2:  # PASSWORD = 0x0200… HASHED: keep "0x"
+        ranges.append((start + 2, end))
         return j + 1
     return j
 
@@ -374,8 +448,8 @@ def _bare_or_value(text: str, toks: list[_Tok], j: int, ranges: _Ranges) -> int:
     """A literal, or (Oracle) an unquoted password: mask up to the next space or ``;``."""
     if j >= len(toks):
         return j
-    if toks[j][0] in "sq":
-        return _value(toks, j, ranges, bare_words=False)
+    if toks[j][0] in "sq" or _introducer(toks, j):
+        return _value(toks, j, ranges)
     start = toks[j][1]
     end = start
     while end < len(text) and not text[end].isspace() and text[end] != ";":
