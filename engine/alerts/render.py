@@ -30,7 +30,9 @@ _CONTROL = {code: " " for code in range(32)} | {0x7F: " "}
 def render_title(template: str, event: dict[str, Any]) -> str:
     """Fill ``{field}`` / ``{a.b.c}`` placeholders from ``event``; never raises."""
     try:
-        parts = _parse(template if isinstance(template, str) else str(template))
+        if not isinstance(template, str):
+            template = "" if template is None else str(template)
+        parts = _parse(template)
         out = []
         for part in parts:
             if type(part) is str:
