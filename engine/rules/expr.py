@@ -51,13 +51,19 @@ class SafeInterpreter(TreeInterpreter):
     """
 
     def visit_comparator(self, node: dict[str, Any], value: Any) -> Any:
-        fn = _ORDER.get(node["value"])
-        if fn is None:  # eq / ne: jmespath already answers False / True across types
-            return super().visit_comparator(node, value)
-        left = self.visit(node["children"][0], value)
-        right = self.visit(node["children"][1], value)
-        if (_is_num(left) and _is_num(right)) or (isinstance(left, str) and isinstance(right, str)):
-            return fn(left, right)
+        op = node["value"]
+        kids = node["children"]
+        left = self.visit(kids[0], value)
+        right = self.visit(kids[1], value)
+        if op == "eq" or op == "ne":
+            # jmespath's equality, inlined (this is the hottest node of most rules): Python's
+            # `1 == True` must not hold, across types everything else is plainly unequal.
+            eq = left == right
+            if eq and (type(left) is bool) is not (type(right) is bool):
+                eq = False
+            return eq if op == "eq" else not eq
+        if (_is_num(left) and _is_num(right)) or (type(left) is str and type(right) is str):
+            return _ORDER[op](left, right)
         return None
 
 

@@ -233,3 +233,22 @@ def test_functions_and_comparisons_are_total(a, b, call):
 def test_standard_functions_give_null_on_wrong_types(expr, expected):
     # a PostgreSQL CONNECT has commandText null: plain jmespath raises JMESPathTypeError
     assert jp(expr, {"commandText": None, "rowCount": 5}) is expected
+
+
+OPS = ["==", "!=", "<", "<=", ">", ">="]
+
+
+@settings(max_examples=400, deadline=None)
+@given(a=JSON, b=JSON, op=st.sampled_from(OPS))
+def test_safe_interpreter_agrees_with_jmespath_wherever_jmespath_answers(a, b, op):
+    from jmespath.visitor import TreeInterpreter
+
+    parsed = compile_expr(f"a {op} b").compiled.parsed
+    event = {"a": a, "b": b}
+    ours = SafeInterpreter().visit(parsed, event)
+    try:
+        theirs = TreeInterpreter().visit(parsed, event)
+    except TypeError:  # '3' < `5`: jmespath 1.x raises, we answer null (no match)
+        assert ours is None
+        return
+    assert ours == theirs and type(ours) is type(theirs)
