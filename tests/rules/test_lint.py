@@ -27,8 +27,8 @@ title: "Read by {{dbUserName}} on {{das.engine}}"
 severity: low
 when: {when}
 tests:
-  - {{name: hit, event: {{a: 1}}, expect: {{match: true}}}}
-  - {{name: miss, event: {{a: 1}}, expect: {{match: false}}}}
+  - {{name: hit, event: {{dbUserName: a}}, expect: {{match: true}}}}
+  - {{name: miss, event: {{dbUserName: b}}, expect: {{match: false}}}}
 """
 
 
@@ -286,3 +286,30 @@ def test_unknown_action_value():
         ("das.action is never 'LOGIN_FAIL'", "did you mean `LOGIN_FAILED`?"),
         ("das.action is never 'Read'", "did you mean `READ`?"),
     ]
+
+
+def test_misspelt_field_in_a_test_event():
+    text = BASE.format(when="das.action == 'READ'").replace(
+        "{name: miss, event: {dbUserName: b}",
+        "{name: miss, event: {dbUsername: app, at: 5, das: {}}",
+    )
+    problems = warnings_for(text)
+    msgs = [(p.message, p.suggestion, p.line) for p in problems]
+    assert (
+        "test “miss”: `dbUsername` is not a DAS event field",
+        "did you mean `dbUserName`?",
+        7,
+    ) in msgs
+    assert not any("`at`" in m or "`das`" in m for m, _, _ in msgs)
+
+
+@pytest.mark.parametrize("when", ["\"'das.action == DDL'\"", '"`true`"', "\"length('abc') > `1`\""])
+def test_constant_when(when):
+    problems = warnings_for(BASE.format(when=when))
+    assert [p.message for p in problems if "does not read" in p.message] == [
+        "`when` does not read any event field: it matches every event or none"
+    ]
+
+
+def test_when_reading_the_event_is_not_constant():
+    assert warnings_for(BASE.format(when='"length(@) > `0`"')) == []
