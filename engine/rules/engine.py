@@ -69,6 +69,7 @@ class EngineResult:
     duplicates: int = 0  # matches already counted by an earlier (redelivered) batch
     below_threshold: int = 0
     untimed: int = 0  # threshold matches without event time (cannot be counted)
+    invalid: int = 0  # items that were not event dicts (reported in ``errors``)
     errors: list[str] = field(default_factory=list)  # "rule-id: Type: message" (redacted)
 
 
@@ -123,6 +124,10 @@ class Engine:
         search = self.ruleset.search
         for event in events:
             result.events += 1
+            if not isinstance(event, dict):  # normalize() always gives a dict: a caller bug
+                result.invalid += 1
+                result.errors.append(f"not an event: a {type(event).__name__} (skipped)")
+                continue
             evaluation = self.ruleset.evaluate_all(event)
             if not evaluation.matches and not evaluation.errors:
                 continue

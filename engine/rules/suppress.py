@@ -20,6 +20,9 @@ key                             kind      meaning
 ``tw:<rule>:<group>:<fp>``      counter   1 when event ``fp`` made the threshold fire
 ==============================  ========  ===================================================
 
+``<fp>`` is a digest of the whole event, ``<group>`` a digest of the group value's JSON (a group
+can be long: keys stay short enough for any store), ``<alert id>`` is ``alert_id(...)``.
+
 Dedup windows are tumbling windows aligned to the epoch (``floor(epoch / window) * window``).
 A threshold counts in a sliding window made of sub-buckets of ``window / 10`` (at least 1 s):
 the count at an event is the sum of the buckets that end with the event's bucket, so the window is
@@ -47,6 +50,11 @@ def fingerprint(event: dict[str, Any]) -> str:
     """
     doc = json.dumps(event, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.blake2b(doc.encode(), digest_size=16).hexdigest()
+
+
+def group_digest(group: str) -> str:
+    """A short, stable stand-in for a group's JSON in state keys."""
+    return hashlib.blake2b(group.encode(), digest_size=12).hexdigest()
 
 
 def key_json(value: Any) -> str:
@@ -172,58 +180,108 @@ class ThresholdCounter:
         """``hits`` are ``(group key, hit)`` pairs; ``make_id(group, window_start) -> id``."""
         tally = Tally()
         firings: list[Firing] = []
+        groups: dict[str, list[Hit]] = {}
+        for group, hit in hits:
+            if hit.epoch is None:
+                tally.untimed += 1
+            else:
+                groups.setdefault(group, []).append(hit)
+        for group, group_hits in groups.items():
+            group_hits.sort(key=lambda h: h.epoch)  # event order, whatever the batch order
+            fired, t = self._group(rule_id, count, window_s, group, group_hits, make_id)
+            firings += fired
+            tally.add(t)
+        return firings, tally
+
+    def _group(
+        self,
+        rule_id: str,
+        count: int,
+        window_s: int,
+        group: str,
+        hits: list[Hit],
+        make_id: Any,
+    ) -> tuple[list[Firing], Tally]:
+        """One group's hits of one batch, in event order.
+
+        Store round trips are per batch, not per event, beyond the one ``add_once`` that
+        idempotency needs: one ``incr`` per touched bucket, one read of the counts and one of
+        the fire markers for the whole span; the running count of each event is then computed
+        here (what was stored before this batch + this batch's events up to that one).
+        """
         state = self.state
+        tally = Tally()
+        firings: list[Firing] = []
         bucket_s = max(1, window_s // THRESHOLD_BUCKETS)
         n = max(1, math.ceil(window_s / bucket_s))
-        timed = [(g, h) for g, h in hits if h.epoch is not None]
-        tally.untimed += len(hits) - len(timed)
-        timed.sort(key=lambda gh: gh[1].epoch)  # event order, whatever the batch order
-        batch_times: dict[str, list[float]] = {}
-        for group, hit in timed:
-            epoch = float(hit.epoch)  # type: ignore[arg-type]
-            bucket = int(epoch // bucket_s)
-            expires = (bucket + 1) * bucket_s + window_s + self.margin_s
-            prefix = f"{rule_id}:{group}"
-            span = range(bucket - n + 1, bucket + 1)
-            if not state.add_once(f"seen:{rule_id}:{hit.fp}", expires_at=expires):
-                tally.duplicates += 1
-                fired_by = f"tw:{prefix}:{hit.fp}"
-                if state.get_counts([fired_by])[fired_by]:
-                    total = sum(state.get_counts([f"tc:{prefix}:{k}" for k in span]).values())
-                    firing = self._firing(
-                        make_id, group, bucket * bucket_s, hit, total, epoch, None
-                    )
-                    firing.replay = True
-                    firing.context.update(threshold=count, window_s=window_s, group=group)
-                    firings.append(firing)
-                continue
-            state.incr(f"tc:{prefix}:{bucket}", 1, expires_at=expires)
-            times = batch_times.setdefault(group, [])
-            times.append(epoch)
-            counts = state.get_counts([f"tc:{prefix}:{k}" for k in span])
-            total = sum(counts.values())
-            if total < count:
-                tally.below_threshold += 1
-                continue
-            fired = state.get_counts([f"tf:{prefix}:{k}" for k in span])
-            if (
-                any(fired.values())
-                or state.incr(f"tf:{prefix}:{bucket}", 1, expires_at=expires) != 1
-            ):
-                tally.suppressed += 1
-                continue
-            state.incr(f"tw:{prefix}:{hit.fp}", 1, expires_at=expires)
-            # first seen: exact when every counted event is in this batch, else bucket precision
-            start = (bucket - n + 1) * bucket_s
-            in_window = [t for t in times if t >= start]
-            if len(in_window) >= total:
-                first = min(in_window)
-            else:
-                oldest = next(k for k in span if counts[f"tc:{prefix}:{k}"])
-                first = float(oldest * bucket_s)
-            firing = self._firing(make_id, group, bucket * bucket_s, hit, total, epoch, first)
-            firing.context.update(threshold=count, window_s=window_s, group=group)
-            firings.append(firing)
+        prefix = f"{rule_id}:{group_digest(group)}"
+        context = {"threshold": count, "window_s": window_s, "group": group}
+
+        def expires(bucket: int) -> int:
+            return (bucket + 1) * bucket_s + window_s + self.margin_s
+
+        new: list[tuple[int, Hit]] = []
+        dups: list[tuple[int, Hit]] = []
+        for hit in hits:
+            bucket = int(float(hit.epoch) // bucket_s)  # type: ignore[arg-type]
+            fresh = state.add_once(f"seen:{rule_id}:{hit.fp}", expires_at=expires(bucket))
+            (new if fresh else dups).append((bucket, hit))
+
+        if new:
+            added: dict[int, int] = {}
+            for bucket, _ in new:
+                added[bucket] = added.get(bucket, 0) + 1
+            for bucket, amount in added.items():
+                state.incr(f"tc:{prefix}:{bucket}", amount, expires_at=expires(bucket))
+            span_all = range(min(added) - n + 1, max(added) + 1)
+            stored = state.get_counts([f"tc:{prefix}:{k}" for k in span_all])
+            prior = {k: stored[f"tc:{prefix}:{k}"] - added.get(k, 0) for k in span_all}
+            marks = state.get_counts([f"tf:{prefix}:{k}" for k in span_all])
+            fired = {k for k in span_all if marks[f"tf:{prefix}:{k}"]}
+            local: dict[int, int] = {}
+            times: list[float] = []
+            for bucket, hit in new:
+                epoch = float(hit.epoch)  # type: ignore[arg-type]
+                local[bucket] = local.get(bucket, 0) + 1
+                times.append(epoch)
+                span = range(bucket - n + 1, bucket + 1)
+                total = sum(max(0, prior.get(k, 0)) + local.get(k, 0) for k in span)
+                if total < count:
+                    tally.below_threshold += 1
+                    continue
+                if any(k in fired for k in span):
+                    tally.suppressed += 1
+                    continue
+                fired.add(bucket)
+                if state.incr(f"tf:{prefix}:{bucket}", 1, expires_at=expires(bucket)) != 1:
+                    tally.suppressed += 1  # another shard fired first
+                    continue
+                state.incr(f"tw:{prefix}:{hit.fp}", 1, expires_at=expires(bucket))
+                # first seen: exact when every counted event is in this batch, else bucket start
+                start = (bucket - n + 1) * bucket_s
+                in_window = [t for t in times if t >= start]
+                if len(in_window) >= total:
+                    first = min(in_window)
+                else:
+                    oldest = next(k for k in span if prior.get(k, 0) + local.get(k, 0) > 0)
+                    first = float(oldest * bucket_s)
+                firing = self._firing(make_id, group, bucket * bucket_s, hit, total, epoch, first)
+                firing.context.update(context)
+                firings.append(firing)
+
+        if dups:
+            tally.duplicates += len(dups)
+            marks = state.get_counts([f"tw:{prefix}:{hit.fp}" for _, hit in dups])
+            for bucket, hit in dups:
+                if not marks[f"tw:{prefix}:{hit.fp}"]:
+                    continue  # redelivered, but this event did not fire: nothing to resend
+                span = range(bucket - n + 1, bucket + 1)
+                total = sum(state.get_counts([f"tc:{prefix}:{k}" for k in span]).values())
+                epoch = float(hit.epoch)  # type: ignore[arg-type]
+                firing = self._firing(make_id, group, bucket * bucket_s, hit, total, epoch, None)
+                firing.replay = True
+                firing.context.update(context)
+                firings.append(firing)
         return firings, tally
 
     @staticmethod

@@ -280,3 +280,9 @@ def test_untimed_events_still_alert_but_cannot_count_towards_thresholds() -> Non
     assert [(a.rule_id, a.count, a.first_seen) for a in result.alerts] == [("d", 3, None)]
     assert result.untimed == 3
     assert result.matched == 6
+
+
+def test_an_item_that_is_not_an_event_is_reported_and_the_batch_goes_on() -> None:
+    result = engine_for(rule("r", "`true`")).process([None, ev(), "x"])  # type: ignore[list-item]
+    assert result.events == 3 and result.invalid == 2 and len(result.alerts) == 1
+    assert result.errors == ["not an event: a NoneType (skipped)", "not an event: a str (skipped)"]

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from engine.alerts.ids import alert_id
 from engine.rules.expr import compile_expr
 from engine.rules.model import Dedup, Threshold
@@ -182,3 +187,66 @@ def test_group_key_is_json_of_the_group_value() -> None:
     r = burst_rule(count=1, group_by="[das.clusterId, remoteHost]")
     (alert,) = engine_for(r).process([fail(1)]).alerts
     assert alert.dedup_key == key_json(["cluster-A", "10.0.0.9"])
+
+
+class CountingStore(MemoryStateStore):
+    """The in-memory store, counting round trips (what DynamoDB would bill and wait for)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: dict[str, int] = {}
+
+    def _count(self, name: str) -> None:
+        self.calls[name] = self.calls.get(name, 0) + 1
+
+    def incr(self, key, amount=1, *, expires_at):
+        self._count("incr")
+        return super().incr(key, amount, expires_at=expires_at)
+
+    def get_counts(self, keys):
+        self._count("get_counts")
+        return super().get_counts(keys)
+
+    def add_once(self, key, *, expires_at):
+        self._count("add_once")
+        return super().add_once(key, expires_at=expires_at)
+
+
+def test_a_burst_costs_one_marker_per_event_and_a_few_calls_per_batch() -> None:
+    """An attack is when the store is busiest: 200 failures must not mean 800 round trips."""
+    state = CountingStore()
+    result = engine_for(burst_rule(count=5), state=state).process(
+        [fail(i * 0.25) for i in range(200)]  # 50 s: nine 6-second buckets
+    )
+    assert len(result.alerts) == 1
+    assert state.calls["add_once"] == 200
+    assert state.calls["incr"] == 9 + 2  # one per bucket, the fire marker, the firing event
+    assert state.calls["get_counts"] == 2
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    gaps=st.lists(st.integers(min_value=0, max_value=40), min_size=1, max_size=25),
+    cuts=st.sets(st.integers(min_value=1, max_value=24), max_size=6),
+)
+def test_batching_never_changes_what_fires(gaps: list[int], cuts: set[int]) -> None:
+    """Any split of a time-ordered stream into batches fires exactly as one event per batch."""
+    times, t = [], 0
+    for gap in gaps:
+        t += gap
+        times.append(t)
+    events = [fail(x) for x in times]
+    one_by_one = MemoryStateStore()
+    expected = [
+        a.id
+        for e in events
+        for a in engine_for(burst_rule(count=3), state=one_by_one).process([e]).alerts
+    ]
+    batched = MemoryStateStore()
+    bounds = [0, *sorted(c for c in cuts if c < len(events)), len(events)]
+    got = [
+        a.id
+        for lo, hi in itertools.pairwise(bounds)
+        for a in engine_for(burst_rule(count=3), state=batched).process(events[lo:hi]).alerts
+    ]
+    assert got == expected
