@@ -216,9 +216,9 @@ class Pipeline:
         self, rec: RawRecord, out: RecordOutcome, failed: list[_Failed], index: int
     ) -> list[dict[str, Any]] | None:
         try:
-            out.resource_id = self.decoder.resource_id(rec)
             decoded = self.decoder.decode(rec)
         except DecodeError as exc:
+            out.resource_id = self._resource_id(rec)
             if exc.transient:
                 self._fail(out, TRANSIENT, exc.reason)
             else:
@@ -227,15 +227,23 @@ class Pipeline:
             return None
         except Exception as exc:  # a decoder bug must not block the shard: keep the record
             log.exception("unexpected error decoding record %s", rec.record_id)
+            out.resource_id = self._resource_id(rec)
             self._fail(out, PERMANENT, "internal_error")
             failed.append(
                 _Failed(index, rec, "internal_error", type(exc).__name__, out.resource_id)
             )
             return None
+        out.resource_id = self._resource_id(rec)
         out.heartbeats = decoded.heartbeats
         out.events = len(decoded.events)
         cid, iid = decoded.cluster_id, decoded.instance_id
         return [normalize(ev, cluster_id=cid, instance_id=iid) for ev in decoded.events]
+
+    def _resource_id(self, rec: RawRecord) -> str | None:
+        try:
+            return self.decoder.resource_id(rec)
+        except DecodeError:
+            return None
 
     @staticmethod
     def _fail(out: RecordOutcome, status: str, reason: str) -> None:

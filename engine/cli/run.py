@@ -122,9 +122,28 @@ def _pipeline(args: argparse.Namespace, out: TextIO) -> tuple[Any, int]:
         state=state,
         engine=Engine(RuleSet(loaded.rules, loaded.lists, loaded.params), state),
         router=Router.from_env(env, stream=out),
+        dead_letters=_printed_dead_letters(),
         can_retry=False,
     )
     return pipeline, len(loaded.rules)
+
+
+def _printed_dead_letters() -> Any:
+    """Locally there is no queue: failed records are printed by ``run`` (with their reason), and
+    an alert the console could not take is printed here, on stderr."""
+    from engine.dlq import DeadLetters
+
+    class Printed(DeadLetters):
+        def send(self, doc: dict[str, Any]) -> None:
+            if doc.get("kind") == "undeliverable_alert":
+                alert = doc.get("alert") or {}
+                print(
+                    f"alert {alert.get('id')} ({alert.get('rule_id')}) not delivered to "
+                    f"{doc.get('output')}: {doc.get('reason')}",
+                    file=sys.stderr,
+                )
+
+    return Printed()
 
 
 def _summary(
