@@ -1,0 +1,425 @@
+"""How the cost per event grows: with the rule pack, with events per record, with the batch.
+
+    python bench/scaling.py                 # all three tables
+    python bench/scaling.py --only rules    # rules | epr | memory
+    python bench/scaling.py --json
+
+1. **Rule pack size.** 10, 100 and 1,000 generated rules (and the shipped pack) on the same
+   normalized events: ``RuleSet.evaluate`` and ``Engine.process`` per event. The generated rules
+   are varied the way a real pack is: every action, named lists of users, regexes over the SQL,
+   CIDR checks, row-count thresholds, dedup and threshold blocks, and a share (5%) of rules that
+   pin no action (``in_list_ci(dbUserName, 'departed_…')``), which the action index cannot skip.
+2. **Events per record.** 1, 10 and 100 events per record end to end (handler vs the published
+   approach vs the floor, interleaved, KMS on moto): the per-record costs (a KMS call for the
+   baseline, the Encryption SDK's signature check for both) are spread over more events.
+3. **A 10,000-record batch.** In a fresh child process (the moto server stays in this one): the
+   handler's whole-process peak RSS, which is what Lambda's memory setting has to hold.
+
+Pinned to one core like ``bench/pipeline.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if __package__ in (None, ""):
+    sys.path.insert(0, str(ROOT))
+
+from bench import pipeline as pl  # noqa: E402
+from bench import streamgen as sg  # noqa: E402
+
+# --- a generated, realistic rule pack -------------------------------------------------------
+SEVERITIES = ("low", "medium", "medium", "high", "critical")
+
+
+def _q(text: str) -> str:
+    """A JMESPath raw string literal."""
+    return "'" + text.replace("'", "\\'") + "'"
+
+
+def _rule(i: int, rng: random.Random) -> tuple[str, dict[str, Any]]:
+    """One rule (YAML text) and the lists it needs."""
+    table = rng.choice(sg.TABLES)
+    schema = rng.choice(list(sg.SCHEMAS.values()))
+    user = rng.choice(sg.APP_USERS + sg.HUMAN_USERS) + ("" if rng.random() < 0.5 else f"_{i}")
+    lists: dict[str, Any] = {}
+    extra = ""
+    kind = rng.choices(
+        (
+            "sensitive_read",
+            "bulk_read",
+            "write_regex",
+            "ddl_user",
+            "role_regex",
+            "login_net",
+            "failed_user",
+            "any_user",
+        ),
+        weights=(22, 12, 20, 12, 10, 10, 9, 5),
+    )[0]
+    if kind == "sensitive_read":
+        lists[f"readers_{i}"] = [rng.choice(sg.APP_USERS) for _ in range(3)] + [f"svc_{i}"]
+        when = (
+            f"das.action == 'READ' && das.object == {_q(f'{schema}.{table}_{i}')} "
+            f"&& !in_list_ci(dbUserName, 'readers_{i}')"
+        )
+        title = "Read of {das.object} by {dbUserName}"
+        extra = 'dedup: {key: "[das.clusterId || das.instanceId, dbUserName]", window: 1h}\n'
+    elif kind == "bulk_read":
+        pattern = _q(rf"(?i)^{schema}\.({table}|{table}_{i})$")
+        when = (
+            f"das.action == 'READ' && das.rows > `{rng.randrange(5_000, 500_000)}` "
+            f"&& matches(das.object || '', {pattern})"
+        )
+        title = "{das.rows} rows read from {das.object}"
+    elif kind == "write_regex":
+        verb = rng.choice(("DELETE FROM", "UPDATE", "INSERT INTO"))
+        pattern = _q(rf"^{verb}\s+\S*{table}_{i}\b")
+        when = f"das.action == 'WRITE' && imatches(das.sql || '', {pattern})"
+        title = "Write to " + table + " by {dbUserName}"
+    elif kind == "ddl_user":
+        when = f"das.action == 'DDL' && dbUserName == {_q(user)}"
+        title = "DDL by {dbUserName}: {das.verb}"
+    elif kind == "role_regex":
+        when = (
+            f"das.action == 'ROLE' && contains_any(lower(das.sql || ''), "
+            f"['grant all', 'superuser', 'sysadmin', 'dba to', {_q(user)}])"
+        )
+        title = "Privilege change by {dbUserName}"
+    elif kind == "login_net":
+        nets = rng.choice((["10.0.0.0/15"], ["10.0.0.0/14"], ["10.2.0.0/15", "172.16.0.0/12"]))
+        lists[f"office_nets_{i}"] = nets
+        when = (
+            f"contains(['CONNECT', 'LOGIN_FAILED'], das.action) "
+            f"&& !cidr_match(das.sourceHost, 'office_nets_{i}')"
+        )
+        title = "Session from {das.sourceHost} for {dbUserName}"
+        extra = 'dedup: {key: "[das.sourceHost]", window: 30m}\n'
+    elif kind == "failed_user":
+        when = f"das.action == 'LOGIN_FAILED' && dbUserName == {_q(user)}"
+        title = "Failed logins for {dbUserName}"
+        extra = 'threshold: {count: 3, window: 5m, group_by: "[das.clusterId || das.instanceId]"}\n'
+    else:  # pins no action: evaluated on every event
+        lists[f"departed_{i}"] = [f"{user}_old", f"contractor_{i}", f"intern_{i}"]
+        when = f"in_list_ci(dbUserName, 'departed_{i}')"
+        title = "Activity by departed user {dbUserName}"
+    text = (
+        f"id: gen-{kind.replace('_', '-')}-{i:04d}\n"
+        f"title: {json.dumps(title)}\n"
+        f"description: Generated {kind} rule {i} for the scaling bench.\n"
+        f"severity: {rng.choice(SEVERITIES)}\n"
+        f"tags: [bench.{kind}]\n"
+        f"when: {json.dumps(when)}\n"
+        f"{extra}"
+    )
+    return text, lists
+
+
+def write_rule_pack(n: int, directory: Path, seed: int = 7) -> Path:
+    """``n`` generated rules, one file each, plus their ``lists.yaml``."""
+    import yaml
+
+    rng = random.Random(seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    lists: dict[str, Any] = {}
+    for i in range(n):
+        text, needed = _rule(i, rng)
+        (directory / f"gen-{i:04d}.yaml").write_text(text)
+        lists.update(needed)
+    (directory / "lists.yaml").write_text(
+        yaml.safe_dump({"lists": lists, "params": {"large_read_rows": 100000}})
+    )
+    return directory
+
+
+def load_ruleset(path: Path) -> tuple[Any, float]:
+    from engine.rules.loader import load_rules
+    from engine.rules.ruleset import RuleSet
+
+    t0 = time.perf_counter()
+    loaded = load_rules([path])
+    errors = [p for p in loaded.problems if p.level == "error"]
+    if errors:
+        raise SystemExit(f"generated rules do not load: {errors[0]}")
+    rs = RuleSet(loaded.rules, loaded.lists, loaded.params)
+    return rs, time.perf_counter() - t0
+
+
+def normalized_events(n_events: int, seed: int = 3) -> list[dict[str, Any]]:
+    from engine.events import normalize
+
+    p = sg.plan(sg.StreamSpec(records=max(1, n_events // 50), events_per_record=50, seed=seed))
+    return [
+        normalize(e, cluster_id=r.resource.cluster_id, instance_id=r.resource.instance_id)
+        for r in p.records
+        for e in r.events
+    ]
+
+
+def rules_table(n_events: int, sizes: Sequence[int], repeat: int = 3) -> list[dict[str, Any]]:
+    from engine.rules.engine import Engine
+    from engine.state import MemoryStateStore
+
+    events = normalized_events(n_events)
+    batches = [events[i : i + 50] for i in range(0, len(events), 50)]
+    rows = []
+    packs: list[tuple[str, Path]] = [("shipped", pl.SHIPPED_RULES)]
+    tmp = Path(tempfile.mkdtemp(prefix="dasalert-rules-"))
+    packs += [(f"{n:,} generated", write_rule_pack(n, tmp / str(n))) for n in sizes]
+    for name, path in packs:
+        rs, load_s = load_ruleset(path)
+        agnostic = sum(1 for r in rs.rules if r.actions is None)
+        cand = sum(len(rs.candidates(e)) for e in events) / len(events)
+        t_eval, matches = pl.timed(lambda rs=rs: sum(len(rs.evaluate(e)) for e in events), repeat)
+
+        def engine_pass(rs: Any = rs) -> int:
+            eng = Engine(rs, MemoryStateStore())
+            return sum(len(eng.process(b).alerts) for b in batches)
+
+        t_eng, alerts = pl.timed(engine_pass, repeat)
+        rows.append(
+            {
+                "pack": name,
+                "rules": len(rs),
+                "pin_no_action": agnostic,
+                "candidates_per_event": cand,
+                "load_s": load_s,
+                "evaluate_us": t_eval / len(events) * 1e6,
+                "evaluate_events_s": len(events) / t_eval,
+                "engine_us": t_eng / len(events) * 1e6,
+                "engine_events_s": len(events) / t_eng,
+                "matches": matches,
+                "alerts": alerts,
+            }
+        )
+    base = next((r for r in rows if r["rules"] == min(sizes)), rows[0])
+    for r in rows:
+        r["x_at_10"] = r["evaluate_us"] / base["evaluate_us"]
+        r["engine_x_at_10"] = r["engine_us"] / base["engine_us"]
+    return rows
+
+
+def epr_table(
+    total_events: int, eprs: Sequence[int], rules: Path, records_per_key: int
+) -> list[dict[str, Any]]:
+    rows = []
+    with pl.moto_kms():
+        counter = pl.KmsCounter().install()
+        pl.configure_handler_env(rules)
+        key_id = pl.create_kms_key()
+        warm = pl.make_stream(sg.StreamSpec(records=8, events_per_record=10, seed=99), key_id, 100)
+        pl.run_side_by_side(warm, rules, counter)
+        for epr in eprs:
+            spec = sg.StreamSpec(
+                records=max(1, total_events // epr),
+                events_per_record=epr,
+                records_per_key=records_per_key,
+                seed=11,
+            )
+            stream = pl.make_stream(spec, key_id, 100)
+            res = pl.run_side_by_side(stream, rules, counter)
+            ours, base, floor = res["ours"], res["baseline"], res["floor"]
+            rows.append(
+                {
+                    "events_per_record": epr,
+                    "records": ours.records,
+                    "ours_events_s": ours.events_s,
+                    "ours_us": ours.us_per_event,
+                    "ours_kms": ours.kms_calls,
+                    "base_events_s": base.events_s,
+                    "base_us": base.us_per_event,
+                    "base_kms": base.kms_calls,
+                    "speedup": ours.events_s / base.events_s,
+                    "floor_us": floor.us_per_event,
+                    "x_floor": ours.us_per_event / floor.us_per_event,
+                }
+            )
+    return rows
+
+
+_CHILD = r"""
+import json, os, resource, sys, time
+sys.path.insert(0, os.environ["DASALERT_BENCH_ROOT"])
+from bench import pipeline as pl
+pl.pin_one_core()
+pl.configure_handler_env(pl.Path(os.environ["DASALERT_RULES"]))
+def rss():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+from handlers.kinesis import handler
+rt = pl.fresh_runtime()
+_ = rt.pipeline.decoder.keys.client  # the KMS client exists in a warm container
+before = rss()
+with open(sys.argv[1], "rb") as f:
+    event = json.loads(f.read())
+loaded = rss()
+t0 = time.perf_counter()
+with pl.quiet_stdout():
+    resp = handler(event, pl.LambdaContext())
+seconds = time.perf_counter() - t0
+print(json.dumps({"rss_ready_mb": before, "rss_event_loaded_mb": loaded, "rss_peak_mb": rss(),
+                  "seconds": seconds, "failures": len(resp["batchItemFailures"])}))
+"""
+
+
+def memory_row(records: int, epr: int, rules: Path) -> dict[str, Any]:
+    """Peak RSS of a fresh process handling one ``records``-record batch."""
+    with pl.moto_kms(), tempfile.TemporaryDirectory() as tmp:
+        pl.configure_handler_env(rules)
+        key_id = pl.create_kms_key()
+        spec = sg.StreamSpec(
+            records=records, events_per_record=epr, seed=5, engines=(("postgres", 1.0),)
+        )
+        stream = pl.make_stream(spec, key_id, batch_size=records)
+        assert len(stream.events) == 1
+        path = Path(tmp) / "event.json"
+        path.write_text(json.dumps(stream.events[0]))
+        env = dict(os.environ, DASALERT_BENCH_ROOT=str(ROOT))
+        out = subprocess.run(
+            [sys.executable, "-c", _CHILD, str(path)],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if out.returncode != 0:
+            raise SystemExit(f"memory child failed:\n{out.stderr[-3000:]}")
+        row = json.loads(out.stdout.strip().splitlines()[-1])
+        row.update(
+            records=records,
+            events_per_record=epr,
+            events=stream.activity_events,
+            event_mb=path.stat().st_size / 2**20,
+        )
+        return row
+
+
+# --- report -----------------------------------------------------------------------------------
+def print_rules(rows: list[dict[str, Any]]) -> None:
+    print("Cost per event as the rule pack grows (RuleSet.evaluate / Engine.process, warm):\n")
+    print(
+        pl.table(
+            [
+                "rule pack",
+                "rules",
+                "pin no action",
+                "rules run/event",
+                "load + compile s",
+                "evaluate µs/event",
+                "evaluate events/s",
+                "x cost at 10",
+                "Engine µs/event",
+                "Engine x at 10",
+            ],
+            [
+                [
+                    r["pack"],
+                    r["rules"],
+                    r["pin_no_action"],
+                    r["candidates_per_event"],
+                    r["load_s"],
+                    r["evaluate_us"],
+                    r["evaluate_events_s"],
+                    r["x_at_10"],
+                    r["engine_us"],
+                    r["engine_x_at_10"],
+                ]
+                for r in rows
+            ],
+        )
+    )
+    print()
+
+
+def print_epr(rows: list[dict[str, Any]]) -> None:
+    print("End to end as events per record vary (handler vs published approach vs floor):\n")
+    print(
+        pl.table(
+            [
+                "events/record",
+                "records",
+                "ours events/s",
+                "ours µs/event",
+                "ours KMS calls",
+                "published events/s",
+                "published KMS calls",
+                "speed-up",
+                "floor µs/event",
+                "ours x floor",
+            ],
+            [
+                [
+                    r["events_per_record"],
+                    r["records"],
+                    r["ours_events_s"],
+                    r["ours_us"],
+                    r["ours_kms"],
+                    r["base_events_s"],
+                    r["base_kms"],
+                    f"{r['speedup']:.1f}x",
+                    r["floor_us"],
+                    f"{r['x_floor']:.1f}x",
+                ]
+                for r in rows
+            ],
+        )
+    )
+    print()
+
+
+def print_memory(row: dict[str, Any]) -> None:
+    print(
+        f"One batch of {row['records']:,} records x {row['events_per_record']} events "
+        f"({row['events']:,} events, Lambda event JSON {row['event_mb']:.1f} MiB) in a fresh "
+        f"process: max RSS {row['rss_ready_mb']:.0f} MiB after imports and rule load, "
+        f"{row['rss_event_loaded_mb']:.0f} MiB with the event parsed, "
+        f"{row['rss_peak_mb']:.0f} MiB peak after the handler ({row['seconds']:.1f} s, "
+        f"{row['failures']} failed records); target: within 512 MB.\n"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--only", choices=("rules", "epr", "memory"), action="append")
+    p.add_argument("--events", type=int, default=20_000, help="events for the rule-pack table")
+    p.add_argument("--e2e-events", type=int, default=5_000, help="events per row, epr table")
+    p.add_argument("--records-per-key", type=int, default=100)
+    p.add_argument("--memory-records", type=int, default=10_000)
+    p.add_argument("--memory-events-per-record", type=int, default=10)
+    p.add_argument("--rules", type=Path, default=pl.SHIPPED_RULES)
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args(argv)
+    only = set(args.only or ("rules", "epr", "memory"))
+    pinning = pl.pin_one_core()
+    out: dict[str, Any] = {"machine": pl.machine(), "pinning": pinning}
+    if not args.json:
+        print(f"dasalert scaling bench — {out['machine']}; {pinning}\n")
+    if "rules" in only:
+        out["rules"] = rules_table(args.events, (10, 100, 1000))
+        if not args.json:
+            print_rules(out["rules"])
+    if "epr" in only:
+        out["epr"] = epr_table(args.e2e_events, (1, 10, 100), args.rules, args.records_per_key)
+        if not args.json:
+            print_epr(out["epr"])
+    if "memory" in only:
+        out["memory"] = memory_row(args.memory_records, args.memory_events_per_record, args.rules)
+        if not args.json:
+            print_memory(out["memory"])
+    if args.json:
+        print(json.dumps(out, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
