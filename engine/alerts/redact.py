@@ -351,7 +351,9 @@ def _keyword_value(text: str, toks: list[_Tok], i: int, ranges: _Ranges) -> None
             return
         j = k
     if j < n and toks[j][5] in ("=", ":"):
-        _value(toks, j + 1, ranges)
+        k = _value(toks, j + 1, ranges)
+        if j + 1 < k < n and toks[k][5] == "REPLACE":  # MySQL SET PASSWORD = 'new' REPLACE 'cur'
+            _value(toks, k + 1, ranges)
         return
     if (
         j < n

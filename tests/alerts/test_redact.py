@@ -55,7 +55,10 @@ CASES = [
     ("SET PASSWORD FOR 'u'@'%' = 'x2'", "SET PASSWORD FOR 'u'@'%' = '***'"),
     ("SET PASSWORD = PASSWORD('x3')", "SET PASSWORD = PASSWORD('***')"),
     ("set password for app = old_password('x4')", "set password for app = old_password('***')"),
-    ("SET PASSWORD = 'x5' REPLACE 'old'", "SET PASSWORD = '***' REPLACE 'old'"),
+    (
+        "SET PASSWORD FOR app = 'x5' REPLACE 'cur' RETAIN CURRENT PASSWORD",
+        "SET PASSWORD FOR app = '***' REPLACE '***' RETAIN CURRENT PASSWORD",
+    ),
     (
         "ALTER USER u IDENTIFIED BY 'new' REPLACE 'old' RETAIN CURRENT PASSWORD",
         "ALTER USER u IDENTIFIED BY '***' REPLACE '***' RETAIN CURRENT PASSWORD",
