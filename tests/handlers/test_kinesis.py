@@ -5,6 +5,9 @@ findings, posts on the local Slack server, the DLQ, and DynamoDB state between i
 from __future__ import annotations
 
 import base64
+import io
+import json
+import logging
 
 import boto3
 
@@ -147,3 +150,31 @@ def test_thresholds_add_up_across_invocations_through_dynamodb(deployment: Deplo
     items = boto3.client("dynamodb").scan(TableName="dasalert-state")["Items"]
     assert any(i["pk"]["S"] == "m#heartbeat" and i["sk"]["S"] == CLUSTER for i in items)
     assert all("expires_at" in i for i in items)
+
+
+def test_logs_carry_reasons_and_ids_never_secrets_or_sql(deployment: Deployment) -> None:
+    """Everything the ``dasalert`` logger (powertools, JSON) writes during a batch with a
+    password in its SQL, an undecodable record and a failing Slack webhook."""
+    from handlers._runtime import observability
+
+    logger, _ = observability()
+    buffer = io.StringIO()
+    capture = logging.StreamHandler(buffer)
+    capture.setFormatter(logger.registered_formatter)
+    logging.getLogger("dasalert").addHandler(capture)
+    try:
+        d = deployment
+        sql = "ALTER ROLE app WITH PASSWORD 'hunter2-secret'"
+        event = d.event([ddl("mallory", 1, sql=sql)], [select("app", 2)])
+        event["Records"][1]["kinesis"]["data"] = base64.b64encode(b"garbage").decode()
+        d.slack.script(SlackResponse(500, "internal_error"))
+        handler(event, FakeContext(remaining_ms=5100))
+    finally:
+        logging.getLogger("dasalert").removeHandler(capture)
+    lines = [json.loads(line) for line in buffer.getvalue().splitlines()]
+    (done,) = [x for x in lines if x["message"] == "batch done"]
+    assert done["summary"]["failed_by_reason"] == {"bad_envelope": 1, "output_slack": 1}
+    assert done["function_request_id"] == FakeContext.aws_request_id
+    text = buffer.getvalue()
+    for secret in ("hunter2-secret", "ALTER ROLE", d.slack.webhook_url, d.slack.webhook_path):
+        assert secret not in text
