@@ -79,6 +79,28 @@ _SQLSERVER_COMMAND_ACTION = {
         "ROLE",
     ),
 }
+# System procedures that grant, revoke or create principals (the pre-2005 way, still common).
+_SQLSERVER_PRIVILEGE_PROCEDURES = (
+    "sp_addrolemember",
+    "sp_droprolemember",
+    "sp_addsrvrolemember",
+    "sp_dropsrvrolemember",
+    "sp_addlogin",
+    "sp_droplogin",
+    "sp_grantlogin",
+    "sp_revokelogin",
+    "sp_denylogin",
+    "sp_grantdbaccess",
+    "sp_revokedbaccess",
+    "sp_adduser",
+    "sp_dropuser",
+    "sp_password",
+    "sp_addrole",
+    "sp_droprole",
+    "sp_addapprole",
+    "sp_change_users_login",
+    "sp_changedbowner",
+)
 _SQLSERVER_SCHEMA_COMMANDS = frozenset({"CREATE", "ALTER", "DROP"})
 _SQLSERVER_PRINCIPAL_WORDS = ("LOGIN", "ROLE", "USER")
 
@@ -177,7 +199,17 @@ def derive_sqlserver(raw: dict, command: str, cls: str, verb: str | None) -> Der
             action = "ROLE" if principal or verb_action(verb) == "ROLE" else "DDL"
         else:  # BATCH COMPLETED, RPC COMPLETED, …: the SQL text decides
             action = verb_action(verb) if verb else verb_action(command)
+    if action == "FUNCTION" and _calls_privilege_procedure(raw.get("commandText")):
+        action = "ROLE"
     return action, failed, (_sqlserver_error(raw) if failed else None)
+
+
+def _calls_privilege_procedure(sql: object) -> bool:
+    """``EXEC sp_addsrvrolemember 'eve', 'sysadmin'`` changes privileges: that is ROLE."""
+    if type(sql) is not str:
+        return False
+    head = sql[:300].lower()
+    return any(name in head for name in _SQLSERVER_PRIVILEGE_PROCEDURES)
 
 
 def _sqlserver_error(raw: dict) -> str | None:

@@ -256,6 +256,8 @@ def test_oracle_actions(command, sql, action, verb) -> None:
         ("DATABASE", "ALTER", "ALTER USER eve WITH DEFAULT_SCHEMA = dbo", "ROLE"),
         ("OBJECT", "GRANT", "GRANT SELECT ON t TO eve", "ROLE"),
         ("OBJECT", "EXECUTE", "EXEC dbo.p", "FUNCTION"),
+        ("OBJECT", "EXECUTE", "EXEC sp_addsrvrolemember 'eve', 'sysadmin'", "ROLE"),
+        ("DATABASE", "BATCH COMPLETED", "exec master..sp_addrolemember 'db_owner', 'eve'", "ROLE"),
         ("DATABASE", "BATCH COMPLETED", "DELETE FROM t", "WRITE"),
     ],
 )
