@@ -69,3 +69,10 @@ def test_every_function_handler_exists_in_the_bundle() -> None:
         path = ROOT / (module.replace(".", "/") + ".py")
         assert path.is_file(), f"{name}: {path} missing"
         assert callable(getattr(importlib.import_module(module), attr)), name
+
+
+def test_samconfig_builds_in_a_container_and_acknowledges_iam() -> None:
+    """The template creates IAM roles (CAPABILITY_IAM) and cryptography needs arm64 wheels."""
+    cfg = tomllib.loads((ROOT / "samconfig.toml").read_text())["default"]
+    assert cfg["build"]["parameters"]["use_container"] is True
+    assert cfg["deploy"]["parameters"]["capabilities"] == "CAPABILITY_IAM"
