@@ -197,6 +197,8 @@ def derive_sqlserver(raw: dict, command: str, cls: str, verb: str | None) -> Der
         if command in _SQLSERVER_SCHEMA_COMMANDS:
             principal = any(word in cls for word in _SQLSERVER_PRINCIPAL_WORDS)
             action = "ROLE" if principal or verb_action(verb) == "ROLE" else "DDL"
+        elif "ROLE" in cls or "PERMISSION" in cls:  # role and permission classes
+            action = "ROLE"
         else:  # BATCH COMPLETED, RPC COMPLETED, …: the SQL text decides
             action = verb_action(verb) if verb else verb_action(command)
     if action == "FUNCTION" and _calls_privilege_procedure(raw.get("commandText")):

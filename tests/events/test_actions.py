@@ -259,6 +259,8 @@ def test_oracle_actions(command, sql, action, verb) -> None:
         ("OBJECT", "EXECUTE", "EXEC sp_addsrvrolemember 'eve', 'sysadmin'", "ROLE"),
         ("DATABASE", "BATCH COMPLETED", "exec master..sp_addrolemember 'db_owner', 'eve'", "ROLE"),
         ("DATABASE", "BATCH COMPLETED", "DELETE FROM t", "WRITE"),
+        ("DATABASE ROLE", "SOMETHING NEW", None, "ROLE"),  # role and permission classes
+        ("SERVER_ROLE", "ADD MEMBER", "ALTER SERVER ROLE sysadmin ADD MEMBER [eve]", "ROLE"),
     ],
 )
 def test_sqlserver_actions(cls, command, sql, action) -> None:
