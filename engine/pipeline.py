@@ -17,20 +17,19 @@ one state:
 come from one record; an alert that cannot be delivered marks exactly that record transient.
 
 **Redelivery.** Lambda redelivers everything after the lowest failed sequence number. The engine
-re-emits the same alert ids for redelivered events; the pipeline remembers per output what was
-delivered (``sent:<output>:<alert id>`` counters in the ``StateStore``, written after a successful
-send) and skips those, so a redelivered batch sends no second Slack message, SNS message or
-finding. The window between a send and its marker is the only place a crash can duplicate.
-Dead letters of a record are remembered the same way (``dlq:<resource>:<record id>``).
+re-emits the same alert ids for redelivered events, and ``engine.delivery`` skips what an output
+already took, so a redelivered batch sends no second Slack message, SNS message or finding.
+Dead letters of a record are remembered the same way (``dlq:<resource>:<record id>``), so a
+poison record is dead-lettered once however often its batch comes back.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,9 +38,10 @@ from engine.alerts.ids import alert_id
 from engine.das.decoder import Decoder
 from engine.das.errors import DecodeError
 from engine.das.records import RawRecord
-from engine.dlq import DeadLetters, alert_message, record_message
+from engine.delivery import Deliverer
+from engine.dlq import DeadLetters, record_message
 from engine.events import normalize
-from engine.outputs.base import Deadline, Delivery, DeliveryReport, Status
+from engine.outputs.base import Deadline, Delivery
 from engine.state import StateStore
 
 log = logging.getLogger("dasalert.pipeline")
@@ -49,7 +49,6 @@ log = logging.getLogger("dasalert.pipeline")
 OK, DROPPED, TRANSIENT, PERMANENT = "ok", "dropped", "transient", "permanent"
 HEARTBEAT_NS = "heartbeat"
 HEARTBEAT_TTL_S = 7 * 86400  # a silent resource is reported for a week, then forgotten
-SENT_TTL_S = 2 * 86400  # longer than Kinesis retention (24 h): redeliveries always find it
 PIPELINE_WINDOW_S = 3600  # one pipeline alert per resource and reason per hour
 UNDECODABLE_RULE = "dasalert-undecodable-record"
 RUNBOOK = "docs/operations.md#pipeline-alerts"
@@ -183,7 +182,7 @@ class Pipeline:
                 continue
             result.matched += res.matched
             result.suppressed += res.suppressed
-            result.duplicates += getattr(res, "duplicates", 0)
+            result.duplicates += res.duplicates
             result.rule_errors += res.rule_errors
             for alert in res.alerts:
                 alerts[alert.id] = alert
@@ -195,7 +194,7 @@ class Pipeline:
             sources.setdefault(alert.id, set()).update(indices)
         result.alerts = list(alerts.values())
         if self.router is not None and result.alerts:
-            self._deliver(result, sources, deadline, now)
+            self._deliver(result, sources, deadline)
         result.kms_calls = stats.kms_calls - calls0
         result.key_cache_hits = stats.hits - hits0
         return result
@@ -208,7 +207,7 @@ class Pipeline:
         """
         result = BatchResult(alerts=list(alerts))
         if self.router is not None and result.alerts:
-            self._deliver(result, {}, deadline or Deadline(), self.clock())
+            self._deliver(result, {}, deadline or Deadline())
         return result
 
     # -- decode ---------------------------------------------------------------------------
@@ -272,7 +271,7 @@ class Pipeline:
                         record_message(f.record, f.reason, f.message, f.resource_id)
                     )
                     result.dead_letters["undecodable_record"] += 1
-                    self._mark(key, now)
+                    self._deliverer().mark(key)
             except Exception as exc:  # DeadLetterError or the state store
                 log.error(
                     "could not dead-letter record %s (%s): %s",
@@ -320,109 +319,28 @@ class Pipeline:
         )
 
     # -- delivery -------------------------------------------------------------------------
+    def _deliverer(self) -> Deliverer:
+        return Deliverer(
+            self.router,
+            self.state,
+            self.dead_letters,
+            can_retry=self.can_retry,
+            clock=self.clock,
+        )
+
     def _deliver(
-        self, result: BatchResult, sources: dict[str, set[int]], deadline: Deadline, now: float
+        self, result: BatchResult, sources: dict[str, set[int]], deadline: Deadline
     ) -> None:
-        routes: dict[str, list[Alert]] = self.router.route(result.alerts)
-        todo: dict[str, list[Alert]] = {}
-        for name, batch in routes.items():
-            keys = [_sent_key(name, a.id) for a in batch]
-            try:
-                done = self.state.get_counts(keys)
-            except Exception as exc:  # cannot tell what was sent: retry these records later
-                log.warning("state unavailable before sending to %s: %s", name, exc)
-                for a in batch:
-                    self._mark_records(result, sources.get(a.id, ()), "state_error")
-                continue
-            fresh = [a for a, k in zip(batch, keys, strict=True) if not done.get(k)]
-            result.skipped_already_sent += len(batch) - len(fresh)
-            if fresh:
-                todo[name] = fresh
-        if not todo:
-            return
-        by_id = {a.id: a for a in result.alerts}
-        for name, report in self._send_all(todo, deadline).items():
-            reported: set[str] = set()
-            for d in report.deliveries:
-                reported.add(d.alert_id)
-                result.deliveries.append(d)
-                self._settle(result, sources, by_id, name, d, now)
-            for a in todo[name]:  # an output that forgot an alert must not lose it
-                if a.id not in reported:
-                    d = Delivery(a.id, name, Status.RETRYABLE, "not reported by the output")
-                    result.deliveries.append(d)
-                    self._settle(result, sources, by_id, name, d, now)
-
-    def _send_all(
-        self, todo: dict[str, list[Alert]], deadline: Deadline
-    ) -> dict[str, DeliveryReport]:
-        """Every output at once: a Slack retry-after must not eat SNS's time."""
-
-        def send(name: str) -> DeliveryReport:
-            try:
-                return self.router.outputs[name].send(todo[name], deadline)
-            except Exception as exc:  # an output bug: retry rather than lose the alerts
-                log.exception("output %s raised", name)
-                report = DeliveryReport(name)
-                for a in todo[name]:
-                    report.add(a.id, Status.RETRYABLE, f"output raised {type(exc).__name__}")
-                return report
-
-        names = list(todo)
-        if len(names) == 1:
-            return {names[0]: send(names[0])}
-        with ThreadPoolExecutor(max_workers=len(names)) as pool:
-            return dict(zip(names, pool.map(send, names), strict=True))
-
-    def _settle(
-        self,
-        result: BatchResult,
-        sources: dict[str, set[int]],
-        by_id: dict[str, Alert],
-        name: str,
-        d: Delivery,
-        now: float,
-    ) -> None:
-        if d.status is Status.DELIVERED:
-            try:
-                self._mark(_sent_key(name, d.alert_id), now)
-            except Exception as exc:  # delivered; only a redelivery could repeat it
-                log.warning("could not record delivery %s: %s", d.alert_id, type(exc).__name__)
-            return
-        if d.status is Status.RETRYABLE and self.can_retry:
-            self._mark_records(result, sources.get(d.alert_id, set()), f"output_{name}")
-            return
-        reason = d.reason or d.status.value
-        if d.status is Status.RETRYABLE:
-            reason = f"retryable failure, no retry possible here: {reason}"
-        try:
-            self.dead_letters.send(alert_message(by_id[d.alert_id], name, reason))
-            result.dead_letters["undeliverable_alert"] += 1
-            self._mark(_sent_key(name, d.alert_id), now)  # dead-lettered: do not send again
-        except Exception as exc:
-            log.error(
-                "alert %s undeliverable to %s and not dead-lettered: %s",
-                d.alert_id,
-                name,
-                type(exc).__name__,
-            )
-            self._mark_records(result, sources.get(d.alert_id, set()), "dead_letter_failed")
-
-    def _mark_records(self, result: BatchResult, indices: Iterable[int], reason: str) -> None:
-        for i in indices:
-            self._fail(result.outcomes[i], TRANSIENT, reason)
-
-    def _mark(self, key: str, now: float) -> None:
-        self.state.incr(key, 1, expires_at=now + SENT_TTL_S)
-
-
-def _sent_key(output: str, aid: str) -> str:
-    return f"sent:{output}:{aid}"
+        done = self._deliverer().deliver(result.alerts, deadline)
+        result.deliveries = done.deliveries
+        result.skipped_already_sent = done.already_sent
+        result.dead_letters["undeliverable_alert"] += done.dead_lettered
+        for aid, reason in done.retry.items():
+            for i in sources.get(aid, ()):
+                self._fail(result.outcomes[i], TRANSIENT, reason)
 
 
 def _iso(epoch: float) -> str:
-    import datetime as dt
-
     stamp = dt.datetime.fromtimestamp(epoch, dt.UTC).isoformat(timespec="seconds")
     return stamp.replace("+00:00", "Z")
 
