@@ -189,4 +189,7 @@ def test_encryption_ttl_alarms_and_retention(transformed: dict[str, Any]) -> Non
     assert rule["Properties"]["ScheduleExpression"].startswith("rate(")
     health = res["HealthFunction"]["Properties"]
     assert health["Handler"] == "handlers.health.handler"
-    assert "DASALERT_HEARTBEAT_MAX_SILENCE" in health["Environment"]["Variables"]
+    health_env = health["Environment"]["Variables"]
+    assert "DASALERT_HEARTBEAT_MAX_SILENCE" in health_env
+    # merged with the Globals: the watchdog reads the table and alerts through the same outputs
+    assert {"DASALERT_STATE_TABLE", "SNS_TOPIC_ARN", "DASALERT_DLQ_URL"} <= set(health_env)
