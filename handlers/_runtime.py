@@ -77,7 +77,8 @@ def build(kind: str, env: Mapping[str, str]) -> Runtime:
         SqsDeadLetters(config.dlq_url, _client("sqs")) if config.dlq_url else DeadLetters()
     )
     keys = KmsKeyProvider(cache_size=config.kms_cache_size)
-    decoder = Decoder(keys, default_resource_id=config.resource_id)
+    # DESIGN: DASALERT_RESOURCE_ID overrides the id derived from the stream ARN.
+    decoder = Decoder(keys, override_resource_id=config.resource_id)
     evaluate = kind == KINESIS or (kind == FIREHOSE and config.firehose_alerts)
     engine, n_rules, n_problems = _engine(config, state) if evaluate else (None, 0, 0)
     router = Router.from_env(env) if (evaluate or kind == HEALTH) else None

@@ -178,3 +178,25 @@ def test_logs_carry_reasons_and_ids_never_secrets_or_sql(deployment: Deployment)
     text = buffer.getvalue()
     for secret in ("hunter2-secret", "ALTER ROLE", d.slack.webhook_url, d.slack.webhook_path):
         assert secret not in text
+
+
+def test_resource_id_setting_overrides_the_id_in_the_stream_arn(deployment: Deployment) -> None:
+    """DESIGN: ``DASALERT_RESOURCE_ID`` overrides the id derived from the stream ARN (e.g. a
+    stream re-published under another name); without it, that ARN's id is the wrong context."""
+    d = deployment
+    payload = encode(d.encoder, [ddl("mallory", 1)])
+    event = kinesis_event(
+        [payload],
+        "arn:aws:kinesis:us-east-1:123456789012:stream/aws-rds-das-cluster-OTHERAAAAAAAAAAAAAAAAAAAAA",
+    )
+    assert handler(event, FakeContext()) == {"batchItemFailures": []}
+    assert [m["reason"] for m in d.dead_letters()] == ["wrong_encryption_context"]
+
+    d.monkeypatch.setenv("DASALERT_RESOURCE_ID", CLUSTER)
+    from handlers import _runtime
+
+    _runtime.reset()
+    assert handler(event, FakeContext()) == {"batchItemFailures": []}
+    assert [m["title"] for m in d.sns_messages() if m["kind"] == "rule"] == [
+        "DDL by mallory: CREATE TABLE"
+    ]
