@@ -21,24 +21,46 @@ if TYPE_CHECKING:
 
 FORMATS = ("table", "json")
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
-COLUMNS = (("SEVERITY", 8), ("RULE", 28), ("COUNT", 5), ("TIME", 26), ("TITLE", 0))
+COLUMNS = ("SEVERITY", "RULE", "COUNT", "TIME", "TITLE")
+RULE_WIDTH_MAX = 40
 
 
-def _cell(value: object, width: int) -> str:
-    text = _CONTROL.sub(" ", "" if value is None else str(value))
-    if width and len(text) > width:
-        text = text[: width - 1] + "…"
-    return text.ljust(width) if width else text
+def _clean(value: object) -> str:
+    return _CONTROL.sub(" ", "" if value is None else str(value))
+
+
+def _fit(text: str, width: int) -> str:
+    return text[: width - 1] + "…" if len(text) > width else text
+
+
+def _compact_time(value: object) -> str:
+    """``2026-11-20T09:01:10.123456Z`` -> ``2026-11-20 09:01:10Z``: seconds are enough to read."""
+    text = _clean(value)
+    if len(text) >= 19 and text[10] == "T":
+        return f"{text[:10]} {text[11:19]}Z"
+    return text
 
 
 def table_rows(alerts: Sequence[Alert]) -> list[str]:
-    """Header + one line per alert (severity, rule, count, time, title)."""
-    lines = ["  ".join(_cell(name, w) for name, w in COLUMNS).rstrip()]
+    """Header + one line per alert (severity, rule, count, time, title), columns sized to fit."""
+    rows = []
     for a in alerts:
         when = a.last_seen or a.first_seen or a.das.get("time") or ""
         sev = a.severity.upper() if a.kind != "test" else "TEST"
-        cells = (sev, a.rule_id, a.count, when, a.title)
-        lines.append("  ".join(_cell(v, w) for v, (_, w) in zip(cells, COLUMNS, strict=True)))
+        rows.append(
+            (
+                sev,
+                _fit(_clean(a.rule_id), RULE_WIDTH_MAX),
+                str(a.count),
+                _compact_time(when),
+                _clean(a.title),
+            )
+        )
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(COLUMNS[:-1])]
+    lines = []
+    for cells in [COLUMNS, *rows]:
+        head = "  ".join(c.ljust(w) for c, w in zip(cells[:-1], widths, strict=True))
+        lines.append(f"{head}  {cells[-1]}".rstrip())
     return lines
 
 

@@ -188,7 +188,10 @@ def render_group(alerts: Sequence[Alert]) -> dict[str, Any]:
         return render_one(alerts[0])
     top = max(alerts, key=lambda a: a.severity_rank)
     emoji, sev = _severity_label(top)
-    name = escape(top.rule_title or top.title, oneline=True)
+    # ``rule_title`` is the unrendered template ("DDL by {dbUserName}"): show the rendered title
+    # when the alerts share one, else the rule id — never raw placeholders.
+    titles = {a.title for a in alerts}
+    name = escape(top.title if len(titles) == 1 else top.rule_id, oneline=True)
     n = len(alerts)
     total = sum(a.count for a in alerts)
     clusters = sorted(

@@ -34,3 +34,25 @@ def test_closed_stream_is_reported_not_raised() -> None:
     buf.close()
     report = ConsoleOutput(buf, "json").send([make_alert()])
     assert report.deliveries[0].status is Status.RETRYABLE
+
+
+def test_table_columns_fit_long_rule_ids_and_show_seconds() -> None:
+    buf = io.StringIO()
+    alerts = [
+        make_alert(1, rule_id="privilege-change-by-non-admin", last_seen="2026-11-20T09:04:00.5Z"),
+        make_alert(2),
+    ]
+    ConsoleOutput(buf, "table").send(alerts)
+    lines = buf.getvalue().splitlines()
+    assert lines[1].split()[:5] == [
+        "HIGH",
+        "privilege-change-by-non-admin",
+        "1",
+        "2026-11-20",
+        "09:04:00Z",
+    ]
+    # every row's title starts in the same column as the header's TITLE
+    col = lines[0].index("TITLE")
+    assert [line[col:].split(" #")[0] for line in lines[1:]] == [
+        "DDL by non-admin app on orders"
+    ] * 2

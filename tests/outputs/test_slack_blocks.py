@@ -184,3 +184,12 @@ def test_renderer_never_emits_raw_angle_brackets_and_stays_within_limits(
         if block["type"] == "section" and "```" in block.get("text", {}).get("text", ""):
             inner = block["text"]["text"].split("```\n", 1)[1].rsplit("\n```", 1)[0]
             assert "`" not in inner
+
+
+def test_group_header_shows_a_rendered_title_never_the_template() -> None:
+    same = [make_alert(i, title="Brute force from 203.0.113.50") for i in range(3)]
+    header = sb.render_group(same)["blocks"][0]["text"]["text"]
+    assert header.endswith("3 alerts · Brute force from 203.0.113.50")
+    mixed = [make_alert(i, rule_title="DDL by {dbUserName}") for i in range(3)]
+    header = sb.render_group(mixed)["blocks"][0]["text"]["text"]
+    assert header.endswith("3 alerts · ddl-by-non-admin") and "{" not in header
