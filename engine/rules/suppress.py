@@ -2,10 +2,16 @@
 
 Both are **idempotent**: Kinesis redelivers a whole batch when anything in it failed, so every
 matching event is first recorded with ``add_once`` under a fingerprint of the event; an event seen
-before is never counted again. The batch that *opened* a window (or fired a threshold) also
-records which event did it, so that a redelivery of that batch emits the same alert again (same
-id: outputs are idempotent by id) instead of losing it when the first attempt died before the
-alert was sent.
+before is never counted again.
+
+A redelivered batch may be one whose first attempt died before its alerts were delivered (an
+output down, the Lambda timed out, the state store throttled half-way). So when a window's or a
+threshold's matching events come back as duplicates, the alert of that window — or of every
+threshold firing within their window — is emitted **again, with the same id**: outputs are
+idempotent by id (``engine.delivery`` skips what was already sent), so a resend costs nothing and
+a lost alert is impossible. After such a crash a dedup ``count`` can be short (events the dead
+attempt marked seen but had not yet counted); a threshold count is taken first and corrected
+after, so it can only be high (an alert a little early), never low (a burst missed).
 
 State key layout (every key expires at the end of its window plus ``margin_s``, in event time):
 
@@ -14,10 +20,8 @@ key                             kind      meaning
 ==============================  ========  ===================================================
 ``seen:<rule>:<fp>``            marker    the event ``fp`` has been counted for ``rule``
 ``dd:<alert id>``               counter   matching events in one dedup window
-``do:<alert id>:<fp>``          counter   1 when event ``fp`` opened that window
 ``tc:<rule>:<group>:<bucket>``  counter   matching events of a group in one sub-bucket
 ``tf:<rule>:<group>:<bucket>``  counter   1 when the threshold fired in that sub-bucket
-``tw:<rule>:<group>:<fp>``      counter   1 when event ``fp`` made the threshold fire
 ==============================  ========  ===================================================
 
 ``<fp>`` is a digest of the whole event, ``<group>`` a digest of the group value's JSON (a group
@@ -39,7 +43,11 @@ from typing import Any
 
 from engine.state import StateStore
 
-DEFAULT_MARGIN_S = 3600  # late events (shard lag, retries) still find their window
+# How long after its window a key stays: the stream's retention (24 h for DAS) plus an hour, so
+# an event read late (a backlog after an outage, retries) still finds its window's state. Keys
+# expire in *event* time; a store that expires them by the wall clock (DynamoDB TTL) would
+# otherwise restart counts for a stream running behind.
+DEFAULT_MARGIN_S = 25 * 3600
 THRESHOLD_BUCKETS = 10
 
 
@@ -134,18 +142,15 @@ class Deduplicator:
         if new:
             total = state.incr(f"dd:{alert_id}", len(new), expires_at=expires)
             if total == len(new):  # this batch opened the window (atomic across shards)
-                state.incr(f"do:{alert_id}:{new[0].fp}", 1, expires_at=expires)
                 firing = _firing(alert_id, key, new, total)
             else:
                 tally.suppressed += len(new)
         if dups:
-            if firing is None:
-                opened = state.get_counts([f"do:{alert_id}:{h.fp}" for h in dups])
-                if any(opened.values()):
-                    total = state.get_counts([f"dd:{alert_id}"])[f"dd:{alert_id}"]
-                    firing = _firing(alert_id, key, dups + new, max(total, 1), replay=True)
-                    tally.suppressed -= len(new)  # they are part of the re-sent alert
             tally.duplicates += len(dups)
+            if firing is None:  # a redelivery: send the window's alert again, same id
+                total = state.get_counts([f"dd:{alert_id}"])[f"dd:{alert_id}"]
+                firing = _firing(alert_id, key, dups + new, max(total, len(hits)), replay=True)
+                tally.suppressed -= len(new)  # they are part of the re-sent alert
         return firing, tally
 
 
@@ -207,7 +212,10 @@ class ThresholdCounter:
         Store round trips are per batch, not per event, beyond the one ``add_once`` that
         idempotency needs: one ``incr`` per touched bucket, one read of the counts and one of
         the fire markers for the whole span; the running count of each event is then computed
-        here (what was stored before this batch + this batch's events up to that one).
+        here (what was stored before this batch + this batch's new events up to that one).
+        Duplicates (a redelivery) are already in the stored counts: they are not counted again,
+        but they still re-check the threshold — so a firing that the dead attempt never made,
+        or made and never delivered, happens now (a re-sent alert keeps its id).
         """
         state = self.state
         tally = Tally()
@@ -220,68 +228,79 @@ class ThresholdCounter:
         def expires(bucket: int) -> int:
             return (bucket + 1) * bucket_s + window_s + self.margin_s
 
-        new: list[tuple[int, Hit]] = []
-        dups: list[tuple[int, Hit]] = []
-        for hit in hits:
-            bucket = int(float(hit.epoch) // bucket_s)  # type: ignore[arg-type]
+        # Count first, then mark, then take back the duplicates: a crash at any point can
+        # only leave a count too high (an alert a little early), never too low (a missed one).
+        located = [(int(float(h.epoch) // bucket_s), h) for h in hits]  # type: ignore[arg-type]
+        every: dict[int, int] = {}
+        for bucket, _ in located:
+            every[bucket] = every.get(bucket, 0) + 1
+        for bucket, amount in every.items():
+            state.incr(f"tc:{prefix}:{bucket}", amount, expires_at=expires(bucket))
+        marked: list[tuple[int, Hit, bool]] = []  # (bucket, hit, fresh)
+        added: dict[int, int] = {}
+        for bucket, hit in located:
             fresh = state.add_once(f"seen:{rule_id}:{hit.fp}", expires_at=expires(bucket))
-            (new if fresh else dups).append((bucket, hit))
-
-        if new:
-            added: dict[int, int] = {}
-            for bucket, _ in new:
+            marked.append((bucket, hit, fresh))
+            if fresh:
                 added[bucket] = added.get(bucket, 0) + 1
-            for bucket, amount in added.items():
-                state.incr(f"tc:{prefix}:{bucket}", amount, expires_at=expires(bucket))
-            span_all = range(min(added) - n + 1, max(added) + 1)
-            stored = state.get_counts([f"tc:{prefix}:{k}" for k in span_all])
-            prior = {k: stored[f"tc:{prefix}:{k}"] - added.get(k, 0) for k in span_all}
-            marks = state.get_counts([f"tf:{prefix}:{k}" for k in span_all])
-            fired = {k for k in span_all if marks[f"tf:{prefix}:{k}"]}
-            local: dict[int, int] = {}
-            times: list[float] = []
-            for bucket, hit in new:
-                epoch = float(hit.epoch)  # type: ignore[arg-type]
+        for bucket, amount in every.items():
+            if amount > added.get(bucket, 0):  # a redelivery: counted once, by its first attempt
+                taken = amount - added.get(bucket, 0)
+                state.incr(f"tc:{prefix}:{bucket}", -taken, expires_at=expires(bucket))
+        buckets = [bucket for bucket, _, _ in marked]
+        span_all = range(min(buckets) - n + 1, max(buckets) + 1)
+        stored = state.get_counts([f"tc:{prefix}:{k}" for k in span_all])
+        # what other batches (and earlier attempts of this one) counted
+        prior = {k: max(0, stored[f"tc:{prefix}:{k}"] - added.get(k, 0)) for k in span_all}
+        marks = state.get_counts([f"tf:{prefix}:{k}" for k in span_all])
+        fired = {k for k in span_all if marks[f"tf:{prefix}:{k}"]}
+        emitted: set[str] = set()
+        local: dict[int, int] = {}
+        times: list[float] = []
+        for bucket, hit, fresh in marked:
+            epoch = float(hit.epoch)  # type: ignore[arg-type]
+            span = range(bucket - n + 1, bucket + 1)
+            if fresh:
                 local[bucket] = local.get(bucket, 0) + 1
                 times.append(epoch)
-                span = range(bucket - n + 1, bucket + 1)
-                total = sum(max(0, prior.get(k, 0)) + local.get(k, 0) for k in span)
-                if total < count:
+            else:
+                tally.duplicates += 1  # already in ``prior``: never counted twice
+            total = sum(prior.get(k, 0) + local.get(k, 0) for k in span)
+            if total < count:
+                if fresh:
                     tally.below_threshold += 1
-                    continue
-                if any(k in fired for k in span):
+                continue
+            done = [k for k in span if k in fired]
+            if done:
+                if fresh:
                     tally.suppressed += 1
                     continue
-                fired.add(bucket)
-                if state.incr(f"tf:{prefix}:{bucket}", 1, expires_at=expires(bucket)) != 1:
-                    tally.suppressed += 1  # another shard fired first
-                    continue
-                state.incr(f"tw:{prefix}:{hit.fp}", 1, expires_at=expires(bucket))
-                # first seen: exact when every counted event is in this batch, else bucket start
-                start = (bucket - n + 1) * bucket_s
-                in_window = [t for t in times if t >= start]
-                if len(in_window) >= total:
-                    first = min(in_window)
-                else:
-                    oldest = next(k for k in span if prior.get(k, 0) + local.get(k, 0) > 0)
-                    first = float(oldest * bucket_s)
-                firing = self._firing(make_id, group, bucket * bucket_s, hit, total, epoch, first)
-                firing.context.update(context)
-                firings.append(firing)
-
-        if dups:
-            tally.duplicates += len(dups)
-            marks = state.get_counts([f"tw:{prefix}:{hit.fp}" for _, hit in dups])
-            for bucket, hit in dups:
-                if not marks[f"tw:{prefix}:{hit.fp}"]:
-                    continue  # redelivered, but this event did not fire: nothing to resend
-                span = range(bucket - n + 1, bucket + 1)
-                total = sum(state.get_counts([f"tc:{prefix}:{k}" for k in span]).values())
-                epoch = float(hit.epoch)  # type: ignore[arg-type]
-                firing = self._firing(make_id, group, bucket * bucket_s, hit, total, epoch, None)
-                firing.replay = True
-                firing.context.update(context)
-                firings.append(firing)
+                # a redelivered event inside a window that fired: re-send that alert (same id)
+                start = done[-1] * bucket_s
+                if make_id(group, start) not in emitted:
+                    firing = self._firing(make_id, group, start, hit, total, epoch, None)
+                    firing.replay = True
+                    firing.context.update(context)
+                    firings.append(firing)
+                    emitted.add(firing.alert_id)
+                continue
+            fired.add(bucket)
+            if state.incr(f"tf:{prefix}:{bucket}", 1, expires_at=expires(bucket)) != 1:
+                tally.suppressed += 1  # another shard fired first
+                continue
+            # (a duplicate can fire here too: the attempt that counted it died before firing)
+            # first seen: exact when every counted event is in this batch, else bucket start
+            window_start_s = (bucket - n + 1) * bucket_s
+            in_window = [t for t in times if t >= window_start_s]
+            if len(in_window) >= total:
+                first = min(in_window)
+            else:
+                oldest = next(k for k in span if prior.get(k, 0) + local.get(k, 0) > 0)
+                first = float(oldest * bucket_s)
+            firing = self._firing(make_id, group, bucket * bucket_s, hit, total, epoch, first)
+            firing.context.update(context)
+            firings.append(firing)
+            emitted.add(firing.alert_id)
         return firings, tally
 
     @staticmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -100,11 +101,13 @@ def test_reprocessing_a_batch_resends_the_same_alert_without_inflating_counts() 
     assert again.duplicates == 4
     aid = first.alerts[0].id
     assert state.get_counts([f"dd:{aid}"])[f"dd:{aid}"] == 4
-    # a redelivery of a later batch (which did not open the window) sends nothing
+    # a later batch is suppressed; its redelivery re-sends the window's alert (same id: the
+    # outputs skip what they already took) and counts nothing
     later = [ev(epoch=T0 + 100, statementId=100)]
     assert engine_for(dedup_rule(), state=state).process(later).alerts == []
     redelivered = engine_for(dedup_rule(), state=state).process(later)
-    assert redelivered.alerts == [] and redelivered.duplicates == 1
+    assert [(a.id, a.count) for a in redelivered.alerts] == [(aid, 5)]
+    assert redelivered.duplicates == 1
     assert state.get_counts([f"dd:{aid}"])[f"dd:{aid}"] == 5
 
 
@@ -220,8 +223,16 @@ def test_a_burst_costs_one_marker_per_event_and_a_few_calls_per_batch() -> None:
     )
     assert len(result.alerts) == 1
     assert state.calls["add_once"] == 200
-    assert state.calls["incr"] == 9 + 2  # one per bucket, the fire marker, the firing event
+    assert state.calls["incr"] == 9 + 1  # one per bucket and the fire marker
     assert state.calls["get_counts"] == 2
+
+
+def test_a_redelivered_burst_is_counted_once() -> None:
+    state = MemoryStateStore()
+    batch = [fail(1), fail(2)]
+    engine_for(burst_rule(), state=state).process(batch)
+    engine_for(burst_rule(), state=state).process(batch)  # redelivered: +2 then -2
+    assert engine_for(burst_rule(), state=state).process([fail(3)]).alerts[0].count == 3
 
 
 @settings(max_examples=60, deadline=None)
@@ -241,6 +252,7 @@ def test_batching_never_changes_what_fires(gaps: list[int], cuts: set[int]) -> N
         a.id
         for e in events
         for a in engine_for(burst_rule(count=3), state=one_by_one).process([e]).alerts
+        if not a.context.get("replay")  # equal events are redeliveries: they re-send
     ]
     batched = MemoryStateStore()
     bounds = [0, *sorted(c for c in cuts if c < len(events)), len(events)]
@@ -248,5 +260,48 @@ def test_batching_never_changes_what_fires(gaps: list[int], cuts: set[int]) -> N
         a.id
         for lo, hi in itertools.pairwise(bounds)
         for a in engine_for(burst_rule(count=3), state=batched).process(events[lo:hi]).alerts
+        if not a.context.get("replay")
     ]
     assert got == expected
+
+
+class FlakyStore(MemoryStateStore):
+    """A store that fails once, on the first ``incr`` of a key with ``prefix`` (a throttle)."""
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self.prefix = prefix
+
+    def incr(self, key, amount=1, *, expires_at):
+        if self.prefix and key.startswith(self.prefix):
+            self.prefix = ""
+            raise RuntimeError("ProvisionedThroughputExceededException")
+        return super().incr(key, amount, expires_at=expires_at)
+
+
+@pytest.mark.parametrize("fail_on", ["dd:"])
+def test_a_crash_mid_window_never_loses_the_dedup_alert(fail_on: str) -> None:
+    state = FlakyStore(fail_on)
+    batch = [ev(epoch=T0 + i, statementId=i) for i in range(3)]
+    with pytest.raises(RuntimeError):
+        engine_for(dedup_rule(), state=state).process(batch)  # markers written, then the crash
+    again = engine_for(dedup_rule(), state=state).process(batch)  # Kinesis redelivers
+    assert [a.id for a in again.alerts] == [alert_id("d", '"app"', int(T0))]
+
+
+@pytest.mark.parametrize("fail_on", ["tc:", "tf:"])
+def test_a_crash_mid_threshold_never_loses_the_alert(fail_on: str) -> None:
+    """Crash before anything is counted (tc:) or after counting, before firing (tf:)."""
+    reference = engine_for(burst_rule(), state=MemoryStateStore()).process(
+        [fail(t) for t in (1, 2, 3)]
+    )
+    state = FlakyStore(fail_on)
+    batch = [fail(t) for t in (1, 2, 3)]
+    with pytest.raises(RuntimeError):
+        engine_for(burst_rule(), state=state).process(batch)
+    again = engine_for(burst_rule(), state=state).process(batch)
+    assert [a.id for a in again.alerts] == [a.id for a in reference.alerts]
+    assert again.alerts[0].count == 3  # counted once
+    third = engine_for(burst_rule(), state=state).process(batch)  # and again: same alert
+    assert [a.id for a in third.alerts] == [a.id for a in reference.alerts]
+    assert third.alerts[0].context["replay"] is True
