@@ -3,8 +3,10 @@
 Lambda redelivers whole stretches of a shard, and the rule engine then re-emits the same alert
 ids. This module remembers, per output, which alert ids were delivered (a ``sent:<output>:<id>``
 counter in the ``StateStore``, written after a successful send) and skips them, so a redelivered
-batch sends no second Slack message, SNS message or finding. The window between a send and its
-marker is the only place a crash can repeat an alert (at least once, never lost).
+batch sends no second Slack message, SNS message or finding. Outputs that update in place
+(Security Hub) are remembered per id *and count*: the finding follows the incident as it grows.
+The window between a send and its marker is the only place a crash can repeat an alert (at
+least once, never lost).
 
 Each output's answer per alert is settled here:
 
@@ -37,8 +39,11 @@ log = logging.getLogger("dasalert.delivery")
 SENT_TTL_S = 2 * 86400  # longer than Kinesis retention (24 h): redeliveries always find it
 
 
-def sent_key(output: str, aid: str) -> str:
-    return f"sent:{output}:{aid}"
+def sent_key(output: str, aid: str, count: int | None = None) -> str:
+    """The marker of a delivery; with ``count`` for outputs that update in place, so the same
+    alert seen again with more events is sent again (the finding's count moves) while a
+    redelivery — same id, same count — is still skipped."""
+    return f"sent:{output}:{aid}" if count is None else f"sent:{output}:{aid}:{count}"
 
 
 @dataclass
@@ -90,7 +95,7 @@ class Deliverer:
     ) -> dict[str, list[Alert]]:
         todo: dict[str, list[Alert]] = {}
         for name, batch in routes.items():
-            keys = [sent_key(name, a.id) for a in batch]
+            keys = [self._key(name, a) for a in batch]
             try:
                 done = self.state.get_counts(keys)
             except Exception as exc:  # cannot tell what was sent: retry these alerts later
@@ -127,7 +132,7 @@ class Deliverer:
         result.deliveries.append(d)
         if d.status is Status.DELIVERED:
             try:
-                self.mark(sent_key(d.output, d.alert_id))
+                self.mark(self._key(d.output, by_id[d.alert_id]))
             except Exception as exc:  # delivered; only a redelivery could repeat it
                 log.warning("could not record delivery %s: %s", d.alert_id, type(exc).__name__)
             return
@@ -140,7 +145,7 @@ class Deliverer:
         try:
             self.dead_letters.send(alert_message(by_id[d.alert_id], d.output, reason))
             result.dead_lettered += 1
-            self.mark(sent_key(d.output, d.alert_id))  # dead-lettered: do not send again
+            self.mark(self._key(d.output, by_id[d.alert_id]))  # dead-lettered: not again
         except Exception as exc:
             log.error(
                 "alert %s undeliverable to %s and not dead-lettered: %s",
@@ -149,6 +154,11 @@ class Deliverer:
                 type(exc).__name__,
             )
             result.retry.setdefault(d.alert_id, "dead_letter_failed")
+
+    def _key(self, output: str, alert: Alert) -> str:
+        out = self.router.outputs.get(output)
+        in_place = bool(getattr(out, "updates_in_place", False))
+        return sent_key(output, alert.id, alert.count if in_place else None)
 
     def mark(self, key: str) -> None:
         self.state.incr(key, 1, expires_at=self.clock() + SENT_TTL_S)

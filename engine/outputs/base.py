@@ -89,6 +89,10 @@ class Deadline:
 
 class Output(ABC):
     name: ClassVar[str] = ""
+    # True for destinations that keep one record per alert id and update it in place (Security
+    # Hub findings): a repeat of the alert with a higher count is worth sending again, whereas
+    # Slack or SNS would page a second time.
+    updates_in_place: ClassVar[bool] = False
 
     @abstractmethod
     def send(self, alerts: Sequence[Alert], deadline: Deadline | None = None) -> DeliveryReport:

@@ -76,6 +76,7 @@ def _error_outcome(exc: Exception) -> Outcome:
 
 @register("securityhub")
 class SecurityHubOutput(Output):
+    updates_in_place = True  # Id = alert id: a repeat updates the one finding (count, last seen)
     """Imports alerts as ASFF findings into the account's default product."""
 
     def __init__(

@@ -200,3 +200,25 @@ def test_resource_id_setting_overrides_the_id_in_the_stream_arn(deployment: Depl
     assert [m["title"] for m in d.sns_messages() if m["kind"] == "rule"] == [
         "DDL by mallory: CREATE TABLE"
     ]
+
+
+def test_a_growing_incident_updates_its_finding_and_pages_once(deployment: Deployment) -> None:
+    """One incident = one finding, updated as it repeats; Slack and SNS hear of it once."""
+    import os
+    from pathlib import Path
+
+    d = deployment
+    (Path(os.environ["DASALERT_RULES"]) / "ddl-dedup.yaml").write_text(
+        "id: ddl-dedup\ntitle: DDL by {dbUserName}\nseverity: high\n"
+        "when: das.action == 'DDL'\ndedup: {key: dbUserName, window: 1h}\n"
+    )
+    first = d.event([ddl("mallory", 1)], first=1000)
+    assert handler(first, FakeContext()) == {"batchItemFailures": []}
+    later = d.event([ddl("mallory", 30, n=2), ddl("mallory", 31, n=3)], first=2000)
+    assert handler(later, FakeContext()) == {"batchItemFailures": []}
+    assert handler(later, FakeContext()) == {"batchItemFailures": []}  # redelivered
+
+    findings = [f for f in d.findings() if f["GeneratorId"] == "ddl-dedup"]
+    assert len(findings) == 1
+    assert findings[0]["ProductFields"]["dasalert/Count"] == "3"
+    assert [m["count"] for m in d.sns_messages() if m["rule_id"] == "ddl-dedup"] == [1]

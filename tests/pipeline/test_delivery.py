@@ -58,3 +58,21 @@ def test_without_retry_and_without_a_queue_the_alert_is_still_reported_for_retry
     dlq.broken = True
     result = d.deliver([_alert(1)], Deadline())
     assert result.retry == {"a1": "dead_letter_failed"} and result.dead_lettered == 0
+
+
+class InPlace(ScriptedOutput):
+    updates_in_place = True
+
+
+def test_outputs_that_update_in_place_get_repeats_with_a_higher_count_only() -> None:
+    import dataclasses
+
+    page, finding = ScriptedOutput("page"), InPlace("finding")
+    d, _, _ = _deliverer({"page": page, "finding": finding})
+    first = _alert(1)
+    d.deliver([first], Deadline())
+    d.deliver([first], Deadline())  # a redelivery: same id, same count
+    grown = dataclasses.replace(first, count=7)
+    d.deliver([grown], Deadline())  # the incident grew: the finding follows, nobody is paged
+    assert [a.count for a in page.sent] == [1]
+    assert [a.count for a in finding.sent] == [1, 7]
