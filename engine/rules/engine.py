@@ -12,8 +12,10 @@ Rule kinds of suppression:
 
 * a rule with ``threshold`` alerts when ``count`` matching events of one group fall in a sliding
   window, once per group per window;
-* a rule with ``dedup`` alerts once per (dedup key, tumbling window); later matches of the window
-  are counted, not sent;
+* a rule with ``dedup`` alerts once per (dedup key, tumbling window); a later batch with more
+  matches of the window emits the *same* alert (same id, ``context.update``) with the window's
+  new ``count`` and its true ``first_seen``: outputs that update in place (Security Hub) follow
+  the incident, the others skip an id they already sent;
 * a rule with neither alerts on every matching event (the alert id is derived from the event, so a
   redelivered batch still gives the same ids).
 
@@ -253,6 +255,8 @@ class Engine:
         context = dict(firing.context)
         if firing.replay:
             context["replay"] = True
+        if firing.update:
+            context["update"] = True
         if kind == "rule_error":
             title = f"Rule {rule.id} failed to evaluate"
             severity = RULE_ERROR_SEVERITY

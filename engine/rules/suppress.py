@@ -20,6 +20,7 @@ key                             kind      meaning
 ==============================  ========  ===================================================
 ``seen:<rule>:<fp>``            marker    the event ``fp`` has been counted for ``rule``
 ``dd:<alert id>``               counter   matching events in one dedup window
+``df:<alert id>`` (namespace)   maximum   ``first`` = minus the window's first event time
 ``tc:<rule>:<group>:<bucket>``  counter   matching events of a group in one sub-bucket
 ``tf:<rule>:<group>:<bucket>``  counter   1 when the threshold fired in that sub-bucket
 ==============================  ========  ===================================================
@@ -90,6 +91,7 @@ class Firing:
     first: float | None
     last: float | None
     replay: bool = False  # a redelivered batch: the same alert as before, sent again
+    update: bool = False  # the same alert as before, with the window's new count
     context: dict[str, Any] = field(default_factory=dict)
 
 
@@ -143,18 +145,35 @@ class Deduplicator:
             total = state.incr(f"dd:{alert_id}", len(new), expires_at=expires)
             if total == len(new):  # this batch opened the window (atomic across shards)
                 firing = _firing(alert_id, key, new, total)
+                first = firing.first
+                if first is not None:  # kept for the updates: first seen of the whole window
+                    state.record_max(f"df:{alert_id}", "first", -first, expires_at=expires)
             else:
+                # The window's alert again (same id) with its new total: outputs that update in
+                # place (a Security Hub finding) follow the incident; the others skip the id.
                 tally.suppressed += len(new)
+                firing = _firing(alert_id, key, new, total, update=True)
         if dups:
             tally.duplicates += len(dups)
             if firing is None:  # a redelivery: send the window's alert again, same id
                 total = state.get_counts([f"dd:{alert_id}"])[f"dd:{alert_id}"]
-                firing = _firing(alert_id, key, dups + new, max(total, len(hits)), replay=True)
-                tally.suppressed -= len(new)  # they are part of the re-sent alert
+                firing = _firing(alert_id, key, dups, max(total, len(dups)), replay=True)
+        if firing is not None and (firing.update or firing.replay):
+            seen = state.read_namespace(f"df:{alert_id}").get("first")
+            if seen is not None and (firing.first is None or -seen < firing.first):
+                firing.first = -seen
         return firing, tally
 
 
-def _firing(alert_id: str, key: str | None, hits: list[Hit], count: int, *, replay=False) -> Firing:
+def _firing(
+    alert_id: str,
+    key: str | None,
+    hits: list[Hit],
+    count: int,
+    *,
+    replay: bool = False,
+    update: bool = False,
+) -> Firing:
     times = [h.epoch for h in hits if h.epoch is not None]
     return Firing(
         alert_id=alert_id,
@@ -164,6 +183,7 @@ def _firing(alert_id: str, key: str | None, hits: list[Hit], count: int, *, repl
         first=min(times) if times else None,
         last=max(times) if times else None,
         replay=replay,
+        update=update,
     )
 
 

@@ -159,9 +159,12 @@ def test_rule_errors_are_deduplicated_per_rule_per_hour() -> None:
     first = eng.process([ev(epoch=T0 + 1), ev(epoch=T0 + 60), ev(epoch=T0 + 3599)])
     assert first.rule_errors == 3
     assert [(a.kind, a.count) for a in first.alerts] == [("rule_error", 3)]
-    # same hour, next invocation: counted, not sent again
+    # same hour, next invocation: the same alert (same id) with the new count, not a new one
     again = eng.process([ev(epoch=T0 + 1800, databaseName="other")])
-    assert again.rule_errors == 1 and again.alerts == [] and again.suppressed == 1
+    assert again.rule_errors == 1 and again.suppressed == 1
+    assert [(a.id, a.count, a.context["update"]) for a in again.alerts] == [
+        (first.alerts[0].id, 4, True)
+    ]
     # next hour: a new alert with a new id
     later = eng.process([ev(epoch=T0 + 3600)])
     assert len(later.alerts) == 1 and later.alerts[0].id != first.alerts[0].id

@@ -79,12 +79,17 @@ def test_dedup_continues_across_invocations_through_the_store() -> None:
     state = MemoryStateStore()
     first = engine_for(dedup_rule(), state=state).process([ev(epoch=T0 + 1, statementId=1)])
     assert len(first.alerts) == 1
-    # a second Lambda invocation (new Engine, same table), same window: counted, not sent
+    # a second Lambda invocation (new Engine, same table), same window: no new alert, but the
+    # same one (same id) with the window's count and first seen, for outputs updating in place
     second = engine_for(dedup_rule(), state=state).process(
         [ev(epoch=T0 + 2, statementId=2), ev(epoch=T0 + 3, statementId=3)]
     )
-    assert second.alerts == [] and second.suppressed == 2 and second.matched == 2
+    assert second.suppressed == 2 and second.matched == 2
     aid = first.alerts[0].id
+    (update,) = second.alerts
+    assert (update.id, update.count, update.context) == (aid, 3, {"update": True})
+    assert update.first_seen == first.alerts[0].first_seen  # the window's, not the batch's
+    assert update.last_seen == "2026-03-02T10:00:03.000000Z"
     assert state.get_counts([f"dd:{aid}"]) == {f"dd:{aid}": 3}
     # the next window alerts again
     third = engine_for(dedup_rule(), state=state).process([ev(epoch=T0 + 3600, statementId=4)])
@@ -101,10 +106,11 @@ def test_reprocessing_a_batch_resends_the_same_alert_without_inflating_counts() 
     assert again.duplicates == 4
     aid = first.alerts[0].id
     assert state.get_counts([f"dd:{aid}"])[f"dd:{aid}"] == 4
-    # a later batch is suppressed; its redelivery re-sends the window's alert (same id: the
-    # outputs skip what they already took) and counts nothing
+    # a later batch updates the window's alert; its redelivery re-sends it (same id, same
+    # count: the outputs skip what they already took) and counts nothing
     later = [ev(epoch=T0 + 100, statementId=100)]
-    assert engine_for(dedup_rule(), state=state).process(later).alerts == []
+    updated = engine_for(dedup_rule(), state=state).process(later).alerts
+    assert [(a.id, a.count) for a in updated] == [(aid, 5)]
     redelivered = engine_for(dedup_rule(), state=state).process(later)
     assert [(a.id, a.count) for a in redelivered.alerts] == [(aid, 5)]
     assert redelivered.duplicates == 1
