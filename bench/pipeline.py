@@ -275,14 +275,20 @@ def rule_sources(rules: Path) -> tuple[list[str], Any]:
 
 
 def run_side_by_side(
-    stream: Stream, rules: Path, counter: KmsCounter, *, with_baseline: bool = True
+    stream: Stream,
+    rules: Path,
+    counter: KmsCounter,
+    *,
+    with_baseline: bool = True,
+    repeat: int = 1,
 ) -> dict[str, Timing]:
-    """Ours, the published approach and the floor, interleaved batch by batch.
+    """Ours, the published approach and the floor, interleaved batch by batch; best of
+    ``repeat`` passes for each.
 
     Interleaving means all three see the same machine: a slow second on a shared host slows
-    one batch of each, not one side of the comparison. Ours is the handler, warm (runtime
-    built, rules compiled) with an empty data-key cache for this stream, as a container that
-    has just moved to new records would be.
+    one batch of each, not one side of the comparison. Each pass of ours starts from a freshly
+    built runtime (rules compiled, KMS client created, untimed): empty data-key cache, empty
+    state, as a container that has just been handed these records.
     """
     import boto3
 
@@ -292,55 +298,60 @@ def run_side_by_side(
     kms = boto3.client("kms")
     payloads = [baseline.gzip_payloads([ev], kms) for ev in stream.events]  # untimed
     ctx = LambdaContext()
-    rt = fresh_runtime()
-    stats0 = rt.pipeline.decoder.keys.stats.kms_calls
-    t_ours = t_base = t_floor = 0.0
-    kms_ours = kms_base = 0
-    base = baseline.BaselineResult()
-    failures: list[Any] = []
-    counter.take()
-    gc.collect()
-    clock = time.perf_counter
-    for event, gz in zip(stream.events, payloads, strict=True):
-        with quiet_stdout():
-            t0 = clock()
-            resp = handler(event, ctx)
-            t_ours += clock() - t0
-        failures.extend(resp["batchItemFailures"])
-        kms_ours += counter.take()
-        if with_baseline:
-            t0 = clock()
-            baseline.handler(event, kms, whens, options, base)
-            t_base += clock() - t0
-            kms_base += counter.take()
-        t0 = clock()
-        baseline.floor(gz)
-        t_floor += clock() - t0
-    if failures:
-        raise SystemExit(f"the handler reported {len(failures)} failed records: not comparable")
     n_rec, n_ev = len(stream.encoded), stream.activity_events
-    out = {
-        "ours": Timing(
-            "dasalert (handlers.kinesis.handler)",
-            t_ours,
-            n_rec,
-            n_ev,
-            kms_calls=kms_ours,
-            extra={"provider_kms_calls": rt.pipeline.decoder.keys.stats.kms_calls - stats0},
-        ),
-        "floor": Timing("floor: gunzip + json.loads", t_floor, n_rec, n_ev),
-    }
-    if with_baseline:
-        assert base.events == n_ev, (base.events, n_ev)
-        out["baseline"] = Timing(
-            "published approach (bench/baseline.py)",
-            t_base,
-            base.records,
-            base.events,
-            kms_calls=kms_base,
-            matches=base.matches,
-        )
-    return out
+    best: dict[str, Timing] = {}
+    clock = time.perf_counter
+    for _ in range(max(1, repeat)):
+        rt = fresh_runtime()
+        stats0 = rt.pipeline.decoder.keys.stats.kms_calls
+        t_ours = t_base = t_floor = 0.0
+        kms_ours = kms_base = 0
+        base = baseline.BaselineResult()
+        failures: list[Any] = []
+        counter.take()
+        gc.collect()
+        for event, gz in zip(stream.events, payloads, strict=True):
+            with quiet_stdout():
+                t0 = clock()
+                resp = handler(event, ctx)
+                t_ours += clock() - t0
+            failures.extend(resp["batchItemFailures"])
+            kms_ours += counter.take()
+            if with_baseline:
+                t0 = clock()
+                baseline.handler(event, kms, whens, options, base)
+                t_base += clock() - t0
+                kms_base += counter.take()
+            t0 = clock()
+            baseline.floor(gz)
+            t_floor += clock() - t0
+        if failures:
+            raise SystemExit(f"the handler reported {len(failures)} failed records")
+        this = {
+            "ours": Timing(
+                "dasalert (handlers.kinesis.handler)",
+                t_ours,
+                n_rec,
+                n_ev,
+                kms_calls=kms_ours,
+                extra={"provider_kms_calls": rt.pipeline.decoder.keys.stats.kms_calls - stats0},
+            ),
+            "floor": Timing("floor: gunzip + json.loads", t_floor, n_rec, n_ev),
+        }
+        if with_baseline:
+            assert base.events == n_ev, (base.events, n_ev)
+            this["baseline"] = Timing(
+                "published approach (bench/baseline.py)",
+                t_base,
+                base.records,
+                base.events,
+                kms_calls=kms_base,
+                matches=base.matches,
+            )
+        for k, v in this.items():
+            if k not in best or v.seconds < best[k].seconds:
+                best[k] = v
+    return best
 
 
 def run_stages(stream: Stream, rules: Path, repeat: int = 3) -> list[Timing]:
@@ -441,7 +452,8 @@ def report(args: argparse.Namespace, info: dict[str, Any], results: dict[str, An
         f"({info['events']:,} activity events, {info['engines']}), "
         f"a new data key every {args.records_per_key} records per stream, "
         f"batches of {args.batch_size}, {info['payload_mb']:.1f} MB of record data; "
-        f"rules: {info['rules']} ({info['rule_count']})",
+        f"rules: {info['rules']} ({info['rule_count']}); "
+        f"best of {args.repeat} passes, the three sides interleaved batch by batch",
         "",
     ]
     rows = []
@@ -501,6 +513,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, default=100, help="records per Lambda invocation")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--rules", type=Path, default=SHIPPED_RULES)
+    p.add_argument("--repeat", type=int, default=3, help="passes; the best of each side counts")
     p.add_argument("--no-baseline", action="store_true")
     p.add_argument("--no-stages", action="store_true")
     p.add_argument("--no-memory", action="store_true")
@@ -583,7 +596,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # imports and first-call costs of all three, not part of the figures
         run_side_by_side(warm, args.rules, counter, with_baseline=not args.no_baseline)
         results: dict[str, Any] = run_side_by_side(
-            stream, args.rules, counter, with_baseline=not args.no_baseline
+            stream, args.rules, counter, with_baseline=not args.no_baseline, repeat=args.repeat
         )
         if not args.no_stages:
             results["stages"] = run_stages(stream, args.rules)
