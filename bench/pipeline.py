@@ -85,38 +85,12 @@ def machine() -> str:
 
 @contextlib.contextmanager
 def moto_kms() -> Iterator[str]:
-    """A moto server on 127.0.0.1 in this process; boto3 finds it via ``AWS_ENDPOINT_URL``."""
-    try:
-        from bench._moto import moto_server  # D's helper, when present
-    except ImportError:
-        moto_server = None
-    if moto_server is not None:
-        with moto_server() as url:
-            yield url
-        return
-    import logging
+    """A moto server on 127.0.0.1 in this process (D's ``bench/_moto.py``); boto3 finds it
+    through ``AWS_ENDPOINT_URL``."""
+    from bench._moto import moto_server
 
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    os.environ.update(
-        AWS_ENDPOINT_URL=url,
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_SESSION_TOKEN="testing",
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_REGION="us-east-1",
-    )
-    os.environ.pop("AWS_PROFILE", None)
-    try:
+    with moto_server() as url:
         yield url
-    finally:
-        server.stop()
 
 
 class KmsCounter:
