@@ -73,11 +73,16 @@ _NOT_A_PASSWORD = frozenset(
     BETWEEN ESCAPE""".split()  # noqa: SIM905
 )
 _PREFIXES = frozenset({"E", "N", "X", "B", "Q", "NQ"})  # E'…', N'…', X'…', B'…', q'[…]'
+# Bounds that keep adversarial text linear: tokens scanned for a call's arguments, characters
+# of an unquoted password (Oracle's limit is 1024 bytes).
+_MAX_ARG_TOKENS = 64
+_MAX_BARE = 1024
 _MAX_DEPTH = 3  # nesting of comments / literals scanned as SQL
 
 # Inside literals and comments: libpq/ODBC/JDBC key=value pairs and URIs with user:password@.
 _DSN_KV = re.compile(r"(?<![A-Za-z0-9_])(?:password|passwd|pwd)\s*=\s*([^\s;&,)'\"]+)", re.I)
-_DSN_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s/:@'\"]*:([^\s@'\"/]+)@")
+# (The lookbehind keeps a long run of letters from being retried at every position.)
+_DSN_URI = re.compile(r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://[^\s/:@'\"]*:([^\s@'\"/]+)@")
 
 
 # --- tokenizing ------------------------------------------------------------------------------
@@ -242,10 +247,8 @@ def _tokens(text: str, start: int, stop: int, d: _Dialect, ranges: _Ranges, dept
 def _block_end(text: str, pos: int, stop: int, nested: bool) -> int:
     """Index just past the ``*/`` that closes a comment opened before ``pos`` (or ``stop``)."""
     depth = 1
-    while True:
-        close = text.find("*/", pos, stop)
-        if close < 0:
-            return stop
+    close = text.find("*/", pos, stop)
+    while close >= 0:
         if nested:
             opened = text.find("/*", pos, close)
             if opened >= 0:
@@ -256,6 +259,8 @@ def _block_end(text: str, pos: int, stop: int, nested: bool) -> int:
         pos = close + 2
         if depth == 0:
             return pos
+        close = text.find("*/", pos, stop)
+    return stop
 
 
 def _scan_inner(
@@ -319,8 +324,10 @@ def _scan_dsn(text: str, start: int, stop: int, ranges: _Ranges) -> None:
 
 
 def _mask_statements(text: str, start: int, stop: int, d: _Dialect, ranges: _Ranges, depth: int):
+    """Find the secrets in ``text[start:stop]`` read as one dialect; add their ranges."""
     toks = _tokens(text, start, stop, d, ranges, depth)
     n = len(toks)
+    scanned = 0  # positional calls: literals before this index are already masked
     for i, tok in enumerate(toks):
         if tok[0] != "w":
             continue
@@ -328,11 +335,12 @@ def _mask_statements(text: str, start: int, stop: int, d: _Dialect, ranges: _Ran
         if word == "IDENTIFIED":
             _identified(text, toks, i, ranges)
         elif word in _POSITIONAL or word.startswith(_POSITIONAL_PREFIXES):
-            j = i + 1
-            while j < n and toks[j][5] != ";":
+            j = max(i + 1, scanned)
+            while j < n and j <= i + _MAX_ARG_TOKENS and toks[j][5] != ";":
                 if toks[j][0] in "sq":
                     ranges.append((toks[j][3], toks[j][4]))
                 j += 1
+            scanned = j
         elif word in _SECRET_WORDS or any(part in word for part in _SECRET_PARTS):
             _keyword_value(text, toks, i, ranges)
 
@@ -405,7 +413,7 @@ def _value(toks: list[_Tok], j: int, ranges: _Ranges) -> int:
 def _call_args(toks: list[_Tok], j: int, ranges: _Ranges) -> int:
     """Mask every literal between ``toks[j]`` (an opening parenthesis) and its match."""
     depth = 0
-    n = len(toks)
+    n = min(len(toks), j + _MAX_ARG_TOKENS)
     while j < n:
         tok = toks[j]
         if tok[5] == "(":
@@ -454,7 +462,13 @@ def _bare_or_value(text: str, toks: list[_Tok], j: int, ranges: _Ranges) -> int:
         return _value(toks, j, ranges)
     start = toks[j][1]
     end = start
-    while end < len(text) and not text[end].isspace() and text[end] != ";":
+    limit = min(len(text), start + _MAX_BARE)
+    while (
+        end < limit
+        and not text[end].isspace()
+        and text[end] != ";"
+        and not text.startswith(("/*", "--"), end)
+    ):
         end += 1
     ranges.append((start, end))
     j += 1

@@ -305,3 +305,25 @@ def test_redact_event_without_secrets_keeps_values() -> None:
 
 def test_mask_constant() -> None:
     assert MASK == "***"
+
+
+@pytest.mark.parametrize(
+    ("sql", "secret"),
+    [
+        ("ALTER ROLE x PASSWORD '" + "s" * 100_000, "s" * 10),
+        ("/*" * 5_000 + " ALTER ROLE x PASSWORD 'pw-in-nest'", "pw-in-nest"),
+        ("SET PASSWORD = PASSWORD('pw-call') " + "PASSWORD(" * 2_000, "pw-call"),
+        ("EXEC sp_addlogin 'u', 'pw-proc' " + "sp_addlogin 'a' " * 2_000, "pw-proc"),
+        ("IDENTIFIED/**/BY/**/pwbare/**/" * 1_000, "pwbare"),
+        ("password '" + "\\" * 50_001, "\\" * 10),
+    ],
+)
+def test_adversarial_sizes_still_masked(sql: str, secret: str) -> None:
+    """Large hostile inputs (the work stays linear: see the bounds in redact.py)."""
+    assert secret not in redact_sql(sql)
+
+
+def test_password_keyword_then_comment_then_literal() -> None:
+    assert (
+        redact_sql("ALTER ROLE r PASSWORD -- why\n 'x'") == "ALTER ROLE r PASSWORD -- why\n '***'"
+    )
