@@ -13,8 +13,10 @@ differ (``\\'`` escapes only in MySQL, ``#`` comments only in MySQL, ``[ident]``
 Server, ``$$…$$`` only in PostgreSQL, ``q'[…]'`` only in Oracle) — and the union of what every
 dialect would mask is masked. A secret is therefore masked as long as its statement is valid in
 one of the four dialects; the price is occasionally masking a little more than needed.
-Comment bodies are scanned too (MySQL executes ``/*! … */``). Text that mentions none of the
-trigger words returns unchanged without being tokenized, which keeps this cheap per event.
+Comment bodies and literal contents are scanned as SQL too (MySQL executes ``/*! … */``;
+``DO $$ … $$`` and ``EXECUTE '…'`` carry dynamic SQL). Text that mentions none of the trigger
+words returns unchanged without being tokenized, which keeps this cheap per event; hostile text
+stays linear (see the bounds below).
 """
 
 from __future__ import annotations
