@@ -98,8 +98,10 @@ def test_verb_action(verb: object, action: str) -> None:
 @pytest.mark.parametrize(
     ("value", "iso", "epoch"),
     [
-        # Aurora PostgreSQL / MySQL: +00 offset
+        # Aurora PostgreSQL: +00 offset
         ("2019-10-30 00:39:49.990579+00", "2019-10-30T00:39:49.990579Z", 1572395989.990579),
+        # Aurora MySQL: the same form
+        ("2020-05-22 18:07:13.267214+00", "2020-05-22T18:07:13.267214Z", 1590170833.267214),
         # RDS for Oracle: no offset, UTC
         ("2021-01-15 00:15:36.233787", "2021-01-15T00:15:36.233787Z", 1610669736.233787),
         # RDS for SQL Server: 7 fractional digits (the 7th is below a microsecond)
