@@ -18,6 +18,7 @@ from engine.events.engines import detect_engine
 from engine.events.sqlverb import extract_verb
 from engine.events.timeparse import parse_log_time
 
+_KEY_TYPES = (str, int)  # sessionId / statementId: strings or numbers depending on the engine
 _SESSION_ACTIONS = frozenset({"CONNECT", "DISCONNECT", "LOGIN_FAILED"})
 # SQL Server login rows carry the failure text ("Login failed for user …") in commandText.
 _SQLSERVER_NOT_SQL = frozenset({"LOGIN FAILED", "LOGIN SUCCEEDED", "LOGOUT"})
@@ -45,7 +46,7 @@ def normalize(
     aux = engine == "mysql" and cls == "AUX"
 
     text = get("commandText")
-    sql = text if type(text) is str and text.strip() else None
+    sql = text if type(text) is str and text and not text.isspace() else None
     if sql is not None and (aux or (engine == "sqlserver" and command in _SQLSERVER_NOT_SQL)):
         sql = None  # MySQL AUX: the object name; SQL Server login rows: a message
     verb = extract_verb(sql, mysql=engine == "mysql") if sql is not None else None
@@ -67,7 +68,7 @@ def normalize(
     session = get("sessionId")
     statement = get("statementId")
     statement_key = None
-    if session is not None and statement is not None:
+    if type(session) in _KEY_TYPES and type(statement) in _KEY_TYPES:
         statement_key = f"{instance or ''}/{session}/{statement}"
 
     das = {
