@@ -342,6 +342,15 @@ from bench import pipeline as pl
 pl.pin_one_core()
 pl.configure_handler_env(pl.Path(os.environ["DASALERT_RULES"]))
 def rss():
+    # VmHWM: the peak RSS of this process image. ru_maxrss would also count the parent's pages
+    # at fork/vfork time (Linux keeps that high-water mark across exec).
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 from handlers.kinesis import handler
 rt = pl.fresh_runtime()
