@@ -117,9 +117,11 @@ def _rule(c: Checker, root: YNode) -> Rule | None:
     runbook = None
     if get("runbook") is not None:
         runbook = c.string(get("runbook"), "runbook", example="https://wiki.example.com/runbook")
-        if runbook is not None and not S.URL_RE.match(runbook):
+        if runbook is not None and not _runbook_ok(runbook, c.file):
             c.err(
-                get("runbook").line, f"runbook `{runbook}` is not an http(s) URL", "write https://…"
+                get("runbook").line,
+                f"runbook `{runbook}` is not an http(s) URL, nor a file beside the rule",
+                "write https://… or a path relative to the rule file, e.g. runbooks/my-rule.md",
             )
     when = c.expr(get("when"), "when") if get("when") else None
     unless = _unless(c, get("unless")) if get("unless") is not None else ()
@@ -170,6 +172,16 @@ def _tags(c: Checker, node: YNode) -> tuple[str, ...]:
         else:
             out.append(item.value)
     return tuple(out)
+
+
+def _runbook_ok(runbook: str, file: str) -> bool:
+    """An http(s) URL, or a Markdown runbook shipped with the rule pack (relative to the rule
+    file, so it travels into the Lambda bundle with ``rules/``) — checked to exist, so a typo is
+    caught here and not by a responder in the middle of an incident."""
+    if S.URL_RE.match(runbook):
+        return True
+    path = Path(runbook)
+    return not path.is_absolute() and (Path(file).parent / path).is_file()
 
 
 def _urls(c: Checker, node: YNode, what: str) -> tuple[str, ...]:
