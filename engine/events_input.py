@@ -17,12 +17,20 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-_WS = " \t\r\n"
-_decoder = json.JSONDecoder()
+from engine.das.documents import (
+    ENVELOPE,
+    FIREHOSE,
+    KINESIS,
+    RECORD,
+    NotJson,
+    document_kind,
+    iter_documents,
+)
+
 # fields every DAS activity event carries at least one of (FORMAT.md §3)
 _EVENT_FIELDS = frozenset(
     {"logTime", "command", "commandText", "dbUserName", "class", "databaseName", "sessionId"}
@@ -77,41 +85,38 @@ class EventReader:
         self.read_text(text, name)
 
     def read_text(self, text: str, name: str) -> None:
-        for where, doc in _documents(text, name, self.result.problems):
-            if isinstance(doc, list):
-                for i, item in enumerate(doc):
+        for doc in iter_documents(text):
+            where = f"{name}:{doc.line}"
+            if isinstance(doc, NotJson):
+                self._problem(where, f"not JSON: {doc.message}")
+            elif isinstance(doc.value, list):
+                for i, item in enumerate(doc.value):
                     self._document(item, f"{where}[{i}]")
             else:
-                self._document(doc, where)
+                self._document(doc.value, where)
 
     # -- one document ------------------------------------------------------------------------
 
     def _document(self, doc: Any, where: str) -> None:
-        if not isinstance(doc, dict):
+        kind = document_kind(doc)
+        if kind is None:
             self._problem(where, f"expected a JSON object, found {type(doc).__name__}")
-            return
-        if isinstance(doc.get("Records"), list):
+        elif kind == KINESIS:
             from engine.das.sources import records_from_kinesis_event
 
             self._decode_all(lambda: records_from_kinesis_event(doc, where=f"{where} "), where)
-        elif isinstance(doc.get("records"), list):
+        elif kind == FIREHOSE:
             from engine.das.sources import records_from_firehose_event
 
             self._decode_all(lambda: records_from_firehose_event(doc, where=f"{where} "), where)
-        elif (
-            "databaseActivityEvents" in doc
-            or doc.get("type") == "DatabaseActivityMonitoringRecords"
-        ):
+        elif kind == RECORD:
             from engine.das.records import RawRecord
 
             data = json.dumps(doc).encode("utf-8")
             self._decode_all(lambda: [RawRecord(where, data, position=where)], where)
-        elif (
-            "databaseActivityEventList" in doc
-            or doc.get("type") == "DatabaseActivityMonitoringRecord"
-        ):
+        elif kind == ENVELOPE:
             self._envelope(doc, where)
-        else:
+        else:  # an event or a heartbeat
             self._event(doc, where, None, None)
 
     def _envelope(self, doc: dict[str, Any], where: str) -> None:
@@ -183,43 +188,6 @@ class EventReader:
 
     def _problem(self, where: str, message: str) -> None:
         self.result.problems.append(f"{where}: {message}")
-
-
-def _documents(text: str, name: str, problems: list[str]) -> Iterator[tuple[str, Any]]:
-    """(``FILE:LINE``, document) for every JSON document in ``text``, one after another.
-
-    A document that does not parse is reported and reading resumes at the next line starting
-    with ``{`` or ``[``.
-    """
-    pos, line, n = 0, 1, len(text)
-    while True:
-        start = pos
-        while pos < n and text[pos] in _WS:
-            pos += 1
-        line += text.count("\n", start, pos)
-        if pos >= n:
-            return
-        where = f"{name}:{line}"
-        try:
-            doc, end = _decoder.raw_decode(text, pos)
-        except (ValueError, RecursionError) as exc:
-            problems.append(f"{where}: not JSON: {getattr(exc, 'msg', exc)}")
-            nxt = _next_document(text, pos)
-            line += text.count("\n", pos, nxt)
-            pos = nxt
-            continue
-        yield where, doc
-        line += text.count("\n", pos, end)
-        pos = end
-
-
-def _next_document(text: str, pos: int) -> int:
-    i = text.find("\n", pos)
-    while i != -1:
-        if text[i + 1 : i + 2] in ("{", "["):
-            return i + 1
-        i = text.find("\n", i + 1)
-    return len(text)
 
 
 def read_events(

@@ -16,6 +16,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from engine.das.documents import (
+    FIREHOSE,
+    FIREHOSE_MARKERS,
+    KINESIS,
+    RECORD,
+    NotJson,
+    document_kind,
+    iter_documents,
+)
 from engine.das.errors import BadBase64, BadEnvelope, DecodeError
 from engine.das.records import RawRecord
 
@@ -123,25 +132,6 @@ def _broken(record_id: str, position: str, arn: str | None, message: str) -> Und
 
 # --- files ----------------------------------------------------------------------------------
 
-_decoder = json.JSONDecoder()
-_WS = " \t\r\n"
-
-
-def _kind(doc: Any) -> str | None:
-    if isinstance(doc, dict):
-        if isinstance(doc.get("Records"), list):
-            return "kinesis"
-        if isinstance(doc.get("records"), list) and (
-            "invocationId" in doc or "sourceKinesisStreamArn" in doc or "deliveryStreamArn" in doc
-        ):
-            return "firehose"
-        if (
-            "databaseActivityEvents" in doc
-            or doc.get("type") == "DatabaseActivityMonitoringRecords"
-        ):
-            return "raw"
-    return None
-
 
 def iter_records_from_text(text: str, name: str) -> Iterator[RawRecord]:
     """Records from the text of a file: any number of JSON documents, one after another.
@@ -151,64 +141,40 @@ def iter_records_from_text(text: str, name: str) -> Iterator[RawRecord]:
     or a JSON array of those. A document that cannot be parsed becomes one error record and
     reading resumes at the next line that starts a document.
     """
-    pos, line, n = 0, 1, len(text)
-    if text.startswith("\ufeff"):
-        pos = 1
-    while True:
-        start = pos
-        while pos < n and text[pos] in _WS:
-            pos += 1
-        line += text.count("\n", start, pos)
-        if pos >= n:
-            return
-        here = f"{name}:{line}"
-        try:
-            doc, end = _decoder.raw_decode(text, pos)
-        except (ValueError, RecursionError) as exc:
-            yield _broken(here, here, None, f"not JSON: {getattr(exc, 'msg', exc)}")
-            nxt = _next_document_line(text, pos)
-            line += text.count("\n", pos, nxt)
-            pos = nxt
+    for doc in iter_documents(text):
+        here = f"{name}:{doc.line}"
+        if isinstance(doc, NotJson):
+            yield _broken(here, here, None, f"not JSON: {doc.message}")
             continue
-        items = doc if isinstance(doc, list) else [doc]
-        for j, item in enumerate(items):
-            where = f"{here} " + (f"[{j}]." if isinstance(doc, list) else "")
-            yield from _records_of_document(item, text[pos:end], here, where, j, doc)
-        line += text.count("\n", pos, end)
-        pos = end
+        value = doc.value
+        if isinstance(value, list):
+            for j, item in enumerate(value):
+                yield from _records_of_document(item, None, f"{here}[{j}]", f"{here} [{j}].")
+        else:
+            yield from _records_of_document(value, text[doc.start : doc.end], here, f"{here} ")
 
 
 def _records_of_document(
-    item: Any, raw_text: str, here: str, where: str, j: int, doc: Any
+    item: Any, raw_text: str | None, rid: str, where: str
 ) -> Iterator[RawRecord]:
-    kind = _kind(item)
-    if kind == "kinesis":
+    """Records of one document; ``raw_text`` is its exact text when it stands alone."""
+    kind = document_kind(item)
+    if kind == FIREHOSE and FIREHOSE_MARKERS.isdisjoint(item):
+        kind = None  # a bare ``records`` list is not enough to call a file a Firehose event
+    if kind == KINESIS:
         yield from records_from_kinesis_event(item, where=where)
-    elif kind == "firehose":
+    elif kind == FIREHOSE:
         yield from records_from_firehose_event(item, where=where)
-    elif kind == "raw":
-        rid = here if not isinstance(doc, list) else f"{here}[{j}]"
-        data = raw_text if not isinstance(doc, list) else json.dumps(item)
+    elif kind == RECORD:
+        data = raw_text if raw_text is not None else json.dumps(item)
         yield RawRecord(record_id=rid, data=data.encode("utf-8"), position=rid)
     else:
-        rid = here if not isinstance(doc, list) else f"{here}[{j}]"
         yield _broken(
             rid,
             rid,
             None,
             "not a Kinesis Lambda event, a Firehose event or a DAS record payload",
         )
-
-
-def _next_document_line(text: str, pos: int) -> int:
-    """The start of the next line beginning with '{' or '[' after ``pos`` (or the end)."""
-    n = len(text)
-    i = text.find("\n", pos)
-    while i != -1:
-        if i + 1 < n and text[i + 1] in "{[":
-            return i + 1
-        i = text.find("\n", i + 1)
-    return n
 
 
 def iter_records_from_file(path: str | os.PathLike[str]) -> Iterator[RawRecord]:

@@ -13,7 +13,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-ENVELOPE_TYPE = "DatabaseActivityMonitoringRecord"
+from engine.das.documents import (
+    ENVELOPE,
+    FIREHOSE,
+    HEARTBEAT,
+    KINESIS,
+    WHITESPACE,
+    NotJson,
+    document_kind,
+)
+from engine.das.documents import iter_documents as _iter_documents
+
+# a byte-order mark between documents (files joined with `cat`) is skipped too
+_WHITESPACE = WHITESPACE + "\ufeff"
 
 
 class SampleError(ValueError):
@@ -29,19 +41,18 @@ class Sample:
 
 
 def iter_documents(text: str, name: str) -> Iterator[Any]:
-    """Every JSON document in ``text`` (one, JSON lines, or several concatenated)."""
-    decoder = json.JSONDecoder()
-    pos, n = 0, len(text)
-    while True:
-        while pos < n and text[pos] in " \t\r\n\ufeff":
-            pos += 1
-        if pos >= n:
-            return
-        try:
-            doc, pos = decoder.raw_decode(text, pos)
-        except json.JSONDecodeError as exc:
-            raise SampleError(f"{name}:{exc.lineno}:{exc.colno}: not JSON: {exc.msg}") from exc
-        yield doc
+    """Every JSON document in ``text`` (one, JSON lines, or several concatenated).
+
+    Unlike ``dasalert eval``, a sample file that is not JSON stops here: a half-read file would
+    show results that look complete.
+    """
+    for doc in _iter_documents(text, whitespace=_WHITESPACE):
+        if isinstance(doc, NotJson):
+            exc = doc.error
+            if isinstance(exc, json.JSONDecodeError):
+                raise SampleError(f"{name}:{exc.lineno}:{exc.colno}: not JSON: {exc.msg}") from exc
+            raise exc
+        yield doc.value
 
 
 def iter_samples(doc: Any, where: str) -> Iterator[Sample]:
@@ -50,9 +61,10 @@ def iter_samples(doc: Any, where: str) -> Iterator[Sample]:
         for i, item in enumerate(doc):
             yield from iter_samples(item, f"{where}[{i}]")
         return
-    if not isinstance(doc, dict):
+    kind = document_kind(doc)
+    if kind is None:
         raise SampleError(f"{where}: expected a JSON object or array, not {type(doc).__name__}")
-    if doc.get("type") == ENVELOPE_TYPE or "databaseActivityEventList" in doc:
+    if kind == ENVELOPE:
         cluster = doc.get("clusterId") or None
         instance = doc.get("instanceId") or None
         for i, ev in enumerate(doc.get("databaseActivityEventList") or []):
@@ -62,9 +74,9 @@ def iter_samples(doc: Any, where: str) -> Iterator[Sample]:
                 raise SampleError(f"{where}.databaseActivityEventList[{i}]: not an object")
             yield Sample(ev, cluster, instance, f"{where}.databaseActivityEventList[{i}]")
         return
-    if doc.get("type") == "heartbeat":
+    if kind == HEARTBEAT:
         return
-    if isinstance(doc.get("Records"), list) or isinstance(doc.get("records"), list):
+    if kind in (KINESIS, FIREHOSE):
         raise SampleError(
             f"{where}: a Kinesis/Firehose event (encrypted records), not activity events: "
             "decode it first, e.g. `dasalert decode FILE | dasalert jp EXPR -`"
