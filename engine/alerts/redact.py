@@ -22,8 +22,9 @@ stays linear (see the bounds below).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
+
+from engine.alerts.sqllex import DIALECTS, Dialect, Tok, tokens
 
 MASK = "***"
 PARAM_MASK = "<redacted>"
@@ -87,189 +88,16 @@ _DSN_KV = re.compile(r"(?<![A-Za-z0-9_])(?:password|passwd|pwd)\s*=\s*([^\s;&,)'
 _DSN_URI = re.compile(r"(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://[^\s/:@'\"]*:([^\s@'\"/]+)@")
 
 
-# --- tokenizing ------------------------------------------------------------------------------
+# --- scanning inside comments and literals ------------------------------------------------------
 
-
-@dataclass(frozen=True)
-class _Dialect:
-    """Quoting and comment rules of one SQL dialect, as far as masking needs them."""
-
-    name: str
-    token: re.Pattern[str]  # one token at a position; its lastgroup names the kind
-    bodies: dict[str, tuple[re.Pattern[str], str]]  # literal kind -> (body pattern, closer)
-    nested_comments: bool
-
-
-_WS = r"(?P<ws>\s+)"
-_WORD_CHARS = r"A-Za-z0-9_@$#."
-_P = r"(?P<p>.)"
-
-
-def _dialect(name: str, parts: list[str], bodies: dict[str, tuple[str, str]], nested: bool):
-    return _Dialect(
-        name,
-        re.compile("|".join(parts), re.S),
-        {kind: (re.compile(body, re.S), closer) for kind, (body, closer) in bodies.items()},
-        nested,
-    )
-
-
-_STD_SQ = (r"(?:[^']++|'')*+", "'")
-_BS_SQ = (r"(?:[^'\\]++|\\.|'')*+", "'")
-_STD_DQ = (r'(?:[^"]++|"")*+', '"')
-_BS_DQ = (r'(?:[^"\\]++|\\.|"")*+', '"')
-
-_DIALECTS = (
-    _dialect(
-        "postgres",
-        [
-            _WS,
-            r"(?P<line>--[^\n]*)",
-            r"(?P<block>/\*)",
-            r"(?P<dollar>\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$)",
-            r"(?P<esq>[Ee]')",
-            r"(?P<sq>(?:[NnXxBb]|[Uu]&)?')",
-            r'(?P<dq>(?:[Uu]&)?")',
-            rf"(?P<word>[{_WORD_CHARS}]+)",
-            _P,
-        ],
-        {"esq": _BS_SQ, "sq": _STD_SQ, "dq": _STD_DQ},
-        True,
-    ),
-    _dialect(
-        "mysql",
-        [
-            _WS,
-            r"(?P<line>(?:--(?=[\s]|\Z)|#)[^\n]*)",
-            r"(?P<ws2>/\*[!+][0-9]*|\*/)",  # executable comments and hints are SQL
-            r"(?P<block>/\*)",
-            r"(?P<sq>(?:[NnXxBb]|_[A-Za-z0-9]+)?')",
-            r'(?P<dq>(?:_[A-Za-z0-9]+)?")',
-            r"(?P<bq>`)",
-            r"(?P<word>[A-Za-z0-9_@$.]+)",
-            _P,
-        ],
-        {"sq": _BS_SQ, "dq": _BS_DQ, "bq": (r"(?:[^`]++|``)*+", "`")},
-        False,
-    ),
-    _dialect(
-        "oracle",
-        [
-            _WS,
-            r"(?P<line>--[^\n]*)",
-            r"(?P<block>/\*)",
-            r"(?P<qq>[Nn]?[Qq]'.)",
-            r"(?P<sq>[Nn]?')",
-            r'(?P<dq>")',
-            rf"(?P<word>[{_WORD_CHARS}]+)",
-            _P,
-        ],
-        {"sq": _STD_SQ, "dq": _STD_DQ},
-        False,
-    ),
-    _dialect(
-        "sqlserver",
-        [
-            _WS,
-            r"(?P<line>--[^\n]*)",
-            r"(?P<block>/\*)",
-            r"(?P<sq>[Nn]?')",
-            r'(?P<dq>")',
-            r"(?P<br>\[)",
-            rf"(?P<word>[{_WORD_CHARS}]+)",
-            _P,
-        ],
-        {"sq": _STD_SQ, "dq": _STD_DQ, "br": (r"(?:[^\]]++|\]\])*+", "]")},
-        True,
-    ),
-)
-_Q_CLOSERS = {"[": "]", "{": "}", "(": ")", "<": ">"}
-
-# A significant token: (kind, start, end, content start, content end, text upper-cased)
-# kind: "w" word, "s" string literal, "q" quoted identifier, "p" punctuation.
-_Tok = tuple[str, int, int, int, int, str]
 _Ranges = list[tuple[int, int]]
-
-
-def _tokens(text: str, start: int, stop: int, d: _Dialect, ranges: _Ranges, depth: int):
-    """Significant tokens of ``text[start:stop]``; comments are scanned for secrets on the way."""
-    toks: list[_Tok] = []
-    pos = start
-    match = d.token.match
-    while pos < stop:
-        m = match(text, pos, stop)
-        if m is None:  # cannot happen ("." matches anything) but never loop forever
-            break
-        kind = m.lastgroup
-        end = m.end()
-        if kind == "ws" or kind == "ws2":
-            pos = end
-        elif kind == "word":
-            toks.append(("w", pos, end, pos, end, m.group().upper()))
-            pos = end
-        elif kind == "p":
-            toks.append(("p", pos, end, pos, end, m.group()))
-            pos = end
-        elif kind == "line":
-            _scan_inner(text, pos + 1, end, d, ranges, depth, None, False)
-            pos = end
-        elif kind == "block":
-            close = _block_end(text, end, stop, d.nested_comments)
-            _scan_inner(text, end, max(end, close - 2), d, ranges, depth, None, False)
-            pos = close
-        else:
-            cstart = end
-            if kind == "dollar":
-                closer = m.group()
-                cend = text.find(closer, cstart, stop)
-            elif kind == "qq":
-                closer = _Q_CLOSERS.get(text[end - 1], text[end - 1]) + "'"
-                cend = text.find(closer, cstart, stop)
-            else:
-                body, closer = d.bodies[kind]
-                cend = body.match(text, cstart, stop).end()  # type: ignore[union-attr]
-                if not text.startswith(closer, cend):
-                    cend = -1
-            if cend < 0:  # unterminated: the literal runs to the end of the text
-                cend = stop
-                end = stop
-            else:
-                end = cend + len(closer)
-            tkind = "s" if kind in ("sq", "esq", "dollar", "qq") else "q"
-            if tkind == "q" and d.name == "mysql" and kind == "dq":
-                tkind = "s"  # MySQL: "…" is a string unless ANSI_QUOTES
-            toks.append((tkind, pos, end, cstart, cend, ""))
-            backslash = kind == "esq" or (d.name == "mysql" and kind in ("sq", "dq"))
-            doubled = None if kind in ("dollar", "qq") else closer[-1]
-            _scan_inner(text, cstart, cend, d, ranges, depth, doubled, backslash)
-            pos = end
-    return toks
-
-
-def _block_end(text: str, pos: int, stop: int, nested: bool) -> int:
-    """Index just past the ``*/`` that closes a comment opened before ``pos`` (or ``stop``)."""
-    depth = 1
-    close = text.find("*/", pos, stop)
-    while close >= 0:
-        if nested:
-            opened = text.find("/*", pos, close)
-            if opened >= 0:
-                depth += 1
-                pos = opened + 2
-                continue
-        depth -= 1
-        pos = close + 2
-        if depth == 0:
-            return pos
-        close = text.find("*/", pos, stop)
-    return stop
 
 
 def _scan_inner(
     text: str,
     start: int,
     stop: int,
-    d: _Dialect,
+    d: Dialect,
     ranges: _Ranges,
     depth: int,
     doubled: str | None,
@@ -325,9 +153,13 @@ def _scan_dsn(text: str, start: int, stop: int, ranges: _Ranges) -> None:
 # --- masking -----------------------------------------------------------------------------------
 
 
-def _mask_statements(text: str, start: int, stop: int, d: _Dialect, ranges: _Ranges, depth: int):
+def _mask_statements(text: str, start: int, stop: int, d: Dialect, ranges: _Ranges, depth: int):
     """Find the secrets in ``text[start:stop]`` read as one dialect; add their ranges."""
-    toks = _tokens(text, start, stop, d, ranges, depth)
+
+    def inner(cstart: int, cend: int, doubled: str | None, backslash: bool) -> None:
+        _scan_inner(text, cstart, cend, d, ranges, depth, doubled, backslash)
+
+    toks = tokens(text, start, stop, d, inner)
     n = len(toks)
     scanned = 0  # positional calls: literals before this index are already masked
     for i, tok in enumerate(toks):
@@ -347,7 +179,7 @@ def _mask_statements(text: str, start: int, stop: int, d: _Dialect, ranges: _Ran
             _keyword_value(text, toks, i, ranges)
 
 
-def _keyword_value(text: str, toks: list[_Tok], i: int, ranges: _Ranges) -> None:
+def _keyword_value(text: str, toks: list[Tok], i: int, ranges: _Ranges) -> None:
     """``PASSWORD 'x'``, ``PASSWORD = N'x'``, ``PASSWORD = 0x… HASHED``, ``PASSWORD('x')``,
     ``SET PASSWORD FOR u = 'x'``, and a password typed without quotes (``PASSWORD hunter2``,
     a syntax error that still puts the password in the log)."""
@@ -379,7 +211,7 @@ def _keyword_value(text: str, toks: list[_Tok], i: int, ranges: _Ranges) -> None
     _value(toks, j, ranges)
 
 
-def _introducer(toks: list[_Tok], j: int) -> bool:
+def _introducer(toks: list[Tok], j: int) -> bool:
     """A word that belongs to the literal after it: MySQL ``_utf8mb4 'x'``, or a prefix written
     against the quote (``E'x'``, ``N'x'``) in a dialect that does not know that prefix."""
     if j + 1 >= len(toks) or toks[j + 1][0] != "s":
@@ -388,7 +220,7 @@ def _introducer(toks: list[_Tok], j: int) -> bool:
     return word[:1] == "_" or (word in _PREFIXES and toks[j][2] == toks[j + 1][1])
 
 
-def _value(toks: list[_Tok], j: int, ranges: _Ranges) -> int:
+def _value(toks: list[Tok], j: int, ranges: _Ranges) -> int:
     """Mask the literal value at ``toks[j]``; return the index after it (or ``j`` if none)."""
     n = len(toks)
     if j >= n:
@@ -412,7 +244,7 @@ def _value(toks: list[_Tok], j: int, ranges: _Ranges) -> int:
     return j
 
 
-def _call_args(toks: list[_Tok], j: int, ranges: _Ranges) -> int:
+def _call_args(toks: list[Tok], j: int, ranges: _Ranges) -> int:
     """Mask every literal between ``toks[j]`` (an opening parenthesis) and its match."""
     depth = 0
     n = min(len(toks), j + _MAX_ARG_TOKENS)
@@ -430,7 +262,7 @@ def _call_args(toks: list[_Tok], j: int, ranges: _Ranges) -> int:
     return j
 
 
-def _identified(text: str, toks: list[_Tok], i: int, ranges: _Ranges) -> None:
+def _identified(text: str, toks: list[Tok], i: int, ranges: _Ranges) -> None:
     """``IDENTIFIED BY x [REPLACE y]``, ``IDENTIFIED WITH plugin BY|AS x``, ``BY VALUES 'h'``."""
     n = len(toks)
     j = i + 1
@@ -456,7 +288,7 @@ def _identified(text: str, toks: list[_Tok], i: int, ranges: _Ranges) -> None:
         _bare_or_value(text, toks, j + 1, ranges)
 
 
-def _bare_or_value(text: str, toks: list[_Tok], j: int, ranges: _Ranges) -> int:
+def _bare_or_value(text: str, toks: list[Tok], j: int, ranges: _Ranges) -> int:
     """A literal, or (Oracle) an unquoted password: mask up to the next space or ``;``."""
     if j >= len(toks):
         return j
@@ -500,7 +332,7 @@ def redact_sql(text: str) -> str:
         return text
     ranges: _Ranges = []
     try:
-        for dialect in _DIALECTS:
+        for dialect in DIALECTS:
             _mask_statements(text, 0, len(text), dialect, ranges, 0)
     except Exception:  # a bug here must not leak the text: mask all of it
         return MASK
