@@ -8,10 +8,10 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from engine.rules.compiled import compile_node
 from engine.rules.expr import SafeInterpreter, compile_expr
 from engine.rules.functions import make_options
 from engine.rules.loader import load_rules
-from engine.rules.ruleset import compile_node
 
 RULES = Path(__file__).resolve().parents[2] / "rules"
 LISTS = {"admins": ["rdsadmin", "RDSADMIN", 0, 1.5], "hosts": ["10.0.0.0/8"]}
