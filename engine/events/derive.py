@@ -14,6 +14,20 @@ from __future__ import annotations
 
 from engine.events.sqlverb import verb_action
 
+# Every value ``das.action`` takes (docs/events.md), in the order docs and lint messages list
+# them; a rule comparing das.action with anything else never matches.
+ACTIONS: tuple[str, ...] = (
+    "CONNECT",
+    "DISCONNECT",
+    "LOGIN_FAILED",
+    "DDL",
+    "ROLE",
+    "READ",
+    "WRITE",
+    "FUNCTION",
+    "MISC",
+)
+
 # (action, failed, errorCode)
 Derived = tuple[str, bool, str | None]
 

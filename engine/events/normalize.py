@@ -19,6 +19,27 @@ from engine.events.sqlverb import extract_verb
 from engine.events.timeparse import parse_log_time
 
 _KEY_TYPES = (str, int)  # sessionId / statementId: strings or numbers depending on the engine
+# The ``das`` fields every normalized event carries, in the order ``normalize`` writes them.
+DAS_FIELDS: tuple[str, ...] = (
+    "engine",
+    "clusterId",
+    "instanceId",
+    "time",
+    "epoch",
+    "action",
+    "verb",
+    "failed",
+    "errorCode",
+    "aux",
+    "user",
+    "database",
+    "object",
+    "sourceHost",
+    "client",
+    "rows",
+    "sql",
+    "statementKey",
+)
 _SESSION_ACTIONS = frozenset({"CONNECT", "DISCONNECT", "LOGIN_FAILED"})
 # SQL Server login rows carry the failure text ("Login failed for user …") in commandText.
 _SQLSERVER_NOT_SQL = frozenset({"LOGIN FAILED", "LOGIN SUCCEEDED", "LOGOUT"})

@@ -10,6 +10,7 @@ import datetime as dt
 import re
 
 from engine.alerts.model import SEVERITIES
+from engine.events import ACTIONS, DAS_FIELDS, ENGINES
 
 RULE_KEYS: tuple[str, ...] = (
     "id",
@@ -57,7 +58,7 @@ LISTS_FILE_NAMES = ("lists.yaml", "lists.yml")
 
 SEVERITY_VALUES: tuple[str, ...] = SEVERITIES
 STATUS_VALUES = ("stable", "experimental", "deprecated")
-ENGINE_VALUES = ("postgres", "mysql", "oracle", "sqlserver")
+ENGINE_VALUES: tuple[str, ...] = ENGINES
 DEFAULT_TEST_ENGINE = "postgres"
 # when `dasalert` cannot import the outputs registry (or it is empty)
 KNOWN_OUTPUTS = ("console", "slack", "sns", "securityhub")
@@ -136,9 +137,11 @@ RAW_FIELD_TYPES: dict[str, dict[str, str]] = {
         )
     },
 }
-# ``das.*``: the derived fields that engine.events.normalize adds (docs/events.md)
+# ``das.*``: the derived fields that engine.events.normalize adds (docs/events.md). The names
+# come from engine.events; only their JSON types are written here (a new das field without a
+# type fails at import, so lint can never lag behind normalize).
 BOOL = "boolean"
-DAS_FIELD_TYPES: dict[str, str] = {
+_DAS_TYPES: dict[str, str] = {
     "engine": STR,
     "clusterId": STR,
     "instanceId": STR,
@@ -158,19 +161,9 @@ DAS_FIELD_TYPES: dict[str, str] = {
     "sql": STR,
     "statementKey": STR,
 }
-# the values of ``das.action`` (engine.events.derive); a rule comparing with anything else
-# never matches
-DAS_ACTIONS = (
-    "CONNECT",
-    "DISCONNECT",
-    "LOGIN_FAILED",
-    "DDL",
-    "ROLE",
-    "READ",
-    "WRITE",
-    "FUNCTION",
-    "MISC",
-)
+DAS_FIELD_TYPES: dict[str, str] = {name: _DAS_TYPES[name] for name in DAS_FIELDS}
+# the values of ``das.action`` (engine.events); a rule comparing with anything else never matches
+DAS_ACTIONS: tuple[str, ...] = ACTIONS
 # fields whose content is not a scalar (any sub-key allowed)
 RAW_OBJECT_FIELDS = ("engineNativeAuditFields", "paramList")
 
