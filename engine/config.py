@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.outputs.routing import ConfigError, env_bool, env_str
+from engine.env import ConfigError, env_bool, env_str
 
 DEFAULT_RULES = "rules"
 DEFAULT_MAX_SILENCE_S = 600

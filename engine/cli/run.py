@@ -91,9 +91,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _pipeline(args: argparse.Namespace, out: TextIO) -> tuple[Any, int]:
-    from engine.config import ConfigError
     from engine.das.decoder import Decoder
     from engine.das.keys import DataKeyProvider, KmsKeyProvider, LocalKeyProvider
+    from engine.env import ConfigError
     from engine.outputs.routing import Router
     from engine.pipeline import Pipeline
     from engine.rules.engine import Engine

@@ -73,7 +73,8 @@ def send_test(
     **router_kwargs: object,
 ) -> int:
     """Send the test alert through ``output`` configured from ``env``; 0 when delivered."""
-    from engine.outputs.routing import ConfigError, Router
+    from engine.env import ConfigError
+    from engine.outputs.routing import Router
 
     try:
         router = Router.from_env(env, only=[output], stream=out, **router_kwargs)  # type: ignore[arg-type]

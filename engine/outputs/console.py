@@ -76,7 +76,7 @@ class ConsoleOutput(Output):
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], ctx: OutputContext) -> ConsoleOutput:
-        from engine.outputs.routing import ConfigError
+        from engine.env import ConfigError
 
         fmt = (env.get("CONSOLE_FORMAT") or "json").strip().lower()
         if fmt not in FORMATS:

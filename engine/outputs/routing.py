@@ -22,39 +22,13 @@ from typing import Any, TextIO
 
 from engine.alerts import Alert
 from engine.alerts.model import SEVERITIES, severity_rank
+from engine.env import ConfigError, env_bool, env_str
 from engine.outputs.base import Deadline, DeliveryReport, Output, registry
 
 log = logging.getLogger("dasalert.outputs")
 
 OPS_KINDS = frozenset({"pipeline", "rule_error"})
 DEFAULT_MIN_SEVERITY = {"slack": "medium", "securityhub": "low", "sns": "info", "console": "info"}
-TRUE = frozenset({"1", "true", "yes", "on"})
-FALSE = frozenset({"0", "false", "no", "off", ""})
-
-
-class ConfigError(ValueError):
-    """A configuration variable is missing or wrong; the message names the variable."""
-
-    def __init__(self, variable: str, message: str) -> None:
-        super().__init__(f"{variable}: {message}")
-        self.variable = variable
-
-
-def env_str(env: Mapping[str, str], name: str) -> str | None:
-    value = (env.get(name) or "").strip()
-    return value or None
-
-
-def env_bool(env: Mapping[str, str], name: str, default: bool = False) -> bool:
-    raw = env.get(name)
-    if raw is None:
-        return default
-    value = raw.strip().lower()
-    if value in TRUE:
-        return True
-    if value in FALSE:
-        return False
-    raise ConfigError(name, f"expected true or false, got {raw!r}")
 
 
 def env_list(env: Mapping[str, str], name: str) -> list[str] | None:

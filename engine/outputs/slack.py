@@ -198,7 +198,7 @@ class ChannelMap:
 
     @classmethod
     def parse(cls, raw: str, variable: str = "SLACK_CHANNELS") -> ChannelMap:
-        from engine.outputs.routing import ConfigError
+        from engine.env import ConfigError
 
         by: dict[str, str] = {}
         default = None
@@ -251,7 +251,7 @@ class SlackOutput(Output):
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], ctx: OutputContext) -> SlackOutput:
-        from engine.outputs.routing import ConfigError, env_str
+        from engine.env import ConfigError, env_str
 
         policy = RetryPolicy(sleeper=ctx.sleeper)
         bot_arn = env_str(env, "SLACK_BOT_TOKEN_SECRET_ARN")

@@ -7,10 +7,11 @@ import datetime as dt
 import boto3
 import pytest
 
+from engine.env import ConfigError
 from engine.outputs import asff
 from engine.outputs.base import Status
 from engine.outputs.retry import RetryPolicy
-from engine.outputs.routing import ConfigError, Router
+from engine.outputs.routing import Router
 from engine.outputs.securityhub import SecurityHubOutput
 from tests.outputs.factory import make_alert
 

@@ -8,9 +8,10 @@ import logging
 import boto3
 import pytest
 
+from engine.env import ConfigError
 from engine.outputs.base import Deadline, Status
 from engine.outputs.retry import RetryPolicy
-from engine.outputs.routing import ConfigError, Router
+from engine.outputs.routing import Router
 from engine.outputs.slack import BotTransport, ChannelMap, SlackOutput, WebhookTransport
 from tests.outputs.factory import HOSTILE, make_alert
 from tests.support.slack_server import SlackResponse

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import DEFAULT_MAX_SILENCE_S, Config, ConfigError, parse_seconds
+from engine.config import DEFAULT_MAX_SILENCE_S, Config, parse_seconds
+from engine.env import ConfigError
 
 
 def test_defaults_from_an_empty_environment() -> None:
