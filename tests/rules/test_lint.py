@@ -313,3 +313,34 @@ def test_constant_when(when):
 
 def test_when_reading_the_event_is_not_constant():
     assert warnings_for(BASE.format(when='"length(@) > `0`"')) == []
+
+
+def test_not_before_a_path_is_the_precedence_trap():
+    when = "\"das.action == 'READ' && !das.aux\""
+    problems = warnings_for(BASE.format(when=when))
+    assert [(p.message, p.suggestion, p.line) for p in problems] == [
+        (
+            "`!das.aux` is read as `(!das).aux`, which is always null: `!` binds tighter than `.`",
+            "write `!(das.aux)`, or das.aux == `false` for a boolean field",
+            4,
+        )
+    ]
+    (failed,) = warnings_for(BASE.format(when="\"!das.failed && dbUserName == 'a'\""))
+    assert failed.message.startswith("`!das.failed` is read as `(!das).failed`")
+    (other,) = warnings_for(BASE.format(when="\"!@.dbUserName || dbUserName == 'a'\""))
+    assert "always null" in other.message and other.suggestion == (
+        "put what you negate in parentheses: `!(a.b)`"
+    )
+
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        "\"das.action == 'READ' && !(das.aux)\"",
+        "\"das.action == 'READ' && das.aux == `false`\"",
+        "\"!(das.failed) && dbUserName == 'a'\"",
+        "\"!contains(['a'], dbUserName)\"",
+    ],
+)
+def test_a_negation_in_parentheses_or_of_a_whole_field_is_quiet(when):
+    assert not [p for p in warnings_for(BASE.format(when=when)) if "binds tighter" in p.message]

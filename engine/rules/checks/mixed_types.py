@@ -51,7 +51,7 @@ def _suggest(name: str, op: str, value: Any, lit_type: str) -> str:
             f"or compare text: `to_string(exitCode) {op} '{value}'`"
         )
     if name == "das.failed":
-        return "write `das.failed` or `!das.failed` (a boolean)"
+        return "write `das.failed` or `!(das.failed)` (a boolean)"
     if lit_type == S.NUM:
         return f"convert the field: `to_number({name}) {op} {_show(value)}`"
     return f"compare text: `to_string({name}) {op} {_show(value)}`"
