@@ -130,6 +130,24 @@ class DasFunctions(Functions):
         except JMESPathTypeError:
             return None
 
+    # jmespath lets number and string keys through ``max_by``/``min_by`` together, and then
+    # Python's max/min raises a bare TypeError comparing them (not a JMESPath type error): that
+    # is a type error too, so it gives null like every other one.
+
+    @signature({"types": ["array"]}, {"types": ["expref"]})
+    def _func_max_by(self, array: Any, expref: Any) -> Any:
+        try:
+            return super()._func_max_by(array, expref)
+        except TypeError:
+            return None
+
+    @signature({"types": ["array"]}, {"types": ["expref"]})
+    def _func_min_by(self, array: Any, expref: Any) -> Any:
+        try:
+            return super()._func_min_by(array, expref)
+        except TypeError:
+            return None
+
     # -- membership -------------------------------------------------------------------------
 
     @signature(ANY, ANY)

@@ -235,6 +235,35 @@ def test_standard_functions_give_null_on_wrong_types(expr, expected):
     assert jp(expr, {"commandText": None, "rowCount": 5}) is expected
 
 
+MIXED = {"items": [{"v": 1}, {"v": "a"}, {"v": 3}]}
+
+
+@pytest.mark.parametrize("name", ["max_by", "min_by"])
+def test_max_by_and_min_by_on_mixed_key_types_give_null(name):
+    # plain jmespath raises a bare TypeError here ('<' between str and int)
+    assert jp(f"{name}(items, &v)", MIXED) is None
+    assert jp(f"{name}(items, &v) == `null`", MIXED) is True
+    assert jp(f"{name}(items, &v)", {"items": [{"v": 1}, {"v": 3}]}) == (
+        {"v": 3} if name == "max_by" else {"v": 1}
+    )
+    assert jp(f"{name}(items, &v)", {"items": [{"v": True}]}) is None  # a JMESPath type error
+
+
+def test_max_by_on_mixed_types_is_no_rule_error():
+    from engine.rules.loader import load_rule_text
+    from engine.rules.ruleset import RuleSet
+
+    text = (
+        "id: r\ntitle: t\nseverity: low\nwhen: max_by(items, &v).v == `3`\n"
+        "tests:\n  - {name: a, event: {items: [{v: 3}]}, expect: {match: true}}\n"
+        "  - {name: b, event: {items: []}, expect: {match: false}}\n"
+    )
+    rule, problems, _ = load_rule_text(text, "r.yaml", {}, {})
+    assert rule is not None, problems
+    result = RuleSet([rule]).evaluate_all(MIXED)
+    assert result.errors == [] and result.matches == []
+
+
 OPS = ["==", "!=", "<", "<=", ">", ">="]
 
 
