@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +28,7 @@ from engine.das.documents import (
     NotJson,
     document_kind,
     iter_documents,
+    read_input,
 )
 
 # fields every DAS activity event carries at least one of (FORMAT.md §3)
@@ -66,16 +66,10 @@ class EventReader:
     # -- files and text ----------------------------------------------------------------------
 
     def read_file(self, path: str | os.PathLike[str]) -> None:
-        name = os.fspath(path)
         try:
-            if name == "-":
-                raw = sys.stdin.buffer.read()
-                name = "<stdin>"
-            else:
-                with open(name, "rb") as fh:
-                    raw = fh.read()
+            name, raw = read_input(path)
         except OSError as exc:
-            self.result.problems.append(f"{name}: cannot read: {exc.strerror or exc}")
+            self.result.problems.append(f"{os.fspath(path)}: cannot read: {exc.strerror or exc}")
             return
         try:
             text = raw.decode("utf-8-sig")

@@ -10,6 +10,8 @@ keeps only its own policy (decode, normalize, or refuse) and its own error wordi
 from __future__ import annotations
 
 import json
+import os
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -51,6 +53,18 @@ class NotJson:
     @property
     def message(self) -> str:
         return str(getattr(self.error, "msg", self.error))
+
+
+def read_input(path: str | os.PathLike[str]) -> tuple[str, bytes]:
+    """``(name, content)`` of a captured file; ``-`` is standard input, named ``<stdin>``.
+
+    ``OSError`` propagates: each reader reports an unreadable file in its own way.
+    """
+    name = os.fspath(path)
+    if name == "-":
+        return "<stdin>", sys.stdin.buffer.read()
+    with open(name, "rb") as fh:
+        return name, fh.read()
 
 
 def iter_documents(text: str, *, whitespace: str = WHITESPACE) -> Iterator[Document | NotJson]:

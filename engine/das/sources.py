@@ -10,7 +10,6 @@ from __future__ import annotations
 import binascii
 import json
 import os
-import sys
 from base64 import b64decode
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from engine.das.documents import (
     NotJson,
     document_kind,
     iter_documents,
+    read_input,
 )
 from engine.das.errors import BadBase64, BadEnvelope, DecodeError
 from engine.das.records import RawRecord
@@ -179,13 +179,7 @@ def _records_of_document(
 
 def iter_records_from_file(path: str | os.PathLike[str]) -> Iterator[RawRecord]:
     """Records from a file (``-`` is standard input); positions are ``FILE:LINE``."""
-    name = os.fspath(path)
-    if name == "-":
-        raw = sys.stdin.buffer.read()
-        name = "<stdin>"
-    else:
-        with open(name, "rb") as fh:
-            raw = fh.read()
+    name, raw = read_input(path)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

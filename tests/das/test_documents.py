@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from engine.das.documents import (
     ENVELOPE,
     EVENT,
@@ -15,6 +17,7 @@ from engine.das.documents import (
     NotJson,
     document_kind,
     iter_documents,
+    read_input,
 )
 
 
@@ -44,3 +47,11 @@ def test_document_kinds():
     assert document_kind({"type": "heartbeat"}) == HEARTBEAT
     assert document_kind({"commandText": "select 1"}) == EVENT
     assert document_kind([]) is None and document_kind(json.loads("5")) is None
+
+
+def test_read_input_names_the_file_and_leaves_errors_to_the_reader(tmp_path):
+    path = tmp_path / "events.json"
+    path.write_bytes(b'{"a": 1}\n')
+    assert read_input(path) == (str(path), b'{"a": 1}\n')
+    with pytest.raises(FileNotFoundError):
+        read_input(tmp_path / "missing.json")
