@@ -7,6 +7,8 @@ import json
 import sys
 from typing import Any, TextIO
 
+from engine.cli._input import add_input_arguments, key_provider
+
 NAME = "decode"
 HELP = "decode DAS records (Kinesis/Firehose events or JSON lines) into normalized events"
 DESCRIPTION = (
@@ -19,22 +21,12 @@ DESCRIPTION = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("files", nargs="+", metavar="FILE", help="input file, or - for stdin")
-    parser.add_argument(
-        "--local-key",
-        metavar="PATH",
-        help="decrypt data keys with this local 32-byte key file instead of AWS KMS",
-    )
-    parser.add_argument(
-        "--resource-id",
-        metavar="ID",
-        help="cluster-… or db-… resource id, when the stream ARN does not give it",
-    )
+    add_input_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from engine.das.decoder import Decoder
-    from engine.das.keys import DataKeyProvider, KmsKeyProvider, LocalKeyProvider
+    from engine.das.keys import DataKeyProvider, KmsKeyProvider
     from engine.das.sources import iter_records_from_file
 
     err = sys.stderr
@@ -42,10 +34,8 @@ def run(args: argparse.Namespace) -> int:
     from botocore.exceptions import BotoCoreError
 
     try:
-        if args.local_key:
-            keys = LocalKeyProvider.from_file(args.local_key)
-        else:
-            keys = KmsKeyProvider()
+        keys = key_provider(args)
+        if isinstance(keys, KmsKeyProvider):
             keys.client  # noqa: B018 - fail now on a missing region, not once per record
         decoder = Decoder(keys, default_resource_id=args.resource_id)
     except (OSError, ValueError, BotoCoreError) as exc:

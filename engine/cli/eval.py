@@ -7,6 +7,8 @@ import json
 import sys
 from typing import Any, TextIO
 
+from engine.cli._input import add_input_arguments, key_provider
+
 NAME = "eval"
 HELP = "evaluate the rules over captured activity events and print the alerts"
 DESCRIPTION = (
@@ -24,18 +26,10 @@ _RULE_COL_MAX = 32
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("files", nargs="+", metavar="FILE", help="input file, or - for stdin")
+    add_input_arguments(parser)
     parser.add_argument("--rules", default="rules", metavar="PATH", help="rules (default ./rules)")
     parser.add_argument("--lists", metavar="PATH", help="lists.yaml (default: beside the rules)")
     parser.add_argument("--format", choices=("text", "json"), default="text")
-    parser.add_argument(
-        "--local-key", metavar="PATH", help="decrypt data keys with this local key, not AWS KMS"
-    )
-    parser.add_argument(
-        "--resource-id",
-        metavar="ID",
-        help="cluster-… or db-… resource id, when the stream ARN does not give it",
-    )
     parser.add_argument(
         "--keep-params", action="store_true", help="keep paramList values (bind values) in alerts"
     )
@@ -57,7 +51,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"dasalert eval: no rules loaded from {args.rules}", file=err)
         return 1
 
-    read = read_events(args.files, keys=_keys(args), resource_id=args.resource_id)
+    read = read_events(
+        # built on first need: a plain JSON file never touches AWS
+        args.files,
+        keys=lambda: key_provider(args),
+        resource_id=args.resource_id,
+    )
     for problem in read.problems:
         print(problem, file=err)
 
@@ -85,17 +84,6 @@ def run(args: argparse.Namespace) -> int:
         file=err,
     )
     return 1 if (load_errors or read.problems) else 0
-
-
-def _keys(args: argparse.Namespace) -> Any:
-    def build() -> Any:
-        from engine.das.keys import KmsKeyProvider, LocalKeyProvider
-
-        if args.local_key:
-            return LocalKeyProvider.from_file(args.local_key)
-        return KmsKeyProvider()
-
-    return build
 
 
 def _clean(text: Any) -> str:

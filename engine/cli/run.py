@@ -14,6 +14,8 @@ import sys
 from collections import Counter
 from typing import Any, TextIO
 
+from engine.cli._input import add_input_arguments, key_provider
+
 NAME = "run"
 HELP = "run the full pipeline on captured DAS records and print the alerts"
 DESCRIPTION = (
@@ -28,15 +30,7 @@ SEVERITY_ORDER = ("critical", "high", "medium", "low", "info")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("files", nargs="+", metavar="FILE", help="input file, or - for stdin")
-    parser.add_argument(
-        "--local-key", metavar="PATH", help="decrypt data keys with this local key file, not KMS"
-    )
-    parser.add_argument(
-        "--resource-id",
-        metavar="ID",
-        help="cluster-… or db-… resource id, when the stream ARN does not give it",
-    )
+    add_input_arguments(parser)
     parser.add_argument(
         "--rules",
         metavar="PATH",
@@ -92,7 +86,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _pipeline(args: argparse.Namespace, out: TextIO) -> tuple[Any, int]:
     from engine.das.decoder import Decoder
-    from engine.das.keys import DataKeyProvider, KmsKeyProvider, LocalKeyProvider
     from engine.env import ConfigError
     from engine.outputs.routing import Router
     from engine.pipeline import Pipeline
@@ -109,9 +102,7 @@ def _pipeline(args: argparse.Namespace, out: TextIO) -> tuple[Any, int]:
         print(f"dasalert run: {problem}", file=sys.stderr)
     if not loaded.rules:
         raise ConfigError("--rules", f"no valid rule under {rules_path}")
-    keys: DataKeyProvider = (
-        LocalKeyProvider.from_file(args.local_key) if args.local_key else KmsKeyProvider()
-    )
+    keys = key_provider(args)
     state = MemoryStateStore()
     env = {
         "DASALERT_OUTPUTS": "console",
