@@ -16,10 +16,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from engine.config import Config, ConfigError
+from engine.config import Config
 from engine.das.decoder import Decoder
 from engine.das.keys import KmsKeyProvider
 from engine.dlq import DeadLetters, SqsDeadLetters
+from engine.env import ConfigError
 from engine.pipeline import Pipeline
 from engine.state import MemoryStateStore, StateStore
 

@@ -87,6 +87,7 @@ def records_from_kinesis_event(event: dict[str, Any], *, where: str = "") -> lis
             out.append(_broken(pos, pos, None, "the Kinesis record is not an object"))
             continue
         arn = item.get("eventSourceARN")
+        arn = arn if isinstance(arn, str) else None
         kin = item.get("kinesis")
         if isinstance(kin, dict):
             seq, data = kin.get("sequenceNumber"), kin.get("data")
@@ -96,7 +97,7 @@ def records_from_kinesis_event(event: dict[str, Any], *, where: str = "") -> lis
         if data is None:
             out.append(_broken(rid, pos, arn, "the Kinesis record has no 'data'"))
             continue
-        out.append(_record(rid, data, arn if isinstance(arn, str) else None, pos))
+        out.append(_record(rid, data, arn, pos))
     return out
 
 

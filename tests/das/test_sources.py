@@ -169,3 +169,12 @@ def test_raw_payload_lines_need_a_resource_id(
         Decoder(local_keys).decode(recs[0])
     with pytest.raises(DecodeError):
         Decoder(local_keys, default_resource_id=ORA).decode(recs[0])
+
+
+def test_a_non_string_stream_arn_is_ignored_on_every_record(payloads: list[bytes]) -> None:
+    event = kinesis_event(payloads[:2], stream_arn(PG))
+    for rec in event["Records"]:
+        rec["eventSourceARN"] = {"not": "an arn"}
+    del event["Records"][1]["kinesis"]["data"]
+    recs = records_from_kinesis_event(event)
+    assert [r.stream_arn for r in recs] == [None, None]
