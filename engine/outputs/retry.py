@@ -53,6 +53,11 @@ class RetryPolicy:
     base_s: float = 0.5
     cap_s: float = 8.0
     sleeper: Callable[[float], None] = field(default=time.sleep)
+    # The longest one request may take (the outputs' HTTP read timeout, 10 s). An attempt starts
+    # only while the deadline still has that much time: a request begun with 2 s left could hold
+    # the function past its timeout, and the whole batch — delivered alerts too — would be
+    # retried.
+    request_timeout_s: float = 10.0
 
     def backoff(self, retry: int) -> float:
         """The wait before retry number ``retry`` (1-based)."""
@@ -63,14 +68,26 @@ class RetryPolicy:
         if retry >= self.attempts:
             return f"gave up after {self.attempts} attempts"
         wait = outcome.retry_after if outcome.retry_after is not None else self.backoff(retry)
-        if not deadline.sleep(wait, self.sleeper):
+        if not deadline.allows(wait + self.request_timeout_s):
             left = max(0.0, deadline.remaining())
             return f"no time left to wait {wait:g}s before retrying ({left:.1f}s left)"
+        self.sleeper(wait)
         return None
+
+    def _no_time(self, deadline: Deadline) -> Outcome | None:
+        if deadline.allows(self.request_timeout_s):
+            return None
+        left = max(0.0, deadline.remaining())
+        return Outcome.retryable(
+            f"no time left for a request ({left:.1f}s left, a request may take "
+            f"{self.request_timeout_s:g}s)"
+        )
 
     def call(self, attempt: Callable[[], Outcome], deadline: Deadline | None = None) -> Outcome:
         """Run one request until it is delivered, fails for good, or retrying must stop."""
         deadline = deadline or Deadline()
+        if (late := self._no_time(deadline)) is not None:
+            return late
         tries = 0
         while True:
             tries += 1
@@ -94,6 +111,8 @@ class RetryPolicy:
         out counts as retryable (a batch API that forgets an entry must not lose it).
         """
         deadline = deadline or Deadline()
+        if (late := self._no_time(deadline)) is not None:
+            return {key(item): late for item in items}
         final: dict[K, Outcome] = {}
         pending = list(items)
         tries = 0

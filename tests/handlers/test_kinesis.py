@@ -122,8 +122,8 @@ def test_an_output_still_failing_retries_exactly_the_records_of_its_alerts(
     seqs = _seqs(event)
     # Slack answers 500 to the one post that carries both DDL alerts (alice's and carol's)
     d.slack.script(SlackResponse(500, "internal_error"))
-    # 5.1 s left: the 5 s safety margin leaves no time to wait before a retry
-    response = handler(event, FakeContext(remaining_ms=5100))
+    # 15.1 s left: time for one request (10 s) past the 5 s margin, none for a wait and another
+    response = handler(event, FakeContext(remaining_ms=15_100))
     assert _failures(response) == [seqs[0], seqs[2]]  # not bob's record: it alerted nothing
     assert len(d.sns_messages()) == 2
     assert len(d.findings()) == 2
@@ -168,7 +168,7 @@ def test_logs_carry_reasons_and_ids_never_secrets_or_sql(deployment: Deployment)
         event = d.event([ddl("mallory", 1, sql=sql)], [select("app", 2)])
         event["Records"][1]["kinesis"]["data"] = base64.b64encode(b"garbage").decode()
         d.slack.script(SlackResponse(500, "internal_error"))
-        handler(event, FakeContext(remaining_ms=5100))
+        handler(event, FakeContext(remaining_ms=15_100))
     finally:
         logging.getLogger("dasalert").removeHandler(capture)
     lines = [json.loads(line) for line in buffer.getvalue().splitlines()]

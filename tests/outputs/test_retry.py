@@ -42,7 +42,7 @@ def test_gives_up_after_attempts() -> None:
 
 def test_wait_longer_than_the_deadline_is_not_taken() -> None:
     sleep = Recorder()
-    deadline = Deadline(lambda: 8_000, margin_s=5.0)  # 3 s left
+    deadline = Deadline(lambda: 18_000, margin_s=5.0)  # 13 s left: one request, no 30 s wait
     out = RetryPolicy(sleeper=sleep).call(lambda: Outcome.retryable("HTTP 429", 30.0), deadline)
     assert out.status is Status.RETRYABLE and sleep.waits == []
     assert "no time left to wait 30s" in out.reason
@@ -72,3 +72,28 @@ def test_batch_retries_only_the_retryable_items() -> None:
     assert res[2].status is Status.PERMANENT
     assert res[4].status is Status.RETRYABLE and "no result returned" in res[4].reason
     assert sleep.waits == [0.5]
+
+
+def test_no_request_is_begun_without_time_for_it_to_finish() -> None:
+    """A request started with 2 s left could hold the Lambda past its timeout (the whole batch,
+    delivered alerts too, would be retried): it is reported retryable without being sent."""
+    calls: list[int] = []
+    deadline = Deadline(lambda: 7_000, margin_s=5.0)  # 2 s left, a request may take 10 s
+    out = RetryPolicy().call(lambda: calls.append(1) or Outcome.delivered(), deadline)
+    assert out.status is Status.RETRYABLE and calls == []
+    assert "no time left for a request" in out.reason
+    batch = RetryPolicy().call_batch(
+        [1, 2], lambda i: i, lambda items: calls.append(2) or {}, deadline
+    )
+    assert calls == [] and {k: o.status for k, o in batch.items()} == {
+        1: Status.RETRYABLE,
+        2: Status.RETRYABLE,
+    }
+
+
+def test_a_retry_needs_time_for_its_wait_and_its_request() -> None:
+    sleep = Recorder()
+    deadline = Deadline(lambda: 15_400, margin_s=5.0)  # 10.4 s: one request, not 0.5 s + another
+    out = RetryPolicy(sleeper=sleep).call(lambda: Outcome.retryable("HTTP 500"), deadline)
+    assert out.status is Status.RETRYABLE and sleep.waits == []
+    assert "no time left to wait 0.5s" in out.reason
