@@ -25,6 +25,7 @@ AlertsDeadLettered     —                        alerts no output took, sent to
 KmsCalls               —                        KMS Decrypt calls (cost, throttling risk)
 KeyCacheHits           —                        data keys served from the cache
 RuleErrors             —                        rule evaluations that raised
+RuleLoadErrors         —                        rule problems that kept rules from loading
 StreamSilent           ResourceId               the watchdog found a silent resource
 =====================  =======================  ==============================================
 """
@@ -60,6 +61,7 @@ def emit_batch(metrics: Any, result: BatchResult) -> None:
     add(name="KmsCalls", unit=COUNT, value=result.kms_calls)
     add(name="KeyCacheHits", unit=COUNT, value=result.key_cache_hits)
     add(name="RuleErrors", unit=COUNT, value=result.rule_errors)
+    add(name="RuleLoadErrors", unit=COUNT, value=result.rule_load_errors)
     for reason, n in result.failed_by_reason().items():
         _dimensioned(metrics, "RecordsFailed", n, {"Reason": reason})
     for (rule, severity), n in Counter((a.rule_id, a.severity) for a in result.alerts).items():

@@ -51,6 +51,7 @@ HEARTBEAT_NS = "heartbeat"
 HEARTBEAT_TTL_S = 7 * 86400  # a silent resource is reported for a week, then forgotten
 PIPELINE_WINDOW_S = 3600  # one pipeline alert per resource and reason per hour
 UNDECODABLE_RULE = "dasalert-undecodable-record"
+RULE_LOAD_RULE = "dasalert-rule-load-error"
 RUNBOOK = "docs/operations.md#pipeline-alerts"
 
 
@@ -78,6 +79,7 @@ class BatchResult:
     suppressed: int = 0
     duplicates: int = 0
     rule_errors: int = 0
+    rule_load_errors: int = 0  # rule files the container could not load (detection is off)
     kms_calls: int = 0
     key_cache_hits: int = 0
 
@@ -130,8 +132,13 @@ class Pipeline:
         dead_letters: DeadLetters | None = None,
         clock: Callable[[], float] = time.time,
         can_retry: bool = True,
+        rule_problems: Sequence[Any] = (),
     ) -> None:
         self.decoder = decoder
+        # Error-level problems of the rule pack this container loaded. A rule that does not load
+        # detects nothing: every batch carries a pipeline alert about it (deduplicated per hour
+        # by its id, so responders get a reminder, not a flood) until the pack is fixed.
+        self.rule_problems = tuple(rule_problems)
         self.state = state
         self.engine = engine
         self.router = router
@@ -189,6 +196,10 @@ class Pipeline:
                 sources.setdefault(alert.id, set()).add(index)
 
         self._record_heartbeats(seen, now)
+        if self.rule_problems:
+            result.rule_load_errors = len(self.rule_problems)
+            alert = self._rule_load_alert(now)
+            alerts[alert.id] = alert
         for alert, indices in self._dead_letter_records(failed, result, now):
             alerts[alert.id] = alert
             sources.setdefault(alert.id, set()).update(indices)
@@ -316,6 +327,38 @@ class Pipeline:
             first_seen=stamp,
             last_seen=stamp,
             context={"records": len(items)},
+        )
+
+    def _rule_load_alert(self, now: float) -> Alert:
+        start = int(now // PIPELINE_WINDOW_S * PIPELINE_WINDOW_S)
+        stamp = _iso(now)
+        files = sorted({str(p.file) for p in self.rule_problems})
+        rules = sorted({p.rule_id or str(p.file) for p in self.rule_problems})
+        key = "|".join(files)
+        return Alert(
+            id=alert_id(RULE_LOAD_RULE, key, start),
+            rule_id=RULE_LOAD_RULE,
+            title=f"{len(files)} rule file(s) failed to load, detection is off for: "
+            + ", ".join(rules)[:150],
+            severity="high",
+            kind="pipeline",
+            rule_title="Rules that failed to load",
+            description=(
+                "The deployed rule pack has files that do not load, so those rules detect "
+                "nothing. Run `dasalert lint` on the pack, fix the problems listed here and "
+                "deploy again."
+            ),
+            event={
+                "das": {"epoch": now, "time": stamp},
+                "problems": [str(p) for p in self.rule_problems[:20]],
+            },
+            tags=("dasalert.pipeline",),
+            runbook=RUNBOOK,
+            dedup_key=key,
+            count=len(self.rule_problems),
+            first_seen=stamp,
+            last_seen=stamp,
+            context={"files": files},
         )
 
     # -- delivery -------------------------------------------------------------------------

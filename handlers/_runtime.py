@@ -81,7 +81,7 @@ def build(kind: str, env: Mapping[str, str]) -> Runtime:
     # DESIGN: DASALERT_RESOURCE_ID overrides the id derived from the stream ARN.
     decoder = Decoder(keys, override_resource_id=config.resource_id)
     evaluate = kind == KINESIS or (kind == FIREHOSE and config.firehose_alerts)
-    engine, n_rules, n_problems = _engine(config, state) if evaluate else (None, 0, 0)
+    engine, n_rules, problems = _engine(config, state) if evaluate else (None, 0, [])
     router = Router.from_env(env) if (evaluate or kind == HEALTH) else None
     pipeline = Pipeline(
         decoder,
@@ -90,16 +90,17 @@ def build(kind: str, env: Mapping[str, str]) -> Runtime:
         router=router,
         dead_letters=dead_letters,
         can_retry=kind != FIREHOSE,
+        rule_problems=problems,
     )
     log.info(
         "dasalert %s runtime ready: %d rules (%d load problems), state %s, dead letters %s",
         kind,
         n_rules,
-        n_problems,
+        len(problems),
         "dynamodb" if config.state_table else "memory",
         "sqs" if config.dlq_url else "log",
     )
-    return Runtime(config, pipeline, state, n_rules, n_problems)
+    return Runtime(config, pipeline, state, n_rules, len(problems))
 
 
 def _state(config: Config, kind: str) -> StateStore:
@@ -115,10 +116,11 @@ def _state(config: Config, kind: str) -> StateStore:
     return MemoryStateStore()
 
 
-def _engine(config: Config, state: StateStore) -> tuple[Any, int, int]:
+def _engine(config: Config, state: StateStore) -> tuple[Any, int, list[Any]]:
     """Load and compile the rules once. A rule that fails to load is logged (by file, line and
-    rule id) and skipped, as ``dasalert lint`` reports it; no rule at all is a configuration
-    error, because a pipeline that alerts on nothing must not look healthy."""
+    rule id), skipped, and returned so the pipeline raises a pipeline alert about it (a broken
+    rule must not silently stop detecting); no rule at all is a configuration error, because a
+    pipeline that alerts on nothing must not look healthy."""
     from engine.rules.engine import Engine
     from engine.rules.loader import load_rules
     from engine.rules.ruleset import RuleSet
@@ -132,7 +134,7 @@ def _engine(config: Config, state: StateStore) -> tuple[Any, int, int]:
         raise ConfigError("DASALERT_RULES", f"no valid rule under {config.rules}")
     ruleset = RuleSet(loaded.rules, loaded.lists, loaded.params)
     engine = Engine(ruleset, state, keep_params=config.keep_params)
-    return engine, len(loaded.rules), len(loaded.errors)
+    return engine, len(loaded.rules), list(loaded.errors)
 
 
 def observability() -> tuple[Any, Any]:

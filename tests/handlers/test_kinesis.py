@@ -222,3 +222,24 @@ def test_a_growing_incident_updates_its_finding_and_pages_once(deployment: Deplo
     assert len(findings) == 1
     assert findings[0]["ProductFields"]["dasalert/Count"] == "3"
     assert [m["count"] for m in d.sns_messages() if m["rule_id"] == "ddl-dedup"] == [1]
+
+
+def test_a_rule_that_does_not_load_raises_a_pipeline_alert_once_an_hour(
+    deployment: Deployment,
+) -> None:
+    """A broken rule detects nothing: that must reach a responder, not only a log line."""
+    import os
+    from pathlib import Path
+
+    d = deployment
+    (Path(os.environ["DASALERT_RULES"]) / "broken.yaml").write_text(
+        "id: broken-rule\ntitle: t\nseverity: hihg\nwhen: das.action == 'DDL'\n"
+    )
+    assert handler(d.event([select("app", 1)]), FakeContext()) == {"batchItemFailures": []}
+    [alert] = [m for m in d.sns_messages() if m["kind"] == "pipeline"]
+    assert alert["rule_id"] == "dasalert-rule-load-error" and alert["severity"] == "high"
+    assert "broken-rule" in alert["title"]
+    assert any("broken.yaml:3" in p and "hihg" in p for p in alert["event"]["problems"])
+    # the other rules still run, and the next batch in the hour does not repeat the alert
+    assert handler(d.event([ddl("eve", 2)], first=2000), FakeContext()) == {"batchItemFailures": []}
+    assert [m["kind"] for m in d.sns_messages()] == ["rule"]
