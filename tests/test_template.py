@@ -193,3 +193,15 @@ def test_encryption_ttl_alarms_and_retention(transformed: dict[str, Any]) -> Non
     assert "DASALERT_HEARTBEAT_MAX_SILENCE" in health_env
     # merged with the Globals: the watchdog reads the table and alerts through the same outputs
     assert {"DASALERT_STATE_TABLE", "SNS_TOPIC_ARN", "DASALERT_DLQ_URL"} <= set(health_env)
+
+
+def test_lambda_console_output_carries_no_sql(transformed: dict[str, Any]) -> None:
+    """Experimental rules' alerts go to the console (CloudWatch Logs) by default: the function is
+    configured so those lines hold no SQL text."""
+    from engine.outputs.routing import Router
+
+    env = transformed["Resources"]["StreamFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["CONSOLE_INCLUDE_SQL"] == "false"
+    assert "DASALERT_STAGING_OUTPUTS" not in env  # default staging route: the console
+    router = Router.from_env({"CONSOLE_INCLUDE_SQL": env["CONSOLE_INCLUDE_SQL"]})
+    assert router.staging == ("console",) and router.outputs["console"].include_sql is False

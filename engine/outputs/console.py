@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, TextIO
 
 from engine.alerts import Alert
+from engine.env import ConfigError, env_bool
 from engine.outputs.base import Deadline, DeliveryReport, Output, Status, register
 
 if TYPE_CHECKING:
@@ -23,6 +24,18 @@ FORMATS = ("table", "json")
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
 COLUMNS = ("SEVERITY", "RULE", "COUNT", "TIME", "TITLE")
 RULE_WIDTH_MAX = 40
+
+
+SQL_FIELDS = ("commandText", "paramList", "errorMessage")
+
+
+def without_sql(event: dict) -> dict:
+    """The event without the fields that carry SQL text or bind values (kept: who, where, what)."""
+    out = {k: v for k, v in event.items() if k not in SQL_FIELDS}
+    das = out.get("das")
+    if isinstance(das, dict) and "sql" in das:
+        out["das"] = {k: v for k, v in das.items() if k != "sql"}
+    return out
 
 
 def _clean(value: object) -> str:
@@ -68,20 +81,29 @@ def table_rows(alerts: Sequence[Alert]) -> list[str]:
 class ConsoleOutput(Output):
     """Writes alerts to ``stream`` (stdout by default); ``fmt`` is ``table`` or ``json``."""
 
-    def __init__(self, stream: TextIO | None = None, fmt: str = "json") -> None:
+    def __init__(
+        self, stream: TextIO | None = None, fmt: str = "json", *, include_sql: bool = True
+    ) -> None:
         if fmt not in FORMATS:
             raise ValueError(f"console format must be one of {FORMATS}, got {fmt!r}")
         self.stream = stream
         self.fmt = fmt
+        # In Lambda the console is CloudWatch Logs, which must carry no SQL literal (even
+        # redacted SQL holds customer values): template.yaml sets CONSOLE_INCLUDE_SQL=false.
+        self.include_sql = include_sql
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], ctx: OutputContext) -> ConsoleOutput:
-        from engine.env import ConfigError
-
         fmt = (env.get("CONSOLE_FORMAT") or "json").strip().lower()
         if fmt not in FORMATS:
             raise ConfigError("CONSOLE_FORMAT", f"use one of {', '.join(FORMATS)}, got {fmt!r}")
-        return cls(ctx.stream, fmt)
+        return cls(ctx.stream, fmt, include_sql=env_bool(env, "CONSOLE_INCLUDE_SQL", True))
+
+    def _doc(self, alert: Alert) -> dict:
+        doc = alert.to_dict()
+        if not self.include_sql:
+            doc["event"] = without_sql(doc["event"])
+        return doc
 
     def send(self, alerts: Sequence[Alert], deadline: Deadline | None = None) -> DeliveryReport:
         report = DeliveryReport(self.name)
@@ -89,7 +111,7 @@ class ConsoleOutput(Output):
         try:
             if self.fmt == "json":
                 text = "".join(
-                    json.dumps(a.to_dict(), ensure_ascii=False, default=str) + "\n" for a in alerts
+                    json.dumps(self._doc(a), ensure_ascii=False, default=str) + "\n" for a in alerts
                 )
             else:
                 text = "\n".join(table_rows(alerts)) + "\n" if alerts else ""

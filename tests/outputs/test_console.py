@@ -56,3 +56,27 @@ def test_table_columns_fit_long_rule_ids_and_show_seconds() -> None:
     assert [line[col:].split(" #")[0] for line in lines[1:]] == [
         "DDL by non-admin app on orders"
     ] * 2
+
+
+def test_without_sql_the_json_keeps_who_and_where_but_no_sql_text() -> None:
+    buf = io.StringIO()
+    alert = make_alert(
+        event_updates={
+            "commandText": "SELECT * FROM cards WHERE pan = '4111111111111111'",
+            "paramList": ["4111111111111111"],
+            "errorMessage": "near '4111111111111111'",
+        }
+    )
+    ConsoleOutput(buf, "json", include_sql=False).send([alert])
+    assert "4111" not in buf.getvalue()
+    doc = json.loads(buf.getvalue())
+    assert doc["event"]["dbUserName"] == "app" and doc["event"]["das"]["engine"] == "postgres"
+    assert "commandText" not in doc["event"] and doc["id"] == alert.id
+
+
+def test_console_include_sql_comes_from_the_environment() -> None:
+    from engine.outputs.routing import OutputContext
+
+    ctx = OutputContext(client_factory=lambda name: None)
+    assert ConsoleOutput.from_env({}, ctx).include_sql is True
+    assert ConsoleOutput.from_env({"CONSOLE_INCLUDE_SQL": "false"}, ctx).include_sql is False
