@@ -152,11 +152,16 @@ def _kms_client() -> Any:
     Short timeouts and the standard retry mode: a Lambda has seconds, not minutes, and botocore
     already retries throttling with backoff before we see ``ThrottlingException``.
     """
+    import os
+
     import boto3
     from botocore.config import Config
 
+    # botocore reads AWS_DEFAULT_REGION only; Lambda and most people also set AWS_REGION.
+    region = os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or None
     return boto3.client(
         "kms",
+        region_name=region,
         config=Config(
             connect_timeout=3,
             read_timeout=5,
@@ -205,7 +210,10 @@ def map_kms_error(exc: Exception) -> DecodeError:
     if isinstance(exc, NoCredentialsError):
         return KmsAccessDenied(f"KMS Decrypt: {exc}")
     if isinstance(exc, NoRegionError):
-        return KmsError(f"KMS Decrypt: {exc} (set AWS_REGION)")
+        return KmsError(
+            f"KMS Decrypt: {exc} (set AWS_REGION or AWS_DEFAULT_REGION, or use --local-key "
+            "for records made with a local key)"
+        )
     if isinstance(
         exc, (ConnectTimeoutError, ReadTimeoutError, EndpointConnectionError, ConnectionClosedError)
     ):

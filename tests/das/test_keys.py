@@ -200,3 +200,14 @@ def test_bundled_demo_key_loads() -> None:
     from tests.das.conftest import SAMPLES
 
     LocalKeyProvider.from_file(SAMPLES / "demo.key")
+
+
+def test_kms_client_region_from_aws_region_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """botocore reads only AWS_DEFAULT_REGION; a shell or Lambda with AWS_REGION must work."""
+    from engine.das.keys import _kms_client
+
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.setenv("AWS_REGION", "eu-west-3")
+    assert _kms_client().meta.region_name == "eu-west-3"
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "ap-south-1")
+    assert _kms_client().meta.region_name == "ap-south-1"
