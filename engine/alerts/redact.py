@@ -74,6 +74,13 @@ _NOT_A_PASSWORD = frozenset(
     VARCHAR2 NVARCHAR NVARCHAR2 CHAR NCHAR CHARACTER VARBINARY BINARY BYTEA BLOB CLOB RAW STRING
     INT INTEGER BIGINT BOOLEAN GENERATED IDENTITY ACCOUNT MUST_CHANGE HASHED RETURNING USING
     BETWEEN ESCAPE""".split()  # noqa: SIM905
+) | frozenset(
+    # Prose, not SQL: the engines' own messages ("password authentication failed for user",
+    # "Password did not match that for the login provided") must stay readable for responders.
+    """AUTHENTICATION AUTH DID DOES DO HAS HAVE HAD WAS WERE WILL MUST SHOULD CAN CANNOT COULD
+    EXPIRED EXPIRES MISMATCH INCORRECT INVALID WRONG CHANGE CHANGED RESET POLICY VERIFICATION
+    VERIFY ATTEMPT ATTEMPTS FAILED FAILURE MATCH MATCHES MATCHED PROVIDED REQUIRED TOO THE A AN
+    OF LENGTH COMPLEXITY STRENGTH RULES CONTAINS HASH""".split()  # noqa: SIM905
 )
 _PREFIXES = frozenset({"E", "N", "X", "B", "Q", "NQ"})  # E'…', N'…', X'…', B'…', q'[…]'
 # Bounds that keep adversarial text linear: tokens scanned for a call's arguments, characters
