@@ -80,9 +80,10 @@ def test_undecodable_records_go_to_the_dlq_with_a_pipeline_alert(deployment: Dep
     assert titles[2] == "DDL by mallory: CREATE TABLE"
     # pipeline alerts go to the ops route (Slack, SNS), not to Security Hub
     assert len(d.findings()) == 1
-    # the same corrupt data again in the same hour: dead-lettered (new record), not re-alerted
+    # the same batch redelivered in the same hour: neither dead-lettered nor alerted again
     handler(event, FakeContext())
     assert d.sns_messages() == []
+    assert d.dead_letters() == []
 
 
 def test_a_refused_data_key_is_permanent_an_unreachable_kms_is_transient(
