@@ -152,7 +152,7 @@ def test_expired_unless_and_active_one():
     (p,) = warnings_for(text)
     assert p.line == 9 and p.level == "warning"
     assert "“nightly ETL” expired on 2026-11-26" in p.message
-    assert "stops applying since 2026-11-26" in p.message
+    assert "events from 2026-11-27 on alert again" in p.message  # expires is the last day
 
 
 def test_test_coverage():
