@@ -205,3 +205,24 @@ def test_lambda_console_output_carries_no_sql(transformed: dict[str, Any]) -> No
     assert "DASALERT_STAGING_OUTPUTS" not in env  # default staging route: the console
     router = Router.from_env({"CONSOLE_INCLUDE_SQL": env["CONSOLE_INCLUDE_SQL"]})
     assert router.staging == ("console",) and router.outputs["console"].include_sql is False
+
+
+def test_state_table_actions_are_exactly_what_the_store_calls(source: dict[str, Any]) -> None:
+    """Least privilege, checked against the code: every DynamoDB call the store makes is
+    allowed, and nothing else is."""
+    import re
+
+    code = (ROOT / "engine" / "state_dynamodb.py").read_text()
+    called = {
+        "dynamodb:" + "".join(part.title() for part in m.split("_"))
+        for m in re.findall(r"self\._ddb\.(\w+)\(", code)
+    }
+    policy = source["Resources"]["OutputsPolicy"]["Properties"]["PolicyDocument"]
+    (stmt,) = [s for s in _statements(policy) if s.get("Sid") == "StateTable"]
+    assert set(stmt["Action"]) == called
+
+
+def test_alarm_key_grant_is_limited_to_this_account(source: dict[str, Any]) -> None:
+    policy = source["Resources"]["AlertTopicKey"]["Properties"]["KeyPolicy"]
+    (stmt,) = [s for s in _statements(policy) if s.get("Sid") == "CloudWatchAlarmsPublish"]
+    assert stmt["Condition"]["StringEquals"]["aws:SourceAccount"] == {"Ref": "AWS::AccountId"}
