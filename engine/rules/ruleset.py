@@ -9,6 +9,10 @@ that can be done once is done here, at construction:
 * an index on ``das.action``: each action maps to the tuple of rules that can match it (rules
   whose ``Rule.actions`` contain it, plus the rules that can match any action), so a read event
   never runs the failed-login rules;
+* within each action, a second level on the field a rule pins (``engine.rules.guards``):
+  ``dbUserName == 'mallory'``, ``das.object == 'payroll'``, ``in_list_ci(dbUserName, 'x')``
+  become table lookups, so a pack of a thousand such rules runs only the few whose value the
+  event has;
 * each ``when`` and ``unless`` AST is compiled once into nested Python closures
   (``engine.rules.compiled``) that compute exactly what the interpreter would, faster.
 
@@ -27,6 +31,7 @@ from typing import Any
 
 from engine.rules.compiled import Fn, compile_node
 from engine.rules.expr import SafeInterpreter
+from engine.rules.guards import Guard, best_guard, derive_guards
 from engine.rules.model import Expr, Rule
 
 UTC = dt.UTC
@@ -119,10 +124,29 @@ class RuleSet:
             )
             for r in self.rules
         }
-        self._any_compiled = tuple(compiled[r.id] for r in self._any)
-        self._by_action_compiled: dict[Any, tuple[Any, ...]] = {
-            a: tuple(compiled[r.id] for r in bucket) for a, bucket in self._by_action.items()
+        guards = self._guards()
+        self._any_compiled = _Bucket.of([compiled[r.id] for r in self._any], guards)
+        self._by_action_compiled: dict[Any, _Bucket] = {
+            a: _Bucket.of([compiled[r.id] for r in bucket], guards)
+            for a, bucket in self._by_action.items()
         }
+
+    def _guards(self) -> dict[str, Guard]:
+        """Each rule's most selective guard besides ``das.action`` (the first index level)."""
+        fns = getattr(self._options, "custom_functions", None)
+        lists: dict[str, frozenset[Any]] = dict(getattr(fns, "lists", None) or {})
+        lists_ci = {
+            name: frozenset(v.casefold() for v in values if isinstance(v, str))
+            for name, values in lists.items()
+        }
+        out: dict[str, Guard] = {}
+        for r in self.rules:
+            guard = best_guard(
+                derive_guards(r.when.compiled.parsed, lists, lists_ci), frozenset({_ACTION})
+            )
+            if guard is not None:
+                out[r.id] = guard
+        return out
 
     def __len__(self) -> int:
         return len(self.rules)
@@ -135,12 +159,15 @@ class RuleSet:
 
     def candidates(self, event: Mapping[str, Any]) -> tuple[Rule, ...]:
         """The rules the index lets through for this event (all others cannot match it)."""
+        return tuple(entry[0] for entry in self._bucket(event).entries(event))
+
+    def _bucket(self, event: Mapping[str, Any]) -> _Bucket:
         das = event.get("das")
-        action = das.get("action") if isinstance(das, Mapping) else None
+        action = das.get("action") if type(das) is dict else None
         try:
-            return self._by_action.get(action, self._any)
+            return self._by_action_compiled.get(action, self._any_compiled)
         except TypeError:  # an unhashable action: only action-agnostic rules can match
-            return self._any
+            return self._any_compiled
 
     def search(self, expr: Expr, event: Any) -> Any:
         """Evaluate one compiled expression with our functions (shared interpreter)."""
@@ -153,13 +180,7 @@ class RuleSet:
     def evaluate_all(self, event: dict[str, Any]) -> Evaluation:
         matches: list[Match] = []
         errors: list[RuleError] = []
-        das = event.get("das")
-        action = das.get("action") if type(das) is dict else None
-        try:
-            bucket = self._by_action_compiled.get(action, self._any_compiled)
-        except TypeError:  # an unhashable action: only action-agnostic rules can match
-            bucket = self._any_compiled
-        for rule, when, unless in bucket:
+        for rule, when, unless in self._bucket(event).entries(event):
             try:
                 result = when(event)
                 # JMESPath falsiness, inlined: this line runs for every candidate rule
@@ -197,3 +218,67 @@ class RuleSet:
             if is_true(holds(event)):
                 return True
         return False
+
+
+_ACTION = ("das", "action")
+_Entry = tuple[Rule, Fn, tuple[tuple[Any, Fn], ...]]
+
+
+class _Bucket:
+    """The rules of one action: those always run, and tables of guarded ones by field value.
+
+    ``entries`` keeps the authors' order, so results do not depend on the index.
+    """
+
+    __slots__ = ("groups", "plain", "plain_entries")
+
+    def __init__(
+        self,
+        plain: tuple[tuple[int, _Entry], ...],
+        groups: tuple[tuple[tuple[str, ...], bool, dict[Any, tuple[tuple[int, _Entry], ...]]], ...],
+    ) -> None:
+        self.plain = plain
+        self.plain_entries = tuple(entry for _, entry in plain)  # the common, table-less case
+        self.groups = groups
+
+    @classmethod
+    def of(cls, entries: list[_Entry], guards: Mapping[str, Guard]) -> _Bucket:
+        plain: list[tuple[int, _Entry]] = []
+        tables: dict[tuple[tuple[str, ...], bool], dict[Any, list[tuple[int, _Entry]]]] = {}
+        for pos, entry in enumerate(entries):
+            guard = guards.get(entry[0].id)
+            if guard is None:
+                plain.append((pos, entry))
+                continue
+            table = tables.setdefault((guard.path, guard.casefold), {})
+            for value in guard.values:
+                table.setdefault(value, []).append((pos, entry))
+        groups = tuple(
+            (path, fold, {v: tuple(lst) for v, lst in table.items()})
+            for (path, fold), table in tables.items()
+        )
+        return cls(tuple(plain), groups)
+
+    def entries(self, event: Mapping[str, Any]) -> list[_Entry] | tuple[_Entry, ...]:
+        if not self.groups:
+            return self.plain_entries
+        found = list(self.plain)
+        hit = False
+        for path, fold, table in self.groups:
+            value: Any = event
+            for part in path:
+                value = value.get(part) if type(value) is dict else None
+            if fold:
+                if type(value) is not str:
+                    continue
+                value = value.casefold()
+            try:
+                rules = table.get(value)
+            except TypeError:  # a list or object: equal to no scalar literal
+                continue
+            if rules:
+                found.extend(rules)
+                hit = True
+        if hit:
+            found.sort(key=lambda item: item[0])
+        return [entry for _, entry in found]
