@@ -24,6 +24,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from engine.rules.index import literal_list
+
 Path = tuple[str, ...]
 
 
@@ -57,15 +59,9 @@ def _scalar(node: Mapping[str, Any]) -> tuple[bool, Any]:
     return ok, value
 
 
-def _literal_list(node: Mapping[str, Any]) -> frozenset[Any] | None:
-    if node.get("type") == "literal" and isinstance(node.get("value"), list):
-        values = node["value"]
-    elif node.get("type") == "multi_select_list":
-        kids = node.get("children") or []
-        if not all(k.get("type") == "literal" for k in kids):
-            return None
-        values = [k.get("value") for k in kids]
-    else:
+def _literal_set(node: Mapping[str, Any]) -> frozenset[Any] | None:
+    values = literal_list(node)
+    if values is None:
         return None
     try:
         return frozenset(values)
@@ -93,7 +89,7 @@ def derive_guards(
     if kind == "function_expression" and len(kids) == 2:
         name = ast.get("value")
         if name == "contains":
-            path, values = _path(kids[1]), _literal_list(kids[0])
+            path, values = _path(kids[1]), _literal_set(kids[0])
             if path and values is not None:
                 return [Guard(path, values)]
         elif name in ("in_list", "in_list_ci"):

@@ -16,6 +16,7 @@ truthiness:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 Actions = frozenset[str] | None
@@ -34,18 +35,22 @@ def _is_action_field(node: dict[str, Any]) -> bool:
     )
 
 
-def _string_literals(node: dict[str, Any]) -> frozenset[str] | None:
-    """The strings of a literal list (``['A','B']`` or a JSON literal); None if not one."""
+def literal_list(node: Mapping[str, Any]) -> list[Any] | None:
+    """The values of a literal list (``['A','B']`` or a JSON literal); None if not one."""
     if node.get("type") == "literal" and isinstance(node.get("value"), list):
-        values = node["value"]
-    elif node.get("type") == "multi_select_list":
+        return list(node["value"])
+    if node.get("type") == "multi_select_list":
         kids = node.get("children") or []
         if not all(k.get("type") == "literal" for k in kids):
             return None
-        values = [k.get("value") for k in kids]
-    else:
-        return None
-    if not all(isinstance(v, str) for v in values):
+        return [k.get("value") for k in kids]
+    return None
+
+
+def _string_literals(node: dict[str, Any]) -> frozenset[str] | None:
+    """The strings of a literal list; None if not a list of strings only."""
+    values = literal_list(node)
+    if values is None or not all(isinstance(v, str) for v in values):
         return None
     return frozenset(values)
 
