@@ -121,7 +121,7 @@ def _rule(i: int, kind: str, rng: random.Random) -> tuple[str, dict[str, Any]]:
         title = "Failed logins from {das.sourceHost}"
         extra = 'threshold: {count: 5, window: 5m, group_by: "[das.sourceHost]"}\n'
     elif kind == "departed_users":
-        lists[f"departed_{i}"] = ["mallory", f"contractor_{i}", f"intern_{i}"]
+        lists[f"departed_{i}"] = ["bob_old", f"contractor_{i}", f"intern_{i}"]
         when = f"in_list_ci(dbUserName, 'departed_{i}')"
         title = "Activity by departed user {dbUserName}"
     elif kind == "ddl_any":
@@ -129,7 +129,8 @@ def _rule(i: int, kind: str, rng: random.Random) -> tuple[str, dict[str, Any]]:
         when = f"das.action == 'DDL' && !(das.aux) && !in_list_ci(dbUserName, 'dba_{i}')"
         title = "DDL by {dbUserName}"
     elif kind == "sensitive_read":
-        lists[f"readers_{i}"] = [*rng.sample(sg.APP_USERS, 2), f"svc_{i}"]
+        # the applications and some people may read it: reads by the others alert
+        lists[f"readers_{i}"] = [*sg.APP_USERS, *rng.sample(sg.HUMAN_USERS, 3), f"svc_{i}"]
         when = (
             f"das.action == 'READ' && das.object == {_q(_object(rng, i))} "
             f"&& !in_list_ci(dbUserName, 'readers_{i}')"
@@ -137,7 +138,7 @@ def _rule(i: int, kind: str, rng: random.Random) -> tuple[str, dict[str, Any]]:
         title = "Read of {das.object} by {dbUserName}"
         extra = 'dedup: {key: "[das.clusterId || das.instanceId, dbUserName]", window: 1h}\n'
     elif kind == "sensitive_write":
-        verbs = rng.choice((["DELETE"], ["DELETE", "UPDATE"], ["UPDATE"]))
+        verbs = rng.choice((["DELETE"], ["DELETE"], ["DELETE", "UPDATE"]))
         when = (
             f"das.object == {_q(_object(rng, i))} && das.action == 'WRITE' "
             f"&& contains({json.dumps(verbs)}, das.verb)"
@@ -157,6 +158,8 @@ def _rule(i: int, kind: str, rng: random.Random) -> tuple[str, dict[str, Any]]:
         title = "Failed logins for {dbUserName}"
         extra = 'threshold: {count: 3, window: 5m, group_by: "[das.clusterId || das.instanceId]"}\n'
     elif kind == "user_database":
+        # a person on a database, or (mostly) another team's account on it
+        user = rng.choice(sg.HUMAN_USERS) if rng.random() < 0.3 else f"svc_{i}"
         db = rng.choice([*sorted(set(sg.DATABASES.values())), f"db_{i}"])
         when = f"dbUserName == {_q(user)} && das.database == {_q(db)}"
         title = "{dbUserName} on {das.database}"
