@@ -89,30 +89,42 @@ class Transport(Protocol):
     def post(self, payload: dict[str, Any], channel: str | None) -> Outcome: ...
 
 
+class _ClientPerSecret:
+    """A slack-sdk client for the current value of a secret, rebuilt only when it changes.
+
+    The secret (webhook URL or bot token) is read on every post, so a rotation takes effect
+    without a cold start; it is registered with the log redactor before any client can log it.
+    """
+
+    def __init__(self, secret: Callable[[], str], build: Callable[[str], Any]) -> None:
+        self._secret = secret
+        self._build = build
+        self._client: Any = None
+        self._value: str | None = None
+
+    def get(self) -> Any:
+        value = self._secret()
+        REDACTOR.add(value)
+        if self._client is None or value != self._value:
+            self._client = self._build(value)
+            self._value = value
+        return self._client
+
+
 class WebhookTransport:
     """Posts to an incoming webhook; ``url`` is called per post (the secret cache decides)."""
 
     def __init__(self, url: Callable[[], str], timeout: int = 10) -> None:
-        self._url = url
-        self._timeout = timeout
-        self._client: Any = None
-        self._client_url: str | None = None
+        def build(value: str) -> Any:
+            from slack_sdk.webhook import WebhookClient
 
-    def _get_client(self) -> Any:
-        from slack_sdk.webhook import WebhookClient
+            return WebhookClient(value, timeout=timeout, logger=SDK_LOGGER, retry_handlers=[])
 
-        url = self._url()
-        REDACTOR.add(url)
-        if self._client is None or url != self._client_url:
-            self._client = WebhookClient(
-                url, timeout=self._timeout, logger=SDK_LOGGER, retry_handlers=[]
-            )
-            self._client_url = url
-        return self._client
+        self._clients = _ClientPerSecret(url, build)
 
     def post(self, payload: dict[str, Any], channel: str | None) -> Outcome:
         try:
-            client = self._get_client()
+            client = self._clients.get()
         except SecretError as exc:
             return _secret_outcome(exc)
         try:
@@ -133,33 +145,24 @@ class BotTransport:
     def __init__(
         self, token: Callable[[], str], base_url: str = DEFAULT_API_URL, timeout: int = 10
     ) -> None:
-        self._token = token
-        self._base_url = base_url
-        self._timeout = timeout
-        self._client: Any = None
-        self._client_token: str | None = None
+        def build(value: str) -> Any:
+            from slack_sdk import WebClient
 
-    def _get_client(self) -> Any:
-        from slack_sdk import WebClient
-
-        token = self._token()
-        REDACTOR.add(token)
-        if self._client is None or token != self._client_token:
-            self._client = WebClient(
-                token=token,
-                base_url=self._base_url,
-                timeout=self._timeout,
+            return WebClient(
+                token=value,
+                base_url=base_url,
+                timeout=timeout,
                 logger=SDK_LOGGER,
                 retry_handlers=[],
             )
-            self._client_token = token
-        return self._client
+
+        self._clients = _ClientPerSecret(token, build)
 
     def post(self, payload: dict[str, Any], channel: str | None) -> Outcome:
         from slack_sdk.errors import SlackApiError
 
         try:
-            client = self._get_client()
+            client = self._clients.get()
         except SecretError as exc:
             return _secret_outcome(exc)
         try:
