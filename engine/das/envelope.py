@@ -14,7 +14,7 @@ from base64 import b64decode
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.das.errors import BadBase64, BadEnvelope, UnsupportedType
+from engine.das.errors import BadBase64, BadEnvelope, DecodeError, UnsupportedType
 
 RECORDS_TYPE = "DatabaseActivityMonitoringRecords"
 KNOWN_VERSIONS = ("1.0", "1.1", "1.2", "1.3", "1.4")
@@ -50,19 +50,31 @@ def _b64(value: Any, name: str) -> bytes:
     return raw
 
 
-def parse_envelope(data: bytes | str) -> Envelope:
-    """Parse one Kinesis record's data into an ``Envelope`` or raise a typed error."""
+def load_typed_object(
+    data: bytes | str, *, what: str, expected_type: str, error: type[DecodeError]
+) -> dict[str, Any]:
+    """A JSON object whose ``type`` is ``expected_type``, or a typed error naming ``what``.
+
+    Both layers of a DAS record (the outer envelope and the decrypted payload) start this way;
+    ``error`` is the layer's own error class, a wrong ``type`` is always ``UnsupportedType``.
+    """
     try:
         doc = json.loads(data)
     except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError
-        raise BadEnvelope(f"the record is not JSON: {exc}") from None
+        raise error(f"the {what} is not JSON: {exc}") from None
     if not isinstance(doc, dict):
-        raise BadEnvelope(f"the record is a JSON {type(doc).__name__}, expected an object")
-    rtype = doc.get("type")
-    if rtype is None:
-        raise BadEnvelope("the record has no 'type'")
-    if rtype != RECORDS_TYPE:
-        raise UnsupportedType(f"record type {_short(rtype)}, expected {RECORDS_TYPE!r}")
+        raise error(f"the {what} is a JSON {type(doc).__name__}, expected an object")
+    dtype = doc.get("type")
+    if dtype is None:
+        raise error(f"the {what} has no 'type'")
+    if dtype != expected_type:
+        raise UnsupportedType(f"{what} type {_short(dtype)}, expected {expected_type!r}")
+    return doc
+
+
+def parse_envelope(data: bytes | str) -> Envelope:
+    """Parse one Kinesis record's data into an ``Envelope`` or raise a typed error."""
+    doc = load_typed_object(data, what="record", expected_type=RECORDS_TYPE, error=BadEnvelope)
     version = doc.get("version")
     if not isinstance(version, str):
         raise BadEnvelope("the record has no string 'version'")

@@ -8,12 +8,12 @@ so a few hundred bytes that inflate to gigabytes cost nothing.
 
 from __future__ import annotations
 
-import json
 import zlib
 from dataclasses import dataclass
 from typing import Any
 
-from engine.das.errors import BadJson, NotGzip, TooLarge, UnsupportedType
+from engine.das.envelope import load_typed_object
+from engine.das.errors import BadJson, NotGzip, TooLarge
 
 PAYLOAD_TYPE = "DatabaseActivityMonitoringRecord"
 DEFAULT_MAX_INFLATED = 32 * 1024 * 1024
@@ -71,17 +71,7 @@ def parse_payload(text: bytes) -> Payload:
     ``type`` is an activity event (Oracle sends some), and so is an unknown ``type``: dropping
     what we do not recognise would hide activity.
     """
-    try:
-        doc = json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        raise BadJson(f"the payload is not JSON: {exc}") from None
-    if not isinstance(doc, dict):
-        raise BadJson(f"the payload is a JSON {type(doc).__name__}, expected an object")
-    ptype = doc.get("type")
-    if ptype is None:
-        raise BadJson("the payload has no 'type'")
-    if ptype != PAYLOAD_TYPE:
-        raise UnsupportedType(f"payload type {str(ptype)[:60]!r}, expected {PAYLOAD_TYPE!r}")
+    doc = load_typed_object(text, what="payload", expected_type=PAYLOAD_TYPE, error=BadJson)
     items = doc.get("databaseActivityEventList")
     if not isinstance(items, list):
         raise BadJson("the payload has no 'databaseActivityEventList' list")
