@@ -1,7 +1,8 @@
 """A moto server in this process for benchmarks: KMS (and friends) over real HTTP on 127.0.0.1.
 
-Benchmarks import ``moto_server()``; boto3 then reaches it through ``AWS_ENDPOINT_URL`` exactly
-as it reaches AWS, so nothing is patched. The environment is restored on exit.
+Benchmarks and the test fixture ``moto_server`` use ``moto_server()``; boto3 then reaches it
+through ``AWS_ENDPOINT_URL`` exactly as it reaches AWS, so nothing is patched. The environment is
+restored on exit.
 """
 
 from __future__ import annotations

@@ -5,7 +5,6 @@ boto3 reaches moto through ``AWS_ENDPOINT_URL`` exactly as it would reach AWS; n
 
 from __future__ import annotations
 
-import os
 import urllib.request
 from collections.abc import Iterator
 
@@ -18,45 +17,15 @@ REGION = "us-east-1"
 
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[str]:
-    """One moto server for the whole session; its URL becomes ``AWS_ENDPOINT_URL``."""
-    from moto.server import ThreadedMotoServer
+    """One moto server for the whole session; its URL becomes ``AWS_ENDPOINT_URL``.
 
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    saved = {k: os.environ.get(k) for k in _AWS_ENV}
-    os.environ.update(
-        {
-            "AWS_ENDPOINT_URL": url,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": "testing",
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_REGION": REGION,
-        }
-    )
-    os.environ.pop("AWS_PROFILE", None)
-    try:
+    The same context manager the benchmarks use: fake credentials, the region, and the
+    environment restored afterwards.
+    """
+    from bench._moto import moto_server as start
+
+    with start(REGION) as url:
         yield url
-    finally:
-        server.stop()
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-_AWS_ENV = (
-    "AWS_ENDPOINT_URL",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_DEFAULT_REGION",
-    "AWS_REGION",
-    "AWS_PROFILE",
-)
 
 
 @pytest.fixture
