@@ -1,8 +1,9 @@
-"""One Kinesis record in, its activity events out: envelope → data key → ESDK → gzip → JSON.
+"""One Kinesis record in, its activity events out: envelope → data key → message → gzip → JSON.
 
-The decoder holds only caches (data keys in the provider, materials managers per data key,
-resource ids per stream ARN), never per-record state, so one bad record cannot affect the next.
-Every failure is a ``DecodeError`` subclass carrying the record id.
+The decoder holds only caches (data keys in the provider, ciphers or materials managers per data
+key, resource ids per stream ARN), never per-record state, so one bad record cannot affect the
+next. Every failure is a ``DecodeError`` subclass carrying the record id. The Encryption SDK
+message is opened by ``engine.das.message.MessageReader`` (``reader``: native, esdk or compare).
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from engine.das.crypto import MessageDecryptor
 from engine.das.envelope import parse_envelope
 from engine.das.errors import DecodeError, MissingResourceId
 from engine.das.keys import DataKeyProvider, encryption_context
+from engine.das.message import MessageReader, Mode
 from engine.das.payload import DEFAULT_MAX_INFLATED, inflate, parse_payload
 from engine.das.records import RawRecord
 from engine.das.sources import UndecodableRecord, resource_id_from_arn
@@ -55,6 +56,8 @@ class Decoder:
         default_resource_id: str | None = None,
         override_resource_id: str | None = None,
         max_inflated_bytes: int = DEFAULT_MAX_INFLATED,
+        reader: Mode | str = Mode.NATIVE,
+        verify_signature: bool = False,
     ) -> None:
         for rid in (default_resource_id, override_resource_id):
             if rid is not None:
@@ -65,7 +68,7 @@ class Decoder:
         self.default_resource_id = default_resource_id
         self.override_resource_id = override_resource_id
         self.max_inflated_bytes = max_inflated_bytes
-        self._messages = MessageDecryptor()
+        self.messages = MessageReader(reader, verify_signature=verify_signature)
 
     def resource_id(self, rec: RawRecord) -> str:
         """Which resource's encryption context opens ``rec``'s data key."""
@@ -99,7 +102,7 @@ class Decoder:
         envelope = parse_envelope(rec.data)
         resource_id = self.resource_id(rec)
         data_key = self.keys.plaintext_key(envelope.key_blob, resource_id)
-        plaintext = self._messages.decrypt(envelope.ciphertext, data_key)
+        plaintext = self.messages.decrypt(envelope.ciphertext, data_key)
         payload = parse_payload(inflate(plaintext, self.max_inflated_bytes))
         return DecodedRecord(
             record_id=rec.record_id,

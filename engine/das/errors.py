@@ -72,6 +72,15 @@ class CiphertextInvalid(DecodeError):
     reason = "ciphertext_invalid"
 
 
+class UnsupportedShape(CiphertextInvalid):
+    """A well-formed Encryption SDK message of a shape RDS does not send (non-framed, format 2).
+
+    Never raised for an authentication failure: the native reader hands such a message to the
+    Encryption SDK, which decides. Same ``reason`` as its base, so metrics and dead letters
+    read the same whichever reader refused a record.
+    """
+
+
 class NotGzip(DecodeError):
     reason = "not_gzip"
 

@@ -259,7 +259,9 @@ def test_one_bad_record_never_affects_another(local_keys: LocalKeyProvider) -> N
     enc = Encoder(local_keys, PG)
     good = [enc.encode([{"n": i}], cluster_id=PG, instance_id="db-X") for i in range(3)]
     env = json.loads(good[1])
-    env["databaseActivityEvents"] = env["databaseActivityEvents"][:-8] + "AAAAAAA="
+    ct = bytearray(base64.b64decode(env["databaseActivityEvents"]))
+    ct[len(ct) // 2] ^= 0x01  # inside the GCM-authenticated part (a footer edit needs verify)
+    env["databaseActivityEvents"] = base64.b64encode(bytes(ct)).decode()
     bad = [b"garbage", json.dumps(env).encode(), good[0].replace(b"Records", b"Nope")]
     dec = Decoder(local_keys, default_resource_id=PG)
     results: list[object] = []
