@@ -13,11 +13,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from engine.alerts.redact import redact_sql
+from engine.alerts.redact import cap_text, redact_sql
 
 MISSING = "?"
 MAX_VALUE_CHARS = 100
 MAX_TITLE_CHARS = 256  # Security Hub's Title limit; Slack and SNS subjects are shorter still
+# A value is cut to this before it is redacted: only its first MAX_VALUE_CHARS are shown, and
+# cutting before redaction is safe (a literal cut open is masked to the cut).
+MAX_RENDER_CHARS = 4 * 1024
 ELLIPSIS = "…"
 
 # Parsed template: literal text (str) and field paths (tuple of segments), in order.
@@ -110,7 +113,7 @@ def _format(value: Any) -> str:
         text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
     else:
         text = str(value)
-    text = " ".join(redact_sql(text).translate(_CONTROL).split())
+    text = " ".join(redact_sql(cap_text(text, MAX_RENDER_CHARS)).translate(_CONTROL).split())
     return _shorten(text, MAX_VALUE_CHARS) if text else MISSING
 
 

@@ -132,7 +132,7 @@ def tokens(text: str, start: int, stop: int, d: Dialect, inner: Inner) -> list[T
         m = match(text, pos, stop)
         if m is None:  # cannot happen ("." matches anything) but never loop forever
             break
-        kind = m.lastgroup
+        kind = m.lastgroup or "p"  # every alternative is a named group
         end = m.end()
         if kind == "ws" or kind == "ws2":
             pos = end
