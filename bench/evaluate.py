@@ -36,14 +36,14 @@ import jmespath  # noqa: E402
 
 from bench.streamgen import StreamSpec, plan  # noqa: E402
 from engine.events import normalize  # noqa: E402
-from engine.rules.engine import Engine  # noqa: E402
-from engine.rules.expr import compile_expr  # noqa: E402
-from engine.rules.functions import make_options  # noqa: E402
-from engine.rules.index import derive_actions  # noqa: E402
-from engine.rules.loader import load_rules  # noqa: E402
+from engine.pipeline.state import MemoryStateStore  # noqa: E402
+from engine.rules.lang.expr import compile_expr  # noqa: E402
+from engine.rules.lang.loader import load_rules  # noqa: E402
 from engine.rules.model import Rule  # noqa: E402
-from engine.rules.ruleset import RuleSet, is_true  # noqa: E402
-from engine.state import MemoryStateStore  # noqa: E402
+from engine.rules.runtime.engine import Engine  # noqa: E402
+from engine.rules.runtime.functions import make_options  # noqa: E402
+from engine.rules.runtime.index import derive_actions  # noqa: E402
+from engine.rules.runtime.ruleset import RuleSet, is_true  # noqa: E402
 
 BATCH = 500
 ACTIONS = ("READ", "WRITE", "DDL", "ROLE", "CONNECT", "DISCONNECT", "LOGIN_FAILED", "FUNCTION")

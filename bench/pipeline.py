@@ -241,8 +241,8 @@ def create_kms_key() -> str:
 
 def rule_sources(rules: Path) -> tuple[list[str], Any]:
     """The ``when`` texts of the pack and the JMESPath options with our functions."""
-    from engine.rules.functions import make_options
-    from engine.rules.loader import load_rules
+    from engine.rules.lang.loader import load_rules
+    from engine.rules.runtime.functions import make_options
 
     loaded = load_rules([rules])
     return [r.when.src for r in loaded.rules], make_options(loaded.lists, loaded.params)
@@ -332,10 +332,10 @@ def run_stages(stream: Stream, rules: Path, repeat: int = 3) -> list[Timing]:
     """Our cost split by stage, each on the whole stream with warm caches (best of ``repeat``)."""
     from engine.das.sources import records_from_kinesis_event
     from engine.events import normalize
-    from engine.rules.engine import Engine
-    from engine.rules.loader import load_rules
-    from engine.rules.ruleset import RuleSet
-    from engine.state import MemoryStateStore
+    from engine.pipeline.state import MemoryStateStore
+    from engine.rules.lang.loader import load_rules
+    from engine.rules.runtime.engine import Engine
+    from engine.rules.runtime.ruleset import RuleSet
 
     rt = fresh_runtime()
     decoder = rt.pipeline.decoder

@@ -210,8 +210,8 @@ def write_rule_pack(n: int, directory: Path, *, generic: int = 10, seed: int = 7
 
 
 def load_ruleset(path: Path) -> tuple[Any, float]:
-    from engine.rules.loader import load_rules
-    from engine.rules.ruleset import RuleSet
+    from engine.rules.lang.loader import load_rules
+    from engine.rules.runtime.ruleset import RuleSet
 
     t0 = time.perf_counter()
     loaded = load_rules([path])
@@ -236,8 +236,8 @@ def normalized_events(n_events: int, seed: int = 3) -> list[dict[str, Any]]:
 def same_matches(rs: Any, events: list[dict[str, Any]]) -> bool:
     """Does the rule set (index, compiled evaluation) find exactly what the plain interpreter
     finds running every rule on every event? Rules with ``unless`` are left out of the check."""
-    from engine.rules.functions import make_options
-    from engine.rules.ruleset import is_true
+    from engine.rules.runtime.functions import make_options
+    from engine.rules.runtime.ruleset import is_true
 
     options = make_options(rs.lists, rs.params)
     plain_rules = [r for r in rs.rules if not r.unless]
@@ -252,8 +252,8 @@ def same_matches(rs: Any, events: list[dict[str, Any]]) -> bool:
 def rules_table(
     n_events: int, sizes: Sequence[int], repeat: int = 3, check_events: int = 2000
 ) -> list[dict[str, Any]]:
-    from engine.rules.engine import Engine
-    from engine.state import MemoryStateStore
+    from engine.pipeline.state import MemoryStateStore
+    from engine.rules.runtime.engine import Engine
 
     events = normalized_events(n_events)
     batches = [events[i : i + 50] for i in range(0, len(events), 50)]

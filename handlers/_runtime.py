@@ -16,13 +16,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from engine.config import Config
 from engine.das.decoder import Decoder
 from engine.das.keys import KmsKeyProvider
-from engine.dlq import DeadLetters, SqsDeadLetters
-from engine.env import ConfigError
-from engine.pipeline import Pipeline
-from engine.state import MemoryStateStore, StateStore
+from engine.pipeline.batch import Pipeline
+from engine.pipeline.config import Config
+from engine.pipeline.dlq import DeadLetters, SqsDeadLetters
+from engine.pipeline.env import ConfigError
+from engine.pipeline.state import MemoryStateStore, StateStore
 
 log = logging.getLogger("dasalert.runtime")
 
@@ -105,7 +105,7 @@ def build(kind: str, env: Mapping[str, str]) -> Runtime:
 
 def _state(config: Config, kind: str) -> StateStore:
     if config.state_table:
-        from engine.state_dynamodb import DynamoDBStateStore
+        from engine.pipeline.state_dynamodb import DynamoDBStateStore
 
         return DynamoDBStateStore(config.state_table, _client("dynamodb"))
     if kind == HEALTH:
@@ -121,9 +121,7 @@ def _engine(config: Config, state: StateStore) -> tuple[Any, int, list[Any]]:
     rule id), skipped, and returned so the pipeline raises a pipeline alert about it (a broken
     rule must not silently stop detecting); no rule at all is a configuration error, because a
     pipeline that alerts on nothing must not look healthy."""
-    from engine.rules.engine import Engine
-    from engine.rules.loader import load_rules
-    from engine.rules.ruleset import RuleSet
+    from engine.rules import Engine, RuleSet, load_rules
 
     if not config.rules.exists():
         raise ConfigError("DASALERT_RULES", f"{config.rules} does not exist")

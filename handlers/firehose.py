@@ -2,9 +2,9 @@
 
 Answers every ``recordId`` (``Ok`` with the redacted normalized events as JSON lines, ``Dropped``
 for heartbeat-only records, ``ProcessingFailed`` otherwise) within the 6 MB response limit; see
-``engine/firehose.py`` for the decisions. With ``DASALERT_FIREHOSE_ALERTS=true`` it also evaluates
-the rules and sends alerts; Firehose cannot redeliver one record, so an alert that still fails
-retryably is dead-lettered instead (``Pipeline(can_retry=False)``).
+``engine/pipeline/firehose.py`` for the decisions. With ``DASALERT_FIREHOSE_ALERTS=true`` it also
+evaluates the rules and sends alerts; Firehose cannot redeliver one record, so an alert that still
+fails retryably is dead-lettered instead (``Pipeline(can_retry=False)``).
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 from engine.das.sources import records_from_firehose_event
-from engine.firehose import firehose_response
-from engine.metrics import emit_batch
 from engine.outputs.base import Deadline
-from engine.pipeline import summarize
+from engine.pipeline.batch import summarize
+from engine.pipeline.firehose import firehose_response
+from engine.pipeline.metrics import emit_batch
 from handlers._runtime import FIREHOSE, observability, runtime
 
 logger, metrics = observability()

@@ -1,10 +1,10 @@
 """Scheduled heartbeat watchdog (template.yaml: ``HealthFunction``, every 5 minutes).
 
-Reads the last heartbeat time of every resource from the state table, alerts on each resource
-silent for longer than ``DASALERT_HEARTBEAT_MAX_SILENCE`` and on each resource of
-``DASALERT_EXPECTED_RESOURCES`` that never reported (``engine/watchdog.py``). Alerts go through
-the same idempotent delivery as the stream's: one alert per silence episode, however often this
-runs; an alert that fails retryably is sent again by the next run.
+Reads the last heartbeat time of every resource from the state table, alerts on each resource silent
+for longer than ``DASALERT_HEARTBEAT_MAX_SILENCE`` and on each resource of
+``DASALERT_EXPECTED_RESOURCES`` that never reported (``engine/pipeline/watchdog.py``). Alerts go
+through the same idempotent delivery as the stream's: one alert per silence episode, however often
+this runs; an alert that fails retryably is sent again by the next run.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from engine.metrics import emit_silent
 from engine.outputs.base import Deadline
-from engine.pipeline import HEARTBEAT_NS
-from engine.watchdog import find_silent, silence_alert
+from engine.pipeline.batch import HEARTBEAT_NS
+from engine.pipeline.metrics import emit_silent
+from engine.pipeline.watchdog import find_silent, silence_alert
 from handlers._runtime import HEALTH, observability, runtime
 
 logger, metrics = observability()

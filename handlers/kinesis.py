@@ -1,7 +1,7 @@
 """Lambda entry point on the DAS Kinesis stream (template.yaml: ``StreamFunction``).
 
-Thin on purpose: the batch is ``engine.pipeline.Pipeline.run``. The response is the partial batch
-response, listing only records that failed for a transient reason; undecodable records were
+Thin on purpose: the batch is ``engine.pipeline.batch.Pipeline.run``. The response is the partial
+batch response, listing only records that failed for a transient reason; undecodable records were
 dead-lettered and alerted by the pipeline, so they are not retried.
 
 Why not powertools' ``BatchProcessor``: it treats any exception as "retry this record", while
@@ -15,9 +15,9 @@ from __future__ import annotations
 from typing import Any
 
 from engine.das.sources import records_from_kinesis_event
-from engine.metrics import emit_batch
 from engine.outputs.base import Deadline
-from engine.pipeline import summarize
+from engine.pipeline.batch import summarize
+from engine.pipeline.metrics import emit_batch
 from handlers._runtime import KINESIS, observability, runtime
 
 logger, metrics = observability()

@@ -212,7 +212,7 @@ def test_state_table_actions_are_exactly_what_the_store_calls(source: dict[str, 
     allowed, and nothing else is."""
     import re
 
-    code = (ROOT / "engine" / "state_dynamodb.py").read_text()
+    code = (ROOT / "engine" / "pipeline" / "state_dynamodb.py").read_text()
     called = {
         "dynamodb:" + "".join(part.title() for part in m.split("_"))
         for m in re.findall(r"self\._ddb\.(\w+)\(", code)

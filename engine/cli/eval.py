@@ -36,11 +36,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.events_input import read_events
-    from engine.rules.engine import Engine
-    from engine.rules.loader import load_rules
-    from engine.rules.ruleset import RuleSet
-    from engine.state import MemoryStateStore
+    from engine.cli.events_input import read_events
+    from engine.pipeline.state import MemoryStateStore
+    from engine.rules.lang.loader import load_rules
+    from engine.rules.runtime.engine import Engine
+    from engine.rules.runtime.ruleset import RuleSet
 
     err = sys.stderr
     loaded = load_rules([args.rules], lists_path=args.lists)

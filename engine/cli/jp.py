@@ -7,10 +7,10 @@ import json
 import sys
 from pathlib import Path
 
-from engine.rules.expr import ExprError, caret, check_functions, compile_expr
-from engine.rules.functions import make_options
-from engine.rules.jp import SampleError, prepare, read_samples
-from engine.rules.loader import load_rules
+from engine.cli.jp_input import SampleError, prepare, read_samples
+from engine.rules.lang.expr import ExprError, caret, check_functions, compile_expr
+from engine.rules.lang.loader import load_rules
+from engine.rules.runtime.functions import make_options
 
 NAME = "jp"
 HELP = "evaluate one JMESPath expression (with dasalert functions) over sample events"

@@ -6,7 +6,7 @@ import argparse
 import datetime as dt
 import sys
 
-from engine.rules.lint import lint
+from engine.rules.lint.run import lint
 
 NAME = "lint"
 HELP = "check rule files: schema, expressions, lists, tests, advice"

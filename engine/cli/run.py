@@ -1,6 +1,6 @@
 """``dasalert run``: the whole pipeline on captured records, locally, alerts on the console.
 
-Exactly the code the Lambda runs (``engine.pipeline.Pipeline``): decode, normalize, evaluate,
+Exactly the code the Lambda runs (``engine.pipeline.batch.Pipeline``): decode, normalize, evaluate,
 suppress, route, send — with the console as the only output and state in memory. What the rule
 pack alerts on here is what it alerts on in production.
 """
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"dasalert run: {exc}", file=err)
         return 2
     from engine.das.sources import iter_records_from_file
-    from engine.pipeline import PERMANENT, TRANSIENT, chunks, summarize
+    from engine.pipeline.batch import PERMANENT, TRANSIENT, chunks, summarize
 
     totals: Counter[str] = Counter()
     by_severity: Counter[str] = Counter()
@@ -86,13 +86,13 @@ def run(args: argparse.Namespace) -> int:
 
 def _pipeline(args: argparse.Namespace, out: TextIO) -> tuple[Any, int]:
     from engine.das.decoder import Decoder
-    from engine.env import ConfigError
     from engine.outputs.routing import Router
-    from engine.pipeline import Pipeline
-    from engine.rules.engine import Engine
-    from engine.rules.loader import load_rules
-    from engine.rules.ruleset import RuleSet
-    from engine.state import MemoryStateStore
+    from engine.pipeline.batch import Pipeline
+    from engine.pipeline.env import ConfigError
+    from engine.pipeline.state import MemoryStateStore
+    from engine.rules.lang.loader import load_rules
+    from engine.rules.runtime.engine import Engine
+    from engine.rules.runtime.ruleset import RuleSet
 
     rules_path = args.rules or os.environ.get("DASALERT_RULES") or "rules"
     if not os.path.exists(rules_path):
@@ -122,7 +122,7 @@ def _pipeline(args: argparse.Namespace, out: TextIO) -> tuple[Any, int]:
 def _printed_dead_letters() -> Any:
     """Locally there is no queue: failed records are printed by ``run`` (with their reason), and
     an alert the console could not take is printed here, on stderr."""
-    from engine.dlq import DeadLetters
+    from engine.pipeline.dlq import DeadLetters
 
     class Printed(DeadLetters):
         def send(self, doc: dict[str, Any]) -> None:

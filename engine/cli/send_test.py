@@ -73,8 +73,8 @@ def send_test(
     **router_kwargs: object,
 ) -> int:
     """Send the test alert through ``output`` configured from ``env``; 0 when delivered."""
-    from engine.env import ConfigError
     from engine.outputs.routing import Router
+    from engine.pipeline.env import ConfigError
 
     try:
         router = Router.from_env(env, only=[output], stream=out, **router_kwargs)  # type: ignore[arg-type]

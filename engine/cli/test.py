@@ -27,8 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.rules.loader import load_rules
-    from engine.rules.testing import run_tests
+    from engine.rules.lang.loader import load_rules
+    from engine.rules.testing.runner import run_tests
 
     loaded = load_rules(args.paths, lists_path=args.lists)
     rules = [r for r in loaded.rules if not args.rule or args.rule in r.id]

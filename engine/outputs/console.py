@@ -14,8 +14,8 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, TextIO
 
 from engine.alerts import Alert
-from engine.env import ConfigError, env_bool
 from engine.outputs.base import Deadline, DeliveryReport, Output, Status, register
+from engine.pipeline.env import ConfigError, env_bool
 
 if TYPE_CHECKING:
     from engine.outputs.routing import OutputContext

@@ -22,8 +22,8 @@ from typing import Any, TextIO
 
 from engine.alerts import Alert
 from engine.alerts.model import SEVERITIES, severity_rank
-from engine.env import ConfigError, env_bool, env_str
 from engine.outputs.base import Deadline, DeliveryReport, Output, registry
+from engine.pipeline.env import ConfigError, env_bool, env_str
 
 log = logging.getLogger("dasalert.outputs")
 

@@ -98,7 +98,7 @@ class SecurityHubOutput(Output):
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], ctx: OutputContext) -> SecurityHubOutput:
-        from engine.env import ConfigError, env_str
+        from engine.pipeline.env import ConfigError, env_str
 
         account = env_str(env, "SECURITYHUB_ACCOUNT_ID")
         if account and not (account.isdigit() and len(account) == 12):

@@ -201,7 +201,7 @@ class ChannelMap:
 
     @classmethod
     def parse(cls, raw: str, variable: str = "SLACK_CHANNELS") -> ChannelMap:
-        from engine.env import ConfigError
+        from engine.pipeline.env import ConfigError
 
         by: dict[str, str] = {}
         default = None
@@ -254,7 +254,7 @@ class SlackOutput(Output):
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], ctx: OutputContext) -> SlackOutput:
-        from engine.env import ConfigError, env_str
+        from engine.pipeline.env import ConfigError, env_str
 
         policy = RetryPolicy(sleeper=ctx.sleeper)
         bot_arn = env_str(env, "SLACK_BOT_TOKEN_SECRET_ARN")

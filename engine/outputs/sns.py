@@ -184,7 +184,7 @@ class SnsOutput(Output):
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], ctx: OutputContext) -> SnsOutput:
-        from engine.env import ConfigError, env_str
+        from engine.pipeline.env import ConfigError, env_str
 
         arn = env_str(env, "SNS_TOPIC_ARN")
         if not arn:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from engine.events import ACTIONS, DAS_FIELDS, ENGINES, base_event, normalize
-from engine.rules import schema
+from engine.rules.lang import schema
 
 
 def test_normalize_writes_exactly_the_exported_das_fields_and_actions():

@@ -19,7 +19,7 @@ import pytest
 
 from engine.das.encoder import Encoder, kinesis_event
 from engine.das.keys import KmsKeyProvider
-from engine.state_dynamodb import create_table
+from engine.pipeline.state_dynamodb import create_table
 from handlers import _runtime
 from tests.pipeline.support import ARN, CLUSTER, encode, write_rules
 

@@ -6,8 +6,8 @@ import time
 
 import boto3
 
-from engine.pipeline import HEARTBEAT_NS
-from engine.state_dynamodb import DynamoDBStateStore
+from engine.pipeline.batch import HEARTBEAT_NS
+from engine.pipeline.state_dynamodb import DynamoDBStateStore
 from handlers.health import handler
 from handlers.kinesis import handler as stream_handler
 from tests.handlers.conftest import TABLE, Deployment

@@ -6,9 +6,9 @@ import io
 
 import pytest
 
-from engine.env import ConfigError
 from engine.outputs.console import ConsoleOutput
 from engine.outputs.routing import Router
+from engine.pipeline.env import ConfigError
 from tests.outputs.factory import make_alert
 
 HOOK = "http://127.0.0.1:9/services/T/B/secretpart"

@@ -7,12 +7,12 @@ import datetime as dt
 import boto3
 import pytest
 
-from engine.env import ConfigError
 from engine.outputs import asff
 from engine.outputs.base import Status
 from engine.outputs.retry import RetryPolicy
 from engine.outputs.routing import Router
 from engine.outputs.securityhub import SecurityHubOutput
+from engine.pipeline.env import ConfigError
 from tests.outputs.factory import make_alert
 
 T0 = dt.datetime(2026, 1, 2, 4, 0, 0, tzinfo=dt.UTC)

@@ -8,11 +8,11 @@ import logging
 import boto3
 import pytest
 
-from engine.env import ConfigError
 from engine.outputs.base import Deadline, Status
 from engine.outputs.retry import RetryPolicy
 from engine.outputs.routing import Router
 from engine.outputs.slack import BotTransport, ChannelMap, SlackOutput, WebhookTransport
+from engine.pipeline.env import ConfigError
 from tests.outputs.factory import HOSTILE, make_alert
 from tests.support.slack_server import SlackResponse
 

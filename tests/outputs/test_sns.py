@@ -7,11 +7,11 @@ import json
 import boto3
 import pytest
 
-from engine.env import ConfigError
 from engine.outputs.base import Status
 from engine.outputs.retry import RetryPolicy
 from engine.outputs.routing import Router
 from engine.outputs.sns import MAX_BYTES, SCHEMA, TRUNCATED_MARK, SnsOutput, encode_message
+from engine.pipeline.env import ConfigError
 from tests.outputs.factory import make_alert
 
 

@@ -14,9 +14,9 @@ from typing import Any
 
 from engine.alerts import Alert
 from engine.das.encoder import Encoder, stream_arn
-from engine.dlq import DeadLetterError, DeadLetters
 from engine.events import base_event
 from engine.outputs.base import Deadline, DeliveryReport, Output, Status
+from engine.pipeline.dlq import DeadLetterError, DeadLetters
 
 CLUSTER = "cluster-PIPELINETESTAAAAAAAAAAAAAA"
 INSTANCE = "db-PIPELINETESTINSTANCEAAAAAA"

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import DEFAULT_MAX_SILENCE_S, Config, parse_seconds
-from engine.env import ConfigError
+from engine.pipeline.config import DEFAULT_MAX_SILENCE_S, Config, parse_seconds
+from engine.pipeline.env import ConfigError
 
 
 def test_defaults_from_an_empty_environment() -> None:

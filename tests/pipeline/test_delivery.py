@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from engine.alerts import Alert
-from engine.delivery import Deliverer, sent_key
 from engine.outputs.base import Deadline, DeliveryReport, Output, Status
 from engine.outputs.routing import Router
-from engine.state import MemoryStateStore
+from engine.pipeline.delivery import Deliverer, sent_key
+from engine.pipeline.state import MemoryStateStore
 from tests.pipeline.support import ListDeadLetters, ScriptedOutput
 
 

@@ -7,9 +7,9 @@ import json
 from aws_lambda_powertools import Metrics
 
 from engine.alerts import Alert
-from engine.metrics import emit_batch
 from engine.outputs.base import Delivery, Status
-from engine.pipeline import PERMANENT, TRANSIENT, BatchResult, RecordOutcome
+from engine.pipeline.batch import PERMANENT, TRANSIENT, BatchResult, RecordOutcome
+from engine.pipeline.metrics import emit_batch
 
 
 def _alert(rule: str, severity: str) -> Alert:

@@ -18,9 +18,8 @@ from engine.das.decoder import Decoder
 from engine.das.encoder import Encoder
 from engine.das.keys import LocalKeyProvider
 from engine.das.records import RawRecord
-from engine.firehose import firehose_response
 from engine.outputs.routing import Router
-from engine.pipeline import (
+from engine.pipeline.batch import (
     DROPPED,
     HEARTBEAT_NS,
     OK,
@@ -30,10 +29,11 @@ from engine.pipeline import (
     Pipeline,
     summarize,
 )
-from engine.rules.engine import Engine
-from engine.rules.loader import load_rules
-from engine.rules.ruleset import RuleSet
-from engine.state import MemoryStateStore
+from engine.pipeline.firehose import firehose_response
+from engine.pipeline.state import MemoryStateStore
+from engine.rules.lang.loader import load_rules
+from engine.rules.runtime.engine import Engine
+from engine.rules.runtime.ruleset import RuleSet
 from tests.pipeline.support import (
     ARN,
     CLUSTER,

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import boto3
 import pytest
 
-from engine.state_dynamodb import DynamoDBStateStore, create_table
+from engine.pipeline.state_dynamodb import DynamoDBStateStore, create_table
 
 TABLE = "dasalert-state"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.watchdog import Silence, find_silent, silence_alert
+from engine.pipeline.watchdog import Silence, find_silent, silence_alert
 
 NOW = 1_800_000_000.0
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from engine.cli import main
-from engine.rules.jp import SampleError, read_samples
+from engine.cli.jp_input import SampleError, read_samples
 
 FIX = Path(__file__).parent / "fixtures_lang"
 SAMPLES = Path(__file__).resolve().parents[2] / ".." / "shared" / "das" / "samples"

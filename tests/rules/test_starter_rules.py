@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.rules.loader import load_rules
-from engine.rules.testing import is_positive, run_tests
+from engine.rules.lang.loader import load_rules
+from engine.rules.testing.runner import is_positive, run_tests
 
 RULES = Path(__file__).resolve().parents[2] / "rules"
 ENGINES = {"postgres", "mysql", "oracle", "sqlserver"}

@@ -1,0 +1,422 @@
+"""One batch through the whole flow: decode → normalize → evaluate → suppress → route → send.
+
+The Kinesis handler, the Firehose handler and ``dasalert run`` all call :meth:`Pipeline.run`; the
+handlers only translate its :class:`BatchResult` into their response. Every record ends in exactly
+one state:
+
+``ok``         decoded (its alerts, if any, delivered or dead-lettered);
+``dropped``    decoded, no activity event (heartbeats only);
+``transient``  retrying can help: KMS throttled or unreachable, the state store or an output still
+               failing retryably when time ran out. The Kinesis handler reports exactly these in
+               ``batchItemFailures``;
+``permanent``  can never decode: dead-lettered with the raw record, reported by a deduplicated
+               ``pipeline`` alert, and the batch moves on.
+
+**Mapping alerts back to records.** Each record's events go through ``Engine.process`` on their own
+(matches are rare, so the extra state round trips cost little) so that every alert is known to
+come from one record; an alert that cannot be delivered marks exactly that record transient.
+
+**Redelivery.** Lambda redelivers everything after the lowest failed sequence number. The engine
+re-emits the same alert ids for redelivered events, and ``engine.pipeline.delivery`` skips what an
+output already took, so a redelivered batch sends no second Slack message, SNS message or finding.
+Dead letters of a record are remembered the same way (``dlq:<resource>:<record id>``), so a poison
+record is dead-lettered once however often its batch comes back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.alerts import Alert
+from engine.alerts.ids import alert_id
+from engine.das.decoder import Decoder
+from engine.das.errors import DecodeError
+from engine.das.records import RawRecord
+from engine.events import normalize
+from engine.outputs.base import Deadline, Delivery
+from engine.pipeline.delivery import Deliverer
+from engine.pipeline.dlq import DeadLetters, record_message
+from engine.pipeline.state import StateStore
+
+log = logging.getLogger("dasalert.pipeline")
+
+OK, DROPPED, TRANSIENT, PERMANENT = "ok", "dropped", "transient", "permanent"
+HEARTBEAT_NS = "heartbeat"
+HEARTBEAT_TTL_S = 7 * 86400  # a silent resource is reported for a week, then forgotten
+PIPELINE_WINDOW_S = 3600  # one pipeline alert per resource and reason per hour
+UNDECODABLE_RULE = "dasalert-undecodable-record"
+RULE_LOAD_RULE = "dasalert-rule-load-error"
+RUNBOOK = "docs/operations.md#pipeline-alerts"
+
+
+@dataclass
+class RecordOutcome:
+    record_id: str
+    status: str = OK
+    reason: str | None = None
+    resource_id: str | None = None
+    events: int = 0
+    heartbeats: int = 0
+    normalized: list[dict[str, Any]] | None = None  # kept only when ``run(keep_events=True)``
+
+
+@dataclass
+class BatchResult:
+    """Everything one batch did; metrics, logs and the handlers' responses are derived from it."""
+
+    outcomes: list[RecordOutcome] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+    deliveries: list[Delivery] = field(default_factory=list)
+    skipped_already_sent: int = 0
+    dead_letters: Counter[str] = field(default_factory=Counter)  # kind -> messages
+    matched: int = 0
+    suppressed: int = 0
+    duplicates: int = 0
+    rule_errors: int = 0
+    rule_load_errors: int = 0  # rule files the container could not load (detection is off)
+    kms_calls: int = 0
+    key_cache_hits: int = 0
+
+    @property
+    def transient_ids(self) -> list[str]:
+        return [o.record_id for o in self.outcomes if o.status == TRANSIENT]
+
+    @property
+    def events(self) -> int:
+        return sum(o.events for o in self.outcomes)
+
+    @property
+    def heartbeats(self) -> int:
+        return sum(o.heartbeats for o in self.outcomes)
+
+    def failed_by_reason(self) -> Counter[str]:
+        return Counter(
+            o.reason or "unknown" for o in self.outcomes if o.status in (TRANSIENT, PERMANENT)
+        )
+
+    def alerts_by_severity(self) -> Counter[str]:
+        return Counter(a.severity for a in self.alerts)
+
+
+@dataclass
+class _Failed:
+    index: int
+    record: RawRecord
+    reason: str
+    message: str
+    resource_id: str | None
+
+
+class Pipeline:
+    """Wires the parts once per container; :meth:`run` is called once per batch.
+
+    ``engine`` None decodes only (the Firehose handler without rule evaluation); ``router`` None
+    evaluates without sending. ``can_retry`` says whether the caller can redeliver a record:
+    True for Kinesis (``batchItemFailures``), False for Firehose and the CLI — there an alert
+    that still fails retryably is dead-lettered instead, never dropped.
+    """
+
+    def __init__(
+        self,
+        decoder: Decoder,
+        *,
+        state: StateStore,
+        engine: Any = None,
+        router: Any = None,
+        dead_letters: DeadLetters | None = None,
+        clock: Callable[[], float] = time.time,
+        can_retry: bool = True,
+        rule_problems: Sequence[Any] = (),
+    ) -> None:
+        self.decoder = decoder
+        # Error-level problems of the rule pack this container loaded. A rule that does not load
+        # detects nothing: every batch carries a pipeline alert about it (deduplicated per hour
+        # by its id, so responders get a reminder, not a flood) until the pack is fixed.
+        self.rule_problems = tuple(rule_problems)
+        self.state = state
+        self.engine = engine
+        self.router = router
+        self.dead_letters = dead_letters or DeadLetters()
+        self.clock = clock
+        self.can_retry = can_retry
+
+    # -- the batch ------------------------------------------------------------------------
+    def run(
+        self,
+        records: Iterable[RawRecord],
+        deadline: Deadline | None = None,
+        *,
+        keep_events: bool = False,
+    ) -> BatchResult:
+        deadline = deadline or Deadline()
+        result = BatchResult()
+        stats = self.decoder.keys.stats
+        calls0, hits0 = stats.kms_calls, stats.hits
+        now = self.clock()
+        alerts: dict[str, Alert] = {}
+        sources: dict[str, set[int]] = {}  # alert id -> outcome indices
+        seen: dict[str, float] = {}  # resource id -> heartbeat time
+        failed: list[_Failed] = []
+
+        for index, rec in enumerate(records):
+            out = RecordOutcome(rec.record_id)
+            result.outcomes.append(out)
+            events = self._decode(rec, out, failed, index)
+            if events is None:
+                continue
+            if out.resource_id:
+                seen[out.resource_id] = now
+            if keep_events:
+                out.normalized = events
+            if not events:
+                out.status = DROPPED
+                continue
+            if self.engine is None:
+                continue
+            try:
+                res = self.engine.process(events)
+            except Exception as exc:  # the state store (DynamoDB) failing: retry the record
+                log.warning(
+                    "rule engine failed on record %s: %s", rec.record_id, type(exc).__name__
+                )
+                self._fail(out, TRANSIENT, "engine_error")
+                continue
+            result.matched += res.matched
+            result.suppressed += res.suppressed
+            result.duplicates += res.duplicates
+            result.rule_errors += res.rule_errors
+            for alert in res.alerts:
+                alerts[alert.id] = alert
+                sources.setdefault(alert.id, set()).add(index)
+
+        self._record_heartbeats(seen, now)
+        if self.rule_problems:
+            result.rule_load_errors = len(self.rule_problems)
+            alert = self._rule_load_alert(now)
+            alerts[alert.id] = alert
+        for alert, indices in self._dead_letter_records(failed, result, now):
+            alerts[alert.id] = alert
+            sources.setdefault(alert.id, set()).update(indices)
+        result.alerts = list(alerts.values())
+        if self.router is not None and result.alerts:
+            self._deliver(result, sources, deadline)
+        result.kms_calls = stats.kms_calls - calls0
+        result.key_cache_hits = stats.hits - hits0
+        return result
+
+    def deliver(self, alerts: Sequence[Alert], deadline: Deadline | None = None) -> BatchResult:
+        """Send alerts that come from no record (the heartbeat watchdog), idempotently.
+
+        With ``can_retry`` an alert still failing retryably is left unmarked, so the next
+        scheduled run sends it again; without, it is dead-lettered.
+        """
+        result = BatchResult(alerts=list(alerts))
+        if self.router is not None and result.alerts:
+            self._deliver(result, {}, deadline or Deadline())
+        return result
+
+    # -- decode ---------------------------------------------------------------------------
+    def _decode(
+        self, rec: RawRecord, out: RecordOutcome, failed: list[_Failed], index: int
+    ) -> list[dict[str, Any]] | None:
+        try:
+            decoded = self.decoder.decode(rec)
+        except DecodeError as exc:
+            out.resource_id = self._resource_id(rec)
+            if exc.transient:
+                self._fail(out, TRANSIENT, exc.reason)
+            else:
+                self._fail(out, PERMANENT, exc.reason)
+                failed.append(_Failed(index, rec, exc.reason, exc.message, out.resource_id))
+            return None
+        except Exception as exc:  # a decoder bug must not block the shard: keep the record
+            log.exception("unexpected error decoding record %s", rec.record_id)
+            out.resource_id = self._resource_id(rec)
+            self._fail(out, PERMANENT, "internal_error")
+            failed.append(
+                _Failed(index, rec, "internal_error", type(exc).__name__, out.resource_id)
+            )
+            return None
+        out.resource_id = self._resource_id(rec)
+        out.heartbeats = decoded.heartbeats
+        out.events = len(decoded.events)
+        cid, iid = decoded.cluster_id, decoded.instance_id
+        return [normalize(ev, cluster_id=cid, instance_id=iid) for ev in decoded.events]
+
+    def _resource_id(self, rec: RawRecord) -> str | None:
+        try:
+            return self.decoder.resource_id(rec)
+        except DecodeError:
+            return None
+
+    @staticmethod
+    def _fail(out: RecordOutcome, status: str, reason: str) -> None:
+        if out.status == TRANSIENT:  # the first transient reason stays
+            return
+        out.status, out.reason = status, reason
+
+    def _record_heartbeats(self, seen: dict[str, float], now: float) -> None:
+        for rid, when in seen.items():
+            try:
+                self.state.record_max(HEARTBEAT_NS, rid, when, expires_at=when + HEARTBEAT_TTL_S)
+            except Exception as exc:  # a missed heartbeat write only delays nothing
+                log.warning("could not record the heartbeat of %s: %s", rid, type(exc).__name__)
+
+    # -- permanent failures: dead letters and pipeline alerts -----------------------------
+    def _dead_letter_records(
+        self, failed: list[_Failed], result: BatchResult, now: float
+    ) -> list[tuple[Alert, set[int]]]:
+        groups: dict[tuple[str, str], list[_Failed]] = {}
+        for f in failed:
+            out = result.outcomes[f.index]
+            key = f"dlq:{f.resource_id or '-'}:{f.record.record_id}"
+            try:
+                if not self.state.get_counts([key])[key]:
+                    self.dead_letters.send(
+                        record_message(f.record, f.reason, f.message, f.resource_id)
+                    )
+                    result.dead_letters["undecodable_record"] += 1
+                    self._deliverer().mark(key)
+            except Exception as exc:  # DeadLetterError or the state store
+                log.error(
+                    "could not dead-letter record %s (%s): %s",
+                    f.record.record_id,
+                    f.reason,
+                    type(exc).__name__,
+                )
+                out.status, out.reason = TRANSIENT, "dead_letter_failed"
+            groups.setdefault((f.resource_id or "unknown", f.reason), []).append(f)
+        return [
+            (self._pipeline_alert(rid, reason, items, now), {f.index for f in items})
+            for (rid, reason), items in groups.items()
+        ]
+
+    def _pipeline_alert(self, rid: str, reason: str, items: list[_Failed], now: float) -> Alert:
+        start = int(now // PIPELINE_WINDOW_S * PIPELINE_WINDOW_S)
+        stamp = _iso(now)
+        ids = [f.record.record_id for f in items]
+        return Alert(
+            id=alert_id(UNDECODABLE_RULE, f"{rid}|{reason}", start),
+            rule_id=UNDECODABLE_RULE,
+            title=f"Activity stream records that cannot be decoded ({reason}) from {rid}",
+            severity="high",
+            kind="pipeline",
+            rule_title="Undecodable activity stream records",
+            description=(
+                "The activity stream carries records dasalert cannot read: database activity "
+                "is going unmonitored. A wrong or disabled KMS key, a changed encryption "
+                "context, or tampered records all look like this. The records are in the "
+                "dead-letter queue with the reason."
+            ),
+            event={
+                "das": {"resourceId": rid, "epoch": now, "time": stamp},
+                "reason": reason,
+                "error": items[0].message[:500],
+                "records": ids[:20],
+            },
+            tags=("dasalert.pipeline",),
+            runbook=RUNBOOK,
+            dedup_key=f"{rid}|{reason}",
+            count=len(items),
+            first_seen=stamp,
+            last_seen=stamp,
+            context={"records": len(items)},
+        )
+
+    def _rule_load_alert(self, now: float) -> Alert:
+        start = int(now // PIPELINE_WINDOW_S * PIPELINE_WINDOW_S)
+        stamp = _iso(now)
+        files = sorted({str(p.file) for p in self.rule_problems})
+        rules = sorted({p.rule_id or str(p.file) for p in self.rule_problems})
+        key = "|".join(files)
+        return Alert(
+            id=alert_id(RULE_LOAD_RULE, key, start),
+            rule_id=RULE_LOAD_RULE,
+            title=f"{len(files)} rule file(s) failed to load, detection is off for: "
+            + ", ".join(rules)[:150],
+            severity="high",
+            kind="pipeline",
+            rule_title="Rules that failed to load",
+            description=(
+                "The deployed rule pack has files that do not load, so those rules detect "
+                "nothing. Run `dasalert lint` on the pack, fix the problems listed here and "
+                "deploy again."
+            ),
+            event={
+                "das": {"epoch": now, "time": stamp},
+                "problems": [str(p) for p in self.rule_problems[:20]],
+            },
+            tags=("dasalert.pipeline",),
+            runbook=RUNBOOK,
+            dedup_key=key,
+            count=len(self.rule_problems),
+            first_seen=stamp,
+            last_seen=stamp,
+            context={"files": files},
+        )
+
+    # -- delivery -------------------------------------------------------------------------
+    def _deliverer(self) -> Deliverer:
+        return Deliverer(
+            self.router,
+            self.state,
+            self.dead_letters,
+            can_retry=self.can_retry,
+            clock=self.clock,
+        )
+
+    def _deliver(
+        self, result: BatchResult, sources: dict[str, set[int]], deadline: Deadline
+    ) -> None:
+        done = self._deliverer().deliver(result.alerts, deadline)
+        result.deliveries = done.deliveries
+        result.skipped_already_sent = done.already_sent
+        result.dead_letters["undeliverable_alert"] += done.dead_lettered
+        for aid, reason in done.retry.items():
+            for i in sources.get(aid, ()):
+                self._fail(result.outcomes[i], TRANSIENT, reason)
+
+
+def _iso(epoch: float) -> str:
+    stamp = dt.datetime.fromtimestamp(epoch, dt.UTC).isoformat(timespec="seconds")
+    return stamp.replace("+00:00", "Z")
+
+
+def summarize(result: BatchResult) -> dict[str, Any]:
+    """The numbers a person wants after a run (CLI summary, one log line per batch)."""
+    statuses = Counter(o.status for o in result.outcomes)
+    return {
+        "records": len(result.outcomes),
+        "records_ok": statuses[OK],
+        "records_dropped": statuses[DROPPED],
+        "events": result.events,
+        "heartbeats": result.heartbeats,
+        "alerts": len(result.alerts),
+        "alerts_by_severity": dict(result.alerts_by_severity()),
+        "failed_transient": statuses[TRANSIENT],
+        "failed_permanent": statuses[PERMANENT],
+        "failed_by_reason": dict(result.failed_by_reason()),
+        "deliveries": dict(Counter(f"{d.output}:{d.status.value}" for d in result.deliveries)),
+        "already_sent": result.skipped_already_sent,
+        "dead_letters": dict(result.dead_letters),
+        "kms_calls": result.kms_calls,
+        "key_cache_hits": result.key_cache_hits,
+    }
+
+
+def chunks(records: Iterable[RawRecord], size: int) -> Iterable[Sequence[RawRecord]]:
+    """Batches of ``size`` records (the CLI feeds big files through the pipeline in chunks)."""
+    batch: list[RawRecord] = []
+    for rec in records:
+        batch.append(rec)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -1,0 +1,164 @@
+"""Idempotent delivery: route alerts, skip what was already delivered, send, settle each result.
+
+Lambda redelivers whole stretches of a shard, and the rule engine then re-emits the same alert
+ids. This module remembers, per output, which alert ids were delivered (a ``sent:<output>:<id>``
+counter in the ``StateStore``, written after a successful send) and skips them, so a redelivered
+batch sends no second Slack message, SNS message or finding. Outputs that update in place
+(Security Hub) are remembered per id *and count*: the finding follows the incident as it grows.
+The window between a send and its marker is the only place a crash can repeat an alert (at
+least once, never lost).
+
+Each output's answer per alert is settled here:
+
+* delivered → marked;
+* retryable → returned in ``DeliveryResult.retry`` when the caller can redeliver (Kinesis), so
+  the records behind it are retried; otherwise dead-lettered (Firehose, the CLI);
+* permanent → dead-lettered with the reason, and marked so a redelivery does not repeat it;
+* a dead-letter queue that is down → in ``retry`` too: an alert is never dropped.
+
+Outputs are sent to concurrently: one output waiting out a Slack ``Retry-After`` must not eat
+the time the others need before the Lambda deadline.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.alerts import Alert
+from engine.outputs.base import Deadline, Delivery, DeliveryReport, Status
+from engine.pipeline.dlq import DeadLetters, alert_message
+from engine.pipeline.state import StateStore
+
+log = logging.getLogger("dasalert.delivery")
+
+SENT_TTL_S = 2 * 86400  # longer than Kinesis retention (24 h): redeliveries always find it
+
+
+def sent_key(output: str, aid: str, count: int | None = None) -> str:
+    """The marker of a delivery; with ``count`` for outputs that update in place, so the same
+    alert seen again with more events is sent again (the finding's count moves) while a
+    redelivery — same id, same count — is still skipped."""
+    return f"sent:{output}:{aid}" if count is None else f"sent:{output}:{aid}:{count}"
+
+
+@dataclass
+class DeliveryResult:
+    deliveries: list[Delivery] = field(default_factory=list)
+    already_sent: int = 0
+    dead_lettered: int = 0
+    retry: dict[str, str] = field(default_factory=dict)  # alert id -> reason to retry
+
+
+class Deliverer:
+    """Delivers lists of alerts; ``router`` is an ``engine.outputs.routing.Router``."""
+
+    def __init__(
+        self,
+        router: Any,
+        state: StateStore,
+        dead_letters: DeadLetters,
+        *,
+        can_retry: bool,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.router = router
+        self.state = state
+        self.dead_letters = dead_letters
+        self.can_retry = can_retry
+        self.clock = clock
+
+    def deliver(self, alerts: Sequence[Alert], deadline: Deadline) -> DeliveryResult:
+        result = DeliveryResult()
+        todo = self._not_yet_sent(self.router.route(alerts), result)
+        if not todo:
+            return result
+        by_id = {a.id: a for a in alerts}
+        for name, report in self._send_all(todo, deadline).items():
+            reported: set[str] = set()
+            for d in report.deliveries:
+                reported.add(d.alert_id)
+                self._settle(result, by_id, d)
+            for a in todo[name]:  # an output that forgot an alert must not lose it
+                if a.id not in reported:
+                    self._settle(
+                        result, by_id, Delivery(a.id, name, Status.RETRYABLE, "not reported")
+                    )
+        return result
+
+    def _not_yet_sent(
+        self, routes: dict[str, list[Alert]], result: DeliveryResult
+    ) -> dict[str, list[Alert]]:
+        todo: dict[str, list[Alert]] = {}
+        for name, batch in routes.items():
+            keys = [self._key(name, a) for a in batch]
+            try:
+                done = self.state.get_counts(keys)
+            except Exception as exc:  # cannot tell what was sent: retry these alerts later
+                log.warning("state unavailable before sending to %s: %s", name, type(exc).__name__)
+                for a in batch:
+                    result.retry.setdefault(a.id, "state_error")
+                continue
+            fresh = [a for a, k in zip(batch, keys, strict=True) if not done.get(k)]
+            result.already_sent += len(batch) - len(fresh)
+            if fresh:
+                todo[name] = fresh
+        return todo
+
+    def _send_all(
+        self, todo: dict[str, list[Alert]], deadline: Deadline
+    ) -> dict[str, DeliveryReport]:
+        def send(name: str) -> DeliveryReport:
+            try:
+                return self.router.outputs[name].send(todo[name], deadline)
+            except Exception as exc:  # an output bug: retry rather than lose the alerts
+                log.exception("output %s raised", name)
+                report = DeliveryReport(name)
+                for a in todo[name]:
+                    report.add(a.id, Status.RETRYABLE, f"output raised {type(exc).__name__}")
+                return report
+
+        names = list(todo)
+        if len(names) == 1:
+            return {names[0]: send(names[0])}
+        with ThreadPoolExecutor(max_workers=len(names)) as pool:
+            return dict(zip(names, pool.map(send, names), strict=True))
+
+    def _settle(self, result: DeliveryResult, by_id: dict[str, Alert], d: Delivery) -> None:
+        result.deliveries.append(d)
+        if d.status is Status.DELIVERED:
+            try:
+                self.mark(self._key(d.output, by_id[d.alert_id]))
+            except Exception as exc:  # delivered; only a redelivery could repeat it
+                log.warning("could not record delivery %s: %s", d.alert_id, type(exc).__name__)
+            return
+        if d.status is Status.RETRYABLE and self.can_retry:
+            result.retry.setdefault(d.alert_id, f"output_{d.output}")
+            return
+        reason = d.reason or d.status.value
+        if d.status is Status.RETRYABLE:
+            reason = f"retryable failure, no retry possible here: {reason}"
+        try:
+            self.dead_letters.send(alert_message(by_id[d.alert_id], d.output, reason))
+            result.dead_lettered += 1
+            self.mark(self._key(d.output, by_id[d.alert_id]))  # dead-lettered: not again
+        except Exception as exc:
+            log.error(
+                "alert %s undeliverable to %s and not dead-lettered: %s",
+                d.alert_id,
+                d.output,
+                type(exc).__name__,
+            )
+            result.retry.setdefault(d.alert_id, "dead_letter_failed")
+
+    def _key(self, output: str, alert: Alert) -> str:
+        out = self.router.outputs.get(output)
+        in_place = bool(getattr(out, "updates_in_place", False))
+        return sent_key(output, alert.id, alert.count if in_place else None)
+
+    def mark(self, key: str) -> None:
+        self.state.incr(key, 1, expires_at=self.clock() + SENT_TTL_S)

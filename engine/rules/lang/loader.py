@@ -1,0 +1,386 @@
+"""Loading rule files: YAML → validated, compiled ``Rule`` objects, or Problems that teach.
+
+Every check runs on every file and every problem is collected — an author fixes a file in one
+pass, not one error per run. A file with an error yields no rule; the other files still load,
+so one typo never silences the whole pack. Nothing here raises for bad input: arbitrary YAML
+gives rules or problems (a hypothesis test holds us to it).
+
+The reading of each shape lives in ``validate`` (the Checker), the tests section in
+``testspec`` and ``lists.yaml`` in ``lists``; this module holds the rule's top-level keys and
+the walk over paths.
+
+Paths: a directory means every ``*.yaml``/``*.yml`` below it except ``lists.yaml``; the named
+lists and params come from ``lists.yaml`` beside the rules (the directory, or the file's
+folder), or from ``lists_path``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.rules.lang import schema as S
+from engine.rules.lang.lists import load_lists_text
+from engine.rules.lang.testspec import read_tests
+from engine.rules.lang.validate import Checker, node_type
+from engine.rules.lang.yamlsrc import YNode, parse_yaml
+from engine.rules.model import Dedup, Exemption, Problem, Rule, Threshold
+from engine.rules.runtime.index import derive_actions
+
+__all__ = ["LoadResult", "discover", "load_lists_text", "load_rule_text", "load_rules"]
+
+MAX_FILE_BYTES = 1_000_000
+
+
+@dataclass
+class LoadResult:
+    rules: list[Rule]
+    lists: dict[str, list[Any]]
+    params: dict[str, Any]
+    problems: list[Problem]
+    files: list[str] = field(default_factory=list)  # rule files read
+    # rule id -> key (``when``, ``outputs``, ``title``, …) -> line: where lint points
+    key_lines: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.level == "error"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+# -- one rule ---------------------------------------------------------------------------------
+
+
+def load_rule_text(
+    text: str,
+    file: str,
+    lists: dict[str, Any] | None = None,
+    params: dict[str, Any] | None = None,
+) -> tuple[Rule | None, list[Problem], dict[str, int]]:
+    """Parse and validate one rule file's text: (rule or None, problems, key lines)."""
+    lists, params = lists or {}, params or {}
+    root, problems = parse_yaml(text, file)
+    if root is None:
+        return None, problems, {}
+    c = Checker(file, lists, params)
+    c.problems.extend(problems)
+    try:
+        rule = _rule(c, root)
+    except Exception as exc:  # a bug of ours must not hide the other files: say so, go on
+        c.err(root.line, f"internal error while validating: {type(exc).__name__}: {exc}")
+        rule = None
+    key_lines = dict(root.key_lines) if root.kind == "map" else {}
+    errors = [p for p in c.problems if p.level == "error"]
+    # problems found before the id was known get it now (YAML duplicate keys, …)
+    fixed = [dataclasses.replace(p, rule_id=p.rule_id or c.rule_id) for p in c.problems]
+    return (None if errors else rule), fixed, key_lines
+
+
+def _rule(c: Checker, root: YNode) -> Rule | None:
+    if root.kind != "map":
+        c.err(
+            root.line,
+            f"a rule file holds one mapping (id, title, when, …), not {node_type(root)}",
+            "start the file with `id: my-rule`",
+        )
+        return None
+    get = root.get
+    id_node = get("id")
+    rule_id = None
+    if id_node is not None:
+        rule_id = c.string(id_node, "id", example="`id: ddl-by-non-admin`")
+        if rule_id is not None and not S.RULE_ID_RE.match(rule_id):
+            c.err(id_node.line, f"id `{rule_id}` is not kebab-case", f"write `{S.kebab(rule_id)}`")
+            rule_id = None
+    c.rule_id = rule_id or (id_node.value if id_node and isinstance(id_node.value, str) else None)
+    c.keys(root, "a rule", S.RULE_KEYS)
+    for key in S.REQUIRED_RULE_KEYS:
+        if key not in root.value:
+            c.err(root.line, f"missing required key `{key}`", _REQUIRED_HINTS[key])
+
+    title = (
+        c.string(get("title"), "title", example='"DDL by {dbUserName}"') if get("title") else None
+    )
+    description = ""
+    if get("description") is not None:
+        description = c.string(get("description"), "description") or ""
+    severity = c.enum(get("severity"), "severity", S.SEVERITY_VALUES) if get("severity") else None
+    status = c.enum(get("status"), "status", S.STATUS_VALUES) if get("status") else "stable"
+    tags = _tags(c, get("tags")) if get("tags") else ()
+    references = _urls(c, get("references"), "references") if get("references") else ()
+    runbook = None
+    if get("runbook") is not None:
+        runbook = c.string(get("runbook"), "runbook", example="https://wiki.example.com/runbook")
+        if runbook is not None and not _runbook_ok(runbook, c.file):
+            c.err(
+                get("runbook").line,
+                f"runbook `{runbook}` is not an http(s) URL, nor a file beside the rule",
+                "write https://… or a path relative to the rule file, e.g. runbooks/my-rule.md",
+            )
+    when = c.expr(get("when"), "when") if get("when") else None
+    unless = _unless(c, get("unless")) if get("unless") is not None else ()
+    dedup = _dedup(c, get("dedup")) if get("dedup") is not None else None
+    threshold = _threshold(c, get("threshold")) if get("threshold") is not None else None
+    outputs = _outputs(c, get("outputs")) if get("outputs") is not None else None
+    tests = read_tests(c, get("tests")) if get("tests") is not None else ()
+
+    if any(p.level == "error" for p in c.problems):
+        return None
+    assert rule_id and title and severity and status and when is not None
+    return Rule(
+        id=rule_id,
+        title=title,
+        severity=severity,
+        when=when,
+        description=description,
+        status=status,
+        tags=tags,
+        references=references,
+        runbook=runbook,
+        unless=unless,
+        dedup=dedup,
+        threshold=threshold,
+        outputs=outputs,
+        tests=tests,
+        actions=derive_actions(when.compiled.parsed),
+        file=c.file,
+        line=root.line_of("id"),
+    )
+
+
+_REQUIRED_HINTS = {
+    "id": "add `id: my-rule-name` (kebab-case, unique across files)",
+    "title": 'add `title: "What happened, by {dbUserName}"`',
+    "severity": "add `severity: medium` (info, low, medium, high, critical)",
+    "when": "add `when: das.action == 'DDL'` (a JMESPath predicate)",
+}
+
+
+def _tags(c: Checker, node: YNode) -> tuple[str, ...]:
+    items = c.seq(node, "tags", "[attack.t1110, attack.credential_access]") or []
+    out = []
+    for item in items:
+        bad = S.tag_problem(item.value if item.kind == "scalar" else node_type(item))
+        if bad:
+            c.err(item.line, bad[0], bad[1])
+        else:
+            out.append(item.value)
+    return tuple(out)
+
+
+def _runbook_ok(runbook: str, file: str) -> bool:
+    """An http(s) URL, or a Markdown runbook shipped with the rule pack (relative to the rule
+    file, so it travels into the Lambda bundle with ``rules/``) — checked to exist, so a typo is
+    caught here and not by a responder in the middle of an incident."""
+    if S.URL_RE.match(runbook):
+        return True
+    path = Path(runbook)
+    return not path.is_absolute() and (Path(file).parent / path).is_file()
+
+
+def _urls(c: Checker, node: YNode, what: str) -> tuple[str, ...]:
+    items = c.seq(node, what, "[https://attack.mitre.org/techniques/T1110/]") or []
+    out = []
+    for item in items:
+        if item.kind == "scalar" and isinstance(item.value, str) and S.URL_RE.match(item.value):
+            out.append(item.value)
+        else:
+            shown = item.value if item.kind == "scalar" else node_type(item)
+            c.err(item.line, f"`{what}` entry `{shown}` is not an http(s) URL", "write https://…")
+    return tuple(out)
+
+
+def _unless(c: Checker, node: YNode) -> tuple[Exemption, ...]:
+    example = "- {when: \"dbUserName == 'flyway'\", reason: schema migrations, expires: 2027-06-30}"
+    items = c.seq(node, "unless", example) or []
+    out = []
+    for item in items:
+        if not c.mapping(item, "unless entry", example):
+            continue
+        c.keys(item, "an unless entry", S.UNLESS_KEYS)
+        when = c.expr(item.get("when"), "unless.when") if item.get("when") else None
+        if item.get("when") is None:
+            c.err(item.line, "an unless entry needs `when`", "add `when: <JMESPath predicate>`")
+        reason = c.string(item.get("reason"), "unless.reason") if item.get("reason") else None
+        if item.get("reason") is None:
+            c.err(
+                item.line,
+                "an unless entry needs `reason`: say why the exception is safe",
+                "add `reason: nightly ETL job, ticket SEC-123`",
+            )
+        expires = None
+        if item.get("expires") is not None:
+            exp_node = item.get("expires")
+            expires = S.parse_date(exp_node.value) if exp_node.kind == "scalar" else None
+            if expires is None:
+                shown = exp_node.src if exp_node.kind == "scalar" else node_type(exp_node)
+                c.err(
+                    exp_node.line,
+                    f"`expires` must be a date YYYY-MM-DD, not `{shown}`",
+                    "write e.g. `expires: 2027-06-30`",
+                )
+        if when is not None and reason is not None:
+            out.append(Exemption(when, reason, expires, item.line))
+    return tuple(out)
+
+
+def _dedup(c: Checker, node: YNode) -> Dedup | None:
+    example = '{key: "[das.clusterId, dbUserName]", window: 1h}'
+    if not c.mapping(node, "dedup", example):
+        return None
+    c.keys(node, "dedup", S.DEDUP_KEYS)
+    key = c.expr(node.get("key"), "dedup.key") if node.get("key") is not None else None
+    window = None
+    if node.get("window") is None:
+        c.err(node.line, "`dedup` needs a `window`", "add `window: 1h`")
+    else:
+        window = c.duration(node.get("window"), "dedup.window")
+    return Dedup(key, window) if window else None
+
+
+def _threshold(c: Checker, node: YNode) -> Threshold | None:
+    example = '{count: 5, window: 5m, group_by: "[das.clusterId, remoteHost]"}'
+    if not c.mapping(node, "threshold", example):
+        return None
+    c.keys(node, "threshold", S.THRESHOLD_KEYS)
+    count = window = None
+    if node.get("count") is None:
+        c.err(node.line, "`threshold` needs a `count`", "add `count: 5`")
+    else:
+        count = c.integer(node.get("count"), "threshold.count", 1)
+    if node.get("window") is None:
+        c.err(node.line, "`threshold` needs a `window`", "add `window: 5m`")
+    else:
+        window = c.duration(node.get("window"), "threshold.window")
+    group_by = None
+    if node.get("group_by") is not None:
+        group_by = c.expr(node.get("group_by"), "threshold.group_by")
+    return Threshold(count, window, group_by) if count and window else None
+
+
+def _outputs(c: Checker, node: YNode) -> tuple[str, ...] | None:
+    items = c.seq(node, "outputs", "[slack, securityhub]")
+    if items is None:
+        return None
+    if not items:
+        c.err(
+            node.line,
+            "`outputs: []` would send the alerts nowhere",
+            "remove `outputs` to route by severity, or name outputs: [slack, sns]",
+        )
+    out = []
+    for item in items:
+        if item.kind == "scalar" and isinstance(item.value, str) and item.value.strip():
+            out.append(item.value)
+        else:
+            c.err(item.line, f"an output name must be a string, not {node_type(item)}")
+    return tuple(out)
+
+
+# -- paths ------------------------------------------------------------------------------------
+
+
+def _read(path: Path) -> tuple[str | None, Problem | None]:
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            return None, Problem(str(path), None, None, f"file larger than {MAX_FILE_BYTES} bytes")
+        return path.read_text(encoding="utf-8"), None
+    except UnicodeDecodeError:
+        return None, Problem(str(path), None, None, "not UTF-8 text")
+    except OSError as exc:
+        return None, Problem(str(path), None, None, f"cannot read: {exc.strerror or exc}")
+
+
+def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[Path], list[Problem]]:
+    """(rule files, lists files, problems) for the given files and directories."""
+    rule_files: list[Path] = []
+    list_files: list[Path] = []
+    problems: list[Problem] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            found = sorted(f for f in p.rglob("*") if f.suffix in (".yaml", ".yml") and f.is_file())
+            rule_files += [f for f in found if f.name not in S.LISTS_FILE_NAMES]
+            list_files += [f for f in found if f.name in S.LISTS_FILE_NAMES]
+        elif p.is_file():
+            if p.name in S.LISTS_FILE_NAMES:
+                list_files.append(p)
+            else:
+                rule_files.append(p)
+                list_files += [p.parent / n for n in S.LISTS_FILE_NAMES if (p.parent / n).is_file()]
+        else:
+            problems.append(Problem(str(p), None, None, "no such file or directory"))
+    dedup = lambda fs: list(dict.fromkeys(f.resolve() for f in fs))  # noqa: E731
+    keep = {f.resolve(): f for f in rule_files + list_files}
+    return [keep[f] for f in dedup(rule_files)], [keep[f] for f in dedup(list_files)], problems
+
+
+def load_rules(
+    paths: str | Path | Iterable[str | Path], *, lists_path: str | Path | None = None
+) -> LoadResult:
+    """Every rule under ``paths`` that validates, the lists and params, and all problems."""
+    if isinstance(paths, str | Path):
+        paths = [paths]
+    rule_files, list_files, problems = discover(paths)
+    if lists_path is not None:
+        list_files = [Path(lists_path)]
+    lists: dict[str, list[Any]] = {}
+    params: dict[str, Any] = {}
+    seen_names: dict[str, str] = {}
+    for lf in list_files:
+        text, problem = _read(lf)
+        if problem:
+            problems.append(problem)
+            continue
+        ls, ps, lps = load_lists_text(text or "", str(lf))
+        problems += lps
+        for section, new, into in (("list", ls, lists), ("param", ps, params)):
+            for name, value in new.items():
+                key = f"{section}:{name}"
+                if key in seen_names:
+                    problems.append(
+                        Problem(
+                            str(lf),
+                            None,
+                            None,
+                            f"{section} `{name}` is also defined in {seen_names[key]}",
+                            "keep one definition",
+                        )
+                    )
+                    continue
+                seen_names[key] = str(lf)
+                into[name] = value
+    rules: list[Rule] = []
+    key_lines: dict[str, dict[str, int]] = {}
+    first_seen: dict[str, Rule] = {}
+    for rf in rule_files:
+        text, problem = _read(rf)
+        if problem:
+            problems.append(problem)
+            continue
+        rule, rps, lines = load_rule_text(text or "", str(rf), lists, params)
+        problems += rps
+        if rule is None:
+            continue
+        if rule.id in first_seen:
+            prev = first_seen[rule.id]
+            problems.append(
+                Problem(
+                    rule.file,
+                    rule.line,
+                    rule.id,
+                    f"duplicate rule id `{rule.id}` (also in {prev.file}:{prev.line})",
+                    "give each rule its own id",
+                )
+            )
+            continue
+        first_seen[rule.id] = rule
+        rules.append(rule)
+        key_lines[rule.id] = lines
+    return LoadResult(rules, lists, params, problems, [str(f) for f in rule_files], key_lines)

@@ -1,0 +1,45 @@
+"""A misspelt field (``dbUsername``) is always null: the rule silently never matches."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from engine.rules.lint import LintContext, check
+from engine.rules.lint._fields import field_path, root_nodes, unknown_field
+from engine.rules.model import Expr, Problem, Rule
+
+
+def unknown_fields(expr: Expr, das_fields: frozenset[str]) -> Iterator[tuple[str, str]]:
+    seen: set[tuple[str, ...]] = set()
+    for node in root_nodes(expr.compiled.parsed):
+        path = field_path(node)
+        if path is None or path in seen:
+            continue
+        seen.add(path)
+        bad = unknown_field(path, das_fields)
+        if bad is None:
+            continue
+        message, hint = bad
+        if path == (path[0],) and path[0] in ("null", "true", "false"):
+            message = f"`{path[0]}` without backticks is a field name, not the JSON value"
+            hint = f"write the JSON value in backticks: `{path[0]}`"
+        elif re.search(r'"' + re.escape(path[-1]) + r'"', expr.src):
+            hint = (
+                f'"{path[-1]}" in double quotes is a field name in JMESPath; '
+                f"write the string as '{path[-1]}'"
+            )
+        yield message, hint
+
+
+@check("unknown-field")
+def unknown_field_check(rule: Rule, ctx: LintContext) -> Iterator[Problem]:
+    exprs = [("when", rule.when, ctx.line(rule, "when"))]
+    exprs += [("unless", ex.when, ex.line) for ex in rule.unless]
+    if rule.dedup and rule.dedup.key:
+        exprs.append(("dedup.key", rule.dedup.key, ctx.line(rule, "dedup")))
+    if rule.threshold and rule.threshold.group_by:
+        exprs.append(("threshold.group_by", rule.threshold.group_by, ctx.line(rule, "threshold")))
+    for what, expr, line in exprs:
+        for message, hint in unknown_fields(expr, ctx.das_fields):
+            yield ctx.problem(rule, line, f"{what}: {message}", hint)

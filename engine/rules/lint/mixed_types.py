@@ -1,0 +1,95 @@
+"""Comparing a field with a literal of the type it never has on some engine never matches.
+
+The classic: ``exitCode == `0``` works on Oracle (a number) and silently never matches on
+MySQL, which sends ``"0"``; ``exitCode < `5``` there is no match too (our interpreter turns
+jmespath's TypeError into null). Evaluation survives it; the author should still know.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from engine.rules.lang import schema as S
+from engine.rules.lint import LintContext, check
+from engine.rules.lint._fields import field_path, field_types, root_nodes
+from engine.rules.model import Expr, Problem, Rule
+
+_OPS = {"eq": "==", "ne": "!=", "lt": "<", "gt": ">", "lte": "<=", "gte": ">="}
+
+
+def _literal(node: dict[str, Any], params: dict[str, Any]) -> tuple[bool, Any]:
+    if node.get("type") == "literal":
+        return True, node.get("value")
+    if node.get("type") == "function_expression" and node.get("value") == "param":
+        kids = node.get("children") or []
+        if len(kids) == 1 and kids[0].get("type") == "literal" and kids[0]["value"] in params:
+            return True, params[kids[0]["value"]]
+    return False, None
+
+
+def _json_type(v: Any) -> str | None:
+    if isinstance(v, bool):
+        return S.BOOL
+    if isinstance(v, int | float):
+        return S.NUM
+    if isinstance(v, str):
+        return S.STR
+    return None  # null, lists, objects: not this check's business
+
+
+def _show(v: Any) -> str:
+    if isinstance(v, str):
+        return f"'{v}'"
+    return f"`{str(v).lower() if isinstance(v, bool) else v}`"
+
+
+def _suggest(name: str, op: str, value: Any, lit_type: str) -> str:
+    if name == "exitCode":
+        return (
+            "use `das.failed` (true when the statement or login failed, on every engine), "
+            f"or compare text: `to_string(exitCode) {op} '{value}'`"
+        )
+    if name == "das.failed":
+        return "write `das.failed` or `!(das.failed)` (a boolean)"
+    if lit_type == S.NUM:
+        return f"convert the field: `to_number({name}) {op} {_show(value)}`"
+    return f"compare text: `to_string({name}) {op} {_show(value)}`"
+
+
+def mismatches(expr: Expr, params: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """(message, suggestion) for each comparison that cannot match on some engine."""
+    for node in root_nodes(expr.compiled.parsed):
+        if node.get("type") != "comparator":
+            continue
+        left, right = node["children"]
+        for fnode, lnode in ((left, right), (right, left)):
+            path = field_path(fnode)
+            is_lit, value = _literal(lnode, params)
+            if path is None or not is_lit:
+                continue
+            types = field_types(path)
+            lit_type = _json_type(value)
+            if types is None or lit_type is None:
+                continue
+            bad = sorted(e for e, t in types.items() if t != lit_type)
+            if not bad:
+                continue
+            name, op = ".".join(path), _OPS[node["value"]]
+            where = "on any engine" if len(bad) == len(types) else f"on {', '.join(bad)}"
+            kinds = sorted({types[e] for e in bad})
+            verdict = "is always true" if op == "!=" else "never matches"
+            yield (
+                f"{name} {op} {_show(value)} compares a {lit_type} with a field that is a "
+                f"{'/'.join(kinds)} {where}: it {verdict} there",
+                _suggest(name, op, value, lit_type),
+            )
+
+
+@check("mixed-type-comparison")
+def mixed_type_comparison(rule: Rule, ctx: LintContext) -> Iterator[Problem]:
+    for message, suggestion in mismatches(rule.when, ctx.params):
+        yield ctx.problem(rule, ctx.line(rule, "when"), message, suggestion)
+    for ex in rule.unless:
+        for message, suggestion in mismatches(ex.when, ctx.params):
+            yield ctx.problem(rule, ex.line, f"unless: {message}", suggestion)

@@ -1,0 +1,288 @@
+"""The engine: normalized events in, suppressed and redacted alerts out.
+
+One ``Engine`` serves the Lambda, ``dasalert eval`` and ``dasalert test`` alike (the rule tests
+run through exactly this class), so what a rule author tests is what production does.
+
+For each event the ``RuleSet`` says which rules match; matches are then grouped and suppressed
+(``engine.rules.runtime.suppress``) in *event time* — ``das.epoch``, never the wall clock — so
+replays of old captures and tests are deterministic. Alerts are built here, once, from the
+**redacted** event: no output ever sees what redaction masked.
+
+Rule kinds of suppression:
+
+* a rule with ``threshold`` alerts when ``count`` matching events of one group fall in a sliding
+  window, once per group per window;
+* a rule with ``dedup`` alerts once per (dedup key, tumbling window); a later batch with more
+  matches of the window emits the *same* alert (same id, ``context.update``) with the window's
+  new ``count`` and its true ``first_seen``: outputs that update in place (Security Hub) follow
+  the incident, the others skip an id they already sent;
+* a rule with neither alerts on every matching event (the alert id is derived from the event, so a
+  redelivered batch still gives the same ids).
+
+Events without ``das.epoch`` (an unparseable ``logTime``) are still evaluated and still alert:
+their dedup works within the batch only (window start 0, no state, since no window can be
+placed), and threshold rules cannot count them (``EngineResult.untimed``).
+
+A rule that raises while evaluating an event becomes a ``rule_error`` alert, deduplicated per rule
+per hour of event time, and is counted in ``EngineResult.rule_errors``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.alerts.ids import alert_id
+from engine.alerts.model import Alert
+from engine.alerts.redact import redact_event, redact_sql
+from engine.alerts.render import render_title
+from engine.pipeline.state import StateStore
+from engine.rules.model import Rule
+from engine.rules.runtime.ruleset import RuleSet
+from engine.rules.runtime.suppress import (
+    DEFAULT_MARGIN_S,
+    Deduplicator,
+    Firing,
+    Hit,
+    Tally,
+    ThresholdCounter,
+    fingerprint,
+    key_json,
+    window_start,
+)
+
+RULE_ERROR_WINDOW_S = 3600
+RULE_ERROR_KEY = "rule_error"  # never a JSON text, so never equal to a rule's own dedup key
+RULE_ERROR_SEVERITY = "medium"
+_MAX_ERROR_TEXT = 500
+
+
+@dataclass
+class EngineResult:
+    """What one ``process`` call produced; every match is accounted for in one counter."""
+
+    alerts: list[Alert]
+    matched: int = 0
+    suppressed: int = 0
+    rule_errors: int = 0
+    events: int = 0
+    duplicates: int = 0  # matches already counted by an earlier (redelivered) batch
+    below_threshold: int = 0
+    untimed: int = 0  # threshold matches without event time (cannot be counted)
+    invalid: int = 0  # items that were not event dicts (reported in ``errors``)
+    errors: list[str] = field(default_factory=list)  # "rule-id: Type: message" (redacted)
+
+
+@dataclass(slots=True)
+class _Window:
+    rule: Rule
+    kind: str
+    key: str | None
+    start: int
+    window_s: int
+    timed: bool
+    hits: list[Hit] = field(default_factory=list)
+    error: str | None = None
+
+
+def iso(epoch: float | None) -> str | None:
+    if epoch is None:
+        return None
+    stamp = dt.datetime.fromtimestamp(epoch, dt.UTC)
+    return stamp.isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def _epoch(event: dict[str, Any]) -> float | None:
+    das = event.get("das")
+    value = das.get("epoch") if isinstance(das, dict) else None
+    if isinstance(value, int | float) and not isinstance(value, bool) and value == value:
+        return float(value)
+    return None
+
+
+class Engine:
+    """Evaluate, suppress and build alerts; ``state`` is shared by every invocation."""
+
+    def __init__(
+        self,
+        ruleset: RuleSet,
+        state: StateStore,
+        *,
+        keep_params: bool = False,
+        margin_s: int = DEFAULT_MARGIN_S,
+    ) -> None:
+        self.ruleset = ruleset
+        self.state = state
+        self.keep_params = keep_params
+        self._dedup = Deduplicator(state, margin_s=margin_s)
+        self._thresholds = ThresholdCounter(state, margin_s=margin_s)
+
+    def process(self, events: Iterable[dict[str, Any]]) -> EngineResult:
+        result = EngineResult(alerts=[])
+        windows: dict[str, _Window] = {}
+        thresholds: dict[str, tuple[Rule, list[tuple[str, Hit]]]] = {}
+        search = self.ruleset.search
+        for event in events:
+            result.events += 1
+            if not isinstance(event, dict):  # normalize() always gives a dict: a caller bug
+                result.invalid += 1
+                result.errors.append(f"not an event: a {type(event).__name__} (skipped)")
+                continue
+            evaluation = self.ruleset.evaluate_all(event)
+            if not evaluation.matches and not evaluation.errors:
+                continue
+            epoch = _epoch(event)
+            fp: str | None = None
+            for match in evaluation.matches:
+                rule = match.rule
+                result.matched += 1
+                fp = fp or fingerprint(event)
+                try:
+                    if rule.threshold is not None:
+                        group_by = rule.threshold.group_by
+                        group = key_json(search(group_by, event) if group_by else None)
+                        thresholds.setdefault(rule.id, (rule, []))[1].append(
+                            (group, Hit(event, epoch, fp))
+                        )
+                        continue
+                    key = None
+                    if rule.dedup is not None and rule.dedup.key is not None:
+                        key = key_json(search(rule.dedup.key, event))
+                except Exception as exc:  # a broken key expression is a rule error too
+                    result.matched -= 1
+                    self._add_error(windows, result, rule, event, epoch, fp, exc)
+                    continue
+                self._add_match(windows, rule, key, event, epoch, fp)
+            for err in evaluation.errors:
+                fp = fp or fingerprint(event)
+                self._add_error(windows, result, err.rule, event, epoch, fp, err.error)
+
+        tally = Tally()
+        for aid, win in windows.items():
+            firing = self._window(aid, win, tally)
+            if firing is not None:
+                result.alerts.append(self._alert(win.rule, firing, kind=win.kind, error=win.error))
+        for rule, hits in thresholds.values():
+            th = rule.threshold
+            assert th is not None
+
+            def make_id(group: str, start: int, _rid: str = rule.id) -> str:
+                return alert_id(_rid, group, start)
+
+            firings, t = self._thresholds.process(rule.id, th.count, th.window_s, hits, make_id)
+            tally.add(t)
+            result.alerts.extend(self._alert(rule, f) for f in firings)
+        result.suppressed = tally.suppressed
+        result.duplicates = tally.duplicates
+        result.below_threshold = tally.below_threshold
+        result.untimed = tally.untimed
+        return result
+
+    # -- grouping -------------------------------------------------------------------------
+
+    def _add_match(
+        self,
+        windows: dict[str, _Window],
+        rule: Rule,
+        key: str | None,
+        event: dict[str, Any],
+        epoch: float | None,
+        fp: str,
+    ) -> None:
+        if rule.dedup is None:
+            # every match is its own alert; the id comes from the event so redelivery repeats it
+            start = int(epoch) if epoch is not None else 0
+            aid = alert_id(rule.id, fp, start)
+            win = windows.get(aid) or windows.setdefault(
+                aid, _Window(rule, "rule", None, start, 0, timed=False)
+            )
+        else:
+            window_s = rule.dedup.window_s
+            start = window_start(epoch, window_s) if epoch is not None else 0
+            aid = alert_id(rule.id, key if key is not None else "", start)
+            win = windows.get(aid) or windows.setdefault(
+                aid, _Window(rule, "rule", key, start, window_s, timed=epoch is not None)
+            )
+        win.hits.append(Hit(event, epoch, fp))
+
+    def _add_error(
+        self,
+        windows: dict[str, _Window],
+        result: EngineResult,
+        rule: Rule,
+        event: dict[str, Any],
+        epoch: float | None,
+        fp: str,
+        error: Exception | str,
+    ) -> None:
+        text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+        text = redact_sql(text)[:_MAX_ERROR_TEXT]
+        result.rule_errors += 1
+        result.errors.append(f"{rule.id}: {text}")
+        start = window_start(epoch, RULE_ERROR_WINDOW_S) if epoch is not None else 0
+        aid = alert_id(rule.id, RULE_ERROR_KEY, start)
+        win = windows.setdefault(
+            aid,
+            _Window(rule, "rule_error", None, start, RULE_ERROR_WINDOW_S, epoch is not None),
+        )
+        win.error = win.error or text
+        win.hits.append(Hit(event, epoch, fp))
+
+    def _window(self, aid: str, win: _Window, tally: Tally) -> Firing | None:
+        if not win.timed:  # no state can be kept: one alert per id per batch
+            times = [h.epoch for h in win.hits if h.epoch is not None]
+            return Firing(
+                aid,
+                win.key,
+                win.hits[0].event,
+                len(win.hits),
+                min(times) if times else None,
+                max(times) if times else None,
+            )
+        seen_ns = f"err:{win.rule.id}" if win.kind == "rule_error" else win.rule.id
+        firing, t = self._dedup.window(seen_ns, aid, win.key, win.start, win.window_s, win.hits)
+        tally.add(t)
+        return firing
+
+    # -- alerts ---------------------------------------------------------------------------
+
+    def _alert(
+        self, rule: Rule, firing: Firing, *, kind: str = "rule", error: str | None = None
+    ) -> Alert:
+        event = redact_event(firing.event, keep_params=self.keep_params)
+        context = dict(firing.context)
+        if firing.replay:
+            context["replay"] = True
+        if firing.update:
+            context["update"] = True
+        if kind == "rule_error":
+            title = f"Rule {rule.id} failed to evaluate"
+            severity = RULE_ERROR_SEVERITY
+            context.update(error=error, rule_file=rule.file, rule_line=rule.line)
+            outputs = None
+        else:
+            title = render_title(rule.title, event)
+            severity = rule.severity
+            outputs = rule.outputs
+        return Alert(
+            id=firing.alert_id,
+            rule_id=rule.id,
+            title=title,
+            severity=severity,
+            event=event,
+            kind=kind,
+            rule_title=rule.title,
+            description=rule.description,
+            status=rule.status,
+            tags=rule.tags,
+            references=rule.references,
+            runbook=rule.runbook,
+            dedup_key=firing.key,
+            count=firing.count,
+            first_seen=iso(firing.first),
+            last_seen=iso(firing.last),
+            outputs=outputs,
+            context=context,
+        )

@@ -1,0 +1,284 @@
+"""The compiled rule set: which rules match one normalized event.
+
+Evaluation is the hot path (a busy cluster sends thousands of events a second), so everything
+that can be done once is done here, at construction:
+
+* one JMESPath interpreter (``engine.rules.lang.expr.SafeInterpreter``) bound to our functions
+  (``make_options(lists, params)``) is reused for every expression, instead of the new
+  interpreter per call that ``ParsedResult.search`` builds;
+* an index on ``das.action``: each action maps to the tuple of rules that can match it (rules
+  whose ``Rule.actions`` contain it, plus the rules that can match any action), so a read event
+  never runs the failed-login rules;
+* within each action, a second level on the field a rule pins (``engine.rules.runtime.guards``):
+  ``dbUserName == 'mallory'``, ``das.object == 'payroll'``, ``in_list_ci(dbUserName, 'x')``
+  become table lookups, so a pack of a thousand such rules runs only the few whose value the
+  event has;
+* each ``when`` and ``unless`` AST is compiled once into nested Python closures
+  (``engine.rules.runtime.compiled``) that compute exactly what the interpreter would, faster.
+
+A rule that raises is isolated: the exception becomes a ``RuleError`` next to the matches and the
+other rules still run. Truthiness is JMESPath's, not Python's: ``null``, ``false``, ``''``, ``[]``
+and ``{}`` are false; everything else — including the number ``0`` — is true. So
+``when: rowCount`` matches a row count of 0; write ``rowCount > `0``` when that is meant.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from engine.rules.model import Expr, Rule
+from engine.rules.runtime.compiled import Fn, compile_node
+from engine.rules.runtime.guards import Guard, best_guard, derive_guards
+from engine.rules.runtime.interpreter import SafeInterpreter
+
+UTC = dt.UTC
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A rule whose ``when`` held (and no active ``unless``) on ``event``."""
+
+    rule: Rule
+    event: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class RuleError:
+    """A rule that raised while evaluating ``event``; ``error`` is ``Type: message``."""
+
+    rule: Rule
+    event: dict[str, Any]
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    matches: list[Match]
+    errors: list[RuleError]
+
+
+def is_true(value: Any) -> bool:
+    """JMESPath truthiness (the spec's, as ``&&``/``||``/``!`` and filters use it)."""
+    return not (value is None or value is False or value == "" or value == [] or value == {})
+
+
+def event_date(event: Mapping[str, Any]) -> dt.date | None:
+    """The UTC date of the event (from ``das.epoch``), or None when the event has no time."""
+    das = event.get("das")
+    epoch = das.get("epoch") if isinstance(das, Mapping) else None
+    if not isinstance(epoch, int | float) or isinstance(epoch, bool):
+        return None
+    try:
+        return dt.datetime.fromtimestamp(epoch, UTC).date()
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _options(lists: Mapping[str, Any], params: Mapping[str, Any]) -> Any:
+    # Imported here so that this module (and the pytest plugin importing it) loads even where
+    # the functions module is broken; the error then surfaces when a rule set is built.
+    from engine.rules.runtime.functions import make_options
+
+    return make_options(dict(lists), dict(params))
+
+
+class RuleSet:
+    """Rules compiled once, indexed by ``das.action``; ``evaluate`` is pure in the event."""
+
+    def __init__(
+        self,
+        rules: Iterable[Rule],
+        lists: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
+        *,
+        options: Any = None,
+    ) -> None:
+        self.rules: tuple[Rule, ...] = tuple(rules)
+        self.lists = dict(lists or {})
+        self.params = dict(params or {})
+        ids = [r.id for r in self.rules]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"duplicate rule ids: {', '.join(dupes)}")
+        self._options = options if options is not None else _options(self.lists, self.params)
+        # R1's interpreter: jmespath's, except that ordering a number against a string gives
+        # null (no match) instead of raising. Shared by every rule: built once.
+        self._interpreter = SafeInterpreter(self._options)
+        self._any: tuple[Rule, ...] = tuple(r for r in self.rules if r.actions is None)
+        actions = {a for r in self.rules if r.actions is not None for a in r.actions}
+        # Keep the authors' order inside each bucket so that results are stable.
+        self._by_action: dict[Any, tuple[Rule, ...]] = {
+            a: tuple(r for r in self.rules if r.actions is None or a in r.actions) for a in actions
+        }
+        # (rule, compiled when, ((exemption, compiled when), …)): what the hot loop walks
+        compiled = {
+            r.id: (
+                r,
+                compile_node(r.when.compiled.parsed, self._interpreter),
+                tuple(
+                    (x, compile_node(x.when.compiled.parsed, self._interpreter)) for x in r.unless
+                ),
+            )
+            for r in self.rules
+        }
+        guards = self._guards()
+        self._any_compiled = _Bucket.of([compiled[r.id] for r in self._any], guards)
+        self._by_action_compiled: dict[Any, _Bucket] = {
+            a: _Bucket.of([compiled[r.id] for r in bucket], guards)
+            for a, bucket in self._by_action.items()
+        }
+
+    def _guards(self) -> dict[str, Guard]:
+        """Each rule's most selective guard besides ``das.action`` (the first index level)."""
+        fns = getattr(self._options, "custom_functions", None)
+        lists: dict[str, frozenset[Any]] = dict(getattr(fns, "lists", None) or {})
+        lists_ci = {
+            name: frozenset(v.casefold() for v in values if isinstance(v, str))
+            for name, values in lists.items()
+        }
+        out: dict[str, Guard] = {}
+        for r in self.rules:
+            guard = best_guard(
+                derive_guards(r.when.compiled.parsed, lists, lists_ci), frozenset({_ACTION})
+            )
+            if guard is not None:
+                out[r.id] = guard
+        return out
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def by_id(self, rule_id: str) -> Rule:
+        for rule in self.rules:
+            if rule.id == rule_id:
+                return rule
+        raise KeyError(rule_id)
+
+    def candidates(self, event: Mapping[str, Any]) -> tuple[Rule, ...]:
+        """The rules the index lets through for this event (all others cannot match it)."""
+        return tuple(entry[0] for entry in self._bucket(event).entries(event))
+
+    def _bucket(self, event: Mapping[str, Any]) -> _Bucket:
+        das = event.get("das")
+        action = das.get("action") if type(das) is dict else None
+        try:
+            return self._by_action_compiled.get(action, self._any_compiled)
+        except TypeError:  # an unhashable action: only action-agnostic rules can match
+            return self._any_compiled
+
+    def search(self, expr: Expr, event: Any) -> Any:
+        """Evaluate one compiled expression with our functions (shared interpreter)."""
+        return self._interpreter.visit(expr.compiled.parsed, event)
+
+    def evaluate(self, event: dict[str, Any]) -> list[Match]:
+        """The rules matching ``event``; rule errors are dropped (use ``evaluate_all``)."""
+        return self.evaluate_all(event).matches
+
+    def evaluate_all(self, event: dict[str, Any]) -> Evaluation:
+        matches: list[Match] = []
+        errors: list[RuleError] = []
+        for rule, when, unless in self._bucket(event).entries(event):
+            try:
+                result = when(event)
+                # JMESPath falsiness, inlined: this line runs for every candidate rule
+                if (
+                    result is None
+                    or result is False
+                    or result == ""
+                    or result == []
+                    or result == {}
+                ):
+                    continue
+                if unless and self._exempted(unless, event):
+                    continue
+            except Exception as exc:  # one broken rule must never stop the others
+                errors.append(RuleError(rule, event, f"{type(exc).__name__}: {exc}"))
+                continue
+            matches.append(Match(rule, event))
+        return Evaluation(matches, errors)
+
+    def _exempted(self, unless: tuple[tuple[Any, Fn], ...], event: dict[str, Any]) -> bool:
+        """True when an active ``unless`` entry holds.
+
+        Expiry is judged on the *event's* date, so a replay of last year's capture is evaluated
+        as it would have been then. A dated exemption never applies to an event without a time:
+        when in doubt, alert.
+        """
+        day: dt.date | None = None
+        day_known = False
+        for exemption, holds in unless:
+            if exemption.expires is not None:
+                if not day_known:
+                    day, day_known = event_date(event), True
+                if day is None or not exemption.active(day):
+                    continue
+            if is_true(holds(event)):
+                return True
+        return False
+
+
+_ACTION = ("das", "action")
+_Entry = tuple[Rule, Fn, tuple[tuple[Any, Fn], ...]]
+
+
+class _Bucket:
+    """The rules of one action: those always run, and tables of guarded ones by field value.
+
+    ``entries`` keeps the authors' order, so results do not depend on the index.
+    """
+
+    __slots__ = ("groups", "plain", "plain_entries")
+
+    def __init__(
+        self,
+        plain: tuple[tuple[int, _Entry], ...],
+        groups: tuple[tuple[tuple[str, ...], bool, dict[Any, tuple[tuple[int, _Entry], ...]]], ...],
+    ) -> None:
+        self.plain = plain
+        self.plain_entries = tuple(entry for _, entry in plain)  # the common, table-less case
+        self.groups = groups
+
+    @classmethod
+    def of(cls, entries: list[_Entry], guards: Mapping[str, Guard]) -> _Bucket:
+        plain: list[tuple[int, _Entry]] = []
+        tables: dict[tuple[tuple[str, ...], bool], dict[Any, list[tuple[int, _Entry]]]] = {}
+        for pos, entry in enumerate(entries):
+            guard = guards.get(entry[0].id)
+            if guard is None:
+                plain.append((pos, entry))
+                continue
+            table = tables.setdefault((guard.path, guard.casefold), {})
+            for value in guard.values:
+                table.setdefault(value, []).append((pos, entry))
+        groups = tuple(
+            (path, fold, {v: tuple(lst) for v, lst in table.items()})
+            for (path, fold), table in tables.items()
+        )
+        return cls(tuple(plain), groups)
+
+    def entries(self, event: Mapping[str, Any]) -> list[_Entry] | tuple[_Entry, ...]:
+        if not self.groups:
+            return self.plain_entries
+        found = list(self.plain)
+        hit = False
+        for path, fold, table in self.groups:
+            value: Any = event
+            for part in path:
+                value = value.get(part) if type(value) is dict else None
+            if fold:
+                if type(value) is not str:
+                    continue
+                value = value.casefold()
+            try:
+                rules = table.get(value)
+            except TypeError:  # a list or object: equal to no scalar literal
+                continue
+            if rules:
+                found.extend(rules)
+                hit = True
+        if hit:
+            found.sort(key=lambda item: item[0])
+        return [entry for _, entry in found]
