@@ -2,8 +2,9 @@
 
 Rules want "what kind of statement was this" without parsing SQL: ``CREATE TABLE``, ``ALTER
 ROLE``, ``GRANT``, ``SELECT``. We read only the first few words, skipping whitespace, ``--`` and
-``/* */`` comments, opening parentheses and (MySQL) ``#`` comments, and we read MySQL executable
-comments (``/*!50003 CREATE*/``) as the SQL they are. Modifiers that don't change the kind of
+``/* */`` comments, opening parentheses and (MySQL) ``#`` comments. MySQL executable comments
+(``/*!50003 CREATE*/``) run or not depending on the server's version, so a text that has one is
+read both ways and the reading with the more dangerous action wins (``_most_dangerous``). Modifiers that don't change the kind of
 statement are dropped (``CREATE OR REPLACE VIEW`` → ``CREATE VIEW``, ``CREATE UNIQUE INDEX`` →
 ``CREATE INDEX``, ``DROP TEMPORARY TABLE`` → ``DROP TABLE``).
 
@@ -25,6 +26,13 @@ _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_$#]*")
 # executable comments ("/*!50003 … */") as plain SQL: their opener and closer count as space.
 _SKIP = re.compile(r"(?:\s+|--[^\n]*|/\*.*?(?:\*/|\Z)|\()*", re.S)
 _SKIP_MYSQL = re.compile(r"(?:\s+|--[^\n]*|#[^\n]*|/\*![0-9]*|/\*.*?(?:\*/|\Z)|\*/|\()*", re.S)
+# The same text read by a server too old for every versioned comment (``/*!50000 …*/`` is then a
+# comment; ``/*! … */`` without a version still runs), and by one that runs none of them.
+_SKIP_MYSQL_UNVERSIONED = re.compile(
+    r"(?:\s+|--[^\n]*|#[^\n]*|/\*!(?![0-9])|/\*.*?(?:\*/|\Z)|\*/|\()*", re.S
+)
+_SKIP_MYSQL_NONE = re.compile(r"(?:\s+|--[^\n]*|#[^\n]*|/\*.*?(?:\*/|\Z)|\()*", re.S)
+_MYSQL_READINGS = (_SKIP_MYSQL, _SKIP_MYSQL_UNVERSIONED, _SKIP_MYSQL_NONE)
 _NONSPACE = re.compile(r"(?:(?!\*/)\S)*")
 
 # Words after CREATE/ALTER/DROP that don't change what is created.
@@ -119,7 +127,10 @@ def extract_verb(sql: object, *, mysql: bool = False) -> str | None:
     hit = cache.get(key, False)
     if hit is not False:
         return hit  # type: ignore[return-value]
-    verb, end = _parse(sql, _SKIP_MYSQL if mysql else _SKIP)
+    if mysql and "/*!" in sql:
+        verb, end = _most_dangerous(sql)
+    else:
+        verb, end = _parse(sql, _SKIP_MYSQL if mysql else _SKIP)
     # Cacheable only if the decision never looked past the prefix (the character that ended
     # the last word must be inside it too), or the whole text is the key.
     if end < len(key) or len(sql) <= _PREFIX:
@@ -127,6 +138,27 @@ def extract_verb(sql: object, *, mysql: bool = False) -> str | None:
             cache.clear()
         cache[key] = verb
     return verb
+
+
+def _most_dangerous(sql: str) -> tuple[str | None, int]:
+    """The verb of the most dangerous reading of a text with MySQL executable comments.
+
+    ``/*!NNNNN … */`` runs only on a server of version NNNNN or later, and the text does not say
+    which version the server is: ``/*!99999 SELECT */ DROP TABLE t`` drops the table on every
+    real server, ``/*!50000 DROP */ TABLE t`` drops it too. Reading the comments as SQL, as
+    comments, and only the unversioned ones as SQL, and keeping the reading whose action ranks
+    highest, means a comment can never make a statement look less dangerous than it is.
+    """
+    best: str | None = None
+    best_rank = -1
+    last = 0
+    for skip in _MYSQL_READINGS:
+        verb, end = _parse(sql, skip)
+        last = max(last, end)
+        rank = ACTION_RANK[verb_action(verb)] if verb is not None else -1
+        if rank > best_rank:
+            best, best_rank = verb, rank
+    return best, last
 
 
 def _parse(sql: str, skip: re.Pattern[str]) -> tuple[str | None, int]:
@@ -215,6 +247,16 @@ _WHOLE_VERB_ACTION: dict[str, str] = {
     "LOAD INDEX": "MISC",  # MySQL LOAD INDEX INTO CACHE
 }
 _action_cache: dict[str, str] = {}
+# How much an action can hurt, for choosing between two readings of one text: privileges and
+# schema first, then data changes, code (which may do anything, but less visibly), reads.
+ACTION_RANK: dict[str, int] = {
+    "MISC": 0,
+    "READ": 1,
+    "FUNCTION": 2,
+    "WRITE": 3,
+    "DDL": 4,
+    "ROLE": 5,
+}
 
 
 def verb_action(verb: object) -> str:
