@@ -4,9 +4,10 @@ Rules want "what kind of statement was this" without parsing SQL: ``CREATE TABLE
 ROLE``, ``GRANT``, ``SELECT``. We read only the first few words, skipping whitespace, ``--`` and
 ``/* */`` comments, opening parentheses and (MySQL) ``#`` comments. MySQL executable comments
 (``/*!50003 CREATE*/``) run or not depending on the server's version, so a text that has one is
-read both ways and the reading with the more dangerous action wins (``_most_dangerous``). Modifiers that don't change the kind of
-statement are dropped (``CREATE OR REPLACE VIEW`` → ``CREATE VIEW``, ``CREATE UNIQUE INDEX`` →
-``CREATE INDEX``, ``DROP TEMPORARY TABLE`` → ``DROP TABLE``).
+read both ways and the reading with the more dangerous action wins (``_most_dangerous``).
+Modifiers that don't change the kind of statement are dropped (``CREATE OR REPLACE VIEW`` →
+``CREATE VIEW``, ``CREATE UNIQUE INDEX`` → ``CREATE INDEX``, ``DROP TEMPORARY TABLE`` →
+``DROP TABLE``).
 
 Cost: the verb depends only on the start of the text, and a busy cluster repeats the same
 statement shapes, so results are memoised by the first ``_PREFIX`` characters whenever the verb
