@@ -33,7 +33,7 @@ build-StreamFunction build-HealthFunction:
 		-exec rm -rf {} +
 ifeq ($(WITH_DEPS),1)
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check --no-warn-conflicts --no-compile \
-		--only-binary=:all: \
+		--require-hashes --no-deps --only-binary=:all: \
 		--implementation cp --python-version $(LAMBDA_PYTHON_VERSION) \
 		$(addprefix --platform ,$(LAMBDA_PLATFORMS)) \
 		--target "$(ARTIFACTS_DIR)" -r requirements.txt

@@ -179,6 +179,13 @@ def test_full_bundle_with_locked_arm64_dependencies(
     _make("build-StreamFunction", bundle)
     _assert_clean(bundle)
     assert {p.name for p in bundle.iterdir()} >= CODE
+    # Exactly the locked versions were installed, each checked against the lock's hashes.
+    installed = {
+        m.group(1).lower().replace("_", "-"): m.group(2)
+        for d in bundle.glob("*.dist-info")
+        if (m := re.fullmatch(r"(.+)-([^-]+)\.dist-info", d.name))
+    }
+    assert installed == _locked()
     # Every native extension is an arm64 ELF object (Lambda's Architectures: arm64).
     objects = list(bundle.rglob("*.so"))
     assert objects
@@ -195,26 +202,63 @@ def test_full_bundle_with_locked_arm64_dependencies(
     )
 
 
-# ---------------------------------------------------------------- dependencies
+# ---------------------------------------------------------------- locked dependencies
 
 
-def _requirements(lines: list[str]) -> dict[str, Requirement]:
-    reqs = [Requirement(line) for line in lines]
-    return {r.name.lower().replace("_", "-"): r for r in reqs}
-
-
-def test_requirements_txt_equals_pyproject_runtime_dependencies() -> None:
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    lines = [
-        line.strip()
-        for line in (ROOT / "requirements.txt").read_text().splitlines()
+def _lock_lines() -> list[str]:
+    """requirements.txt's requirement lines, continuation lines (hashes) joined."""
+    text = (ROOT / "requirements.txt").read_text().replace("\\\n", " ")
+    return [
+        " ".join(line.split())
+        for line in text.splitlines()
         if line.strip() and not line.lstrip().startswith("#")
     ]
-    from_txt = _requirements(lines)
-    from_toml = _requirements(project["dependencies"])
-    assert sorted(from_txt) == sorted(from_toml)
-    for name, req in from_toml.items():
-        assert from_txt[name].specifier == req.specifier, name
+
+
+def _name(req: str) -> str:
+    return Requirement(req).name.lower().replace("_", "-")
+
+
+def _locked() -> dict[str, str]:
+    pins = {}
+    for line in _lock_lines():
+        req = Requirement(line.split(" --hash")[0].strip())
+        (spec,) = req.specifier
+        pins[_name(str(req))] = spec.version
+    return pins
+
+
+def _direct() -> set[str]:
+    """The packages requirements.txt says it locked because pyproject.toml asks for them."""
+    direct, current = set(), ""
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        if line and not line.startswith((" ", "#")):
+            current = _name(line.split(" ")[0])
+        elif "dasalert (pyproject.toml)" in line:
+            direct.add(current)
+    return direct
+
+
+def test_requirements_txt_is_a_hashed_lock_made_by_make_lock() -> None:
+    text = (ROOT / "requirements.txt").read_text()
+    assert "#    make lock" in text  # uv's header names the command that regenerates it
+    for line in _lock_lines():
+        name = line.split("==")[0]
+        assert re.fullmatch(r"[A-Za-z0-9._-]+==\S+ (--hash=sha256:[0-9a-f]{64} ?)+", line), name
+    assert "make lock" in (ROOT / "Makefile").read_text()
+
+
+def test_requirements_txt_covers_pyproject_runtime_dependencies() -> None:
+    """Every runtime dependency is locked at a version its range allows, and the lock's direct
+    dependencies are exactly pyproject's: adding or dropping one there means `make lock`."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    locked = _locked()
+    for dep in project["dependencies"]:
+        req = Requirement(dep)
+        name = _name(dep)
+        assert name in locked, f"{name} is a dependency but not in requirements.txt"
+        assert req.specifier.contains(locked[name], prereleases=True), (name, locked[name])
+    assert _direct() == {_name(dep) for dep in project["dependencies"]}
 
 
 def test_samconfig_builds_without_a_container_and_acknowledges_iam() -> None:
