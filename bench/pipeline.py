@@ -1,7 +1,7 @@
 """End to end: a generated encrypted stream through ``handlers.kinesis.handler``, against the
 published approach on the same records, in the same process, with the floor next to both.
 
-    python bench/pipeline.py                      # 1,000 records x 50 events, shipped rules
+    python bench/pipeline.py                      # 50, 10 and 1 events per record, shipped rules
     python bench/pipeline.py --records 200 --events-per-record 10 --records-per-key 1
     python bench/pipeline.py --profile pyinstrument   # where our time goes (no timings)
     python bench/pipeline.py --json                   # figures for docs/performance.md
@@ -14,6 +14,10 @@ What is measured, and why this way:
 * Ours is the Lambda handler exactly as deployed (rules from ``DASALERT_RULES``, memory state,
   the KMS data-key cache), with outputs off: the runtime's router is removed after it is built,
   so alerts are evaluated, suppressed and built but not sent (sending is network time, not ours).
+* Ours runs once per message reader (``engine/das/message.py``): ``native`` (the default,
+  GCM-authenticated, signature not verified), ``native+verify`` (the ECDSA footer verified
+  natively) and ``esdk`` (the AWS Encryption SDK, signature included), each with its own
+  runtime, data-key cache and state, interleaved batch by batch with the other sides.
 * The published approach (``bench/baseline.py``) runs the same rules on the same records.
 * The floor is gunzip + ``json.loads`` of the same (pre-decrypted) payloads: what any Python
   consumer pays per event before doing anything useful.
@@ -35,7 +39,7 @@ import sys
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -150,15 +154,37 @@ def configure_handler_env(rules: Path) -> None:
     os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "dasalert-bench")
 
 
-def fresh_runtime() -> Any:
-    """Build the Kinesis runtime as the first invocation would, then switch outputs off."""
+# The message readers measured: name -> (DASALERT_MESSAGE_READER, DASALERT_VERIFY_SIGNATURE).
+READERS: dict[str, tuple[str, bool]] = {
+    "native": ("native", False),
+    "native+verify": ("native", True),
+    "esdk": ("esdk", False),
+}
+
+
+def fresh_runtime(reader: str = "native") -> Any:
+    """Build the Kinesis runtime as the first invocation would, then switch outputs off.
+
+    The runtime becomes the one ``handlers.kinesis.handler`` uses (``use_runtime`` switches
+    between several, one per reader). Its decoder reads messages with ``reader``.
+    """
+    from engine.das.message import MessageReader
     from handlers import _runtime
 
     _runtime.reset()
     rt = _runtime.runtime(_runtime.KINESIS)
     rt.pipeline.router = None  # evaluate, suppress and build alerts; send nothing
     _ = rt.pipeline.decoder.keys.client  # a warm container already has its KMS client
+    mode, verify = READERS[reader]
+    rt.pipeline.decoder.messages = MessageReader(mode, verify_signature=verify)
     return rt
+
+
+def use_runtime(rt: Any) -> None:
+    """Make ``rt`` the runtime the Kinesis handler finds (a warm container's singleton)."""
+    from handlers import _runtime
+
+    _runtime._cache[_runtime.KINESIS] = rt
 
 
 @contextlib.contextmanager
@@ -255,14 +281,15 @@ def run_side_by_side(
     *,
     with_baseline: bool = True,
     repeat: int = 1,
+    readers: Sequence[str] = tuple(READERS),
 ) -> dict[str, Timing]:
-    """Ours, the published approach and the floor, interleaved batch by batch; best of
-    ``repeat`` passes for each.
+    """Ours once per reader, the published approach and the floor, interleaved batch by batch;
+    best of ``repeat`` passes for each.
 
-    Interleaving means all three see the same machine: a slow second on a shared host slows
+    Interleaving means all sides see the same machine: a slow second on a shared host slows
     one batch of each, not one side of the comparison. Each pass of ours starts from a freshly
-    built runtime (rules compiled, KMS client created, untimed): empty data-key cache, empty
-    state, as a container that has just been handed these records.
+    built runtime per reader (rules compiled, KMS client created, untimed): empty data-key
+    cache, empty state, as a container that has just been handed these records.
     """
     import boto3
 
@@ -276,21 +303,25 @@ def run_side_by_side(
     best: dict[str, Timing] = {}
     clock = time.perf_counter
     for _ in range(max(1, repeat)):
-        rt = fresh_runtime()
-        stats0 = rt.pipeline.decoder.keys.stats.kms_calls
-        t_ours = t_base = t_floor = 0.0
-        kms_ours = kms_base = 0
+        rts = {r: fresh_runtime(r) for r in readers}
+        stats0 = {r: rt.pipeline.decoder.keys.stats.kms_calls for r, rt in rts.items()}
+        t_ours = dict.fromkeys(readers, 0.0)
+        kms_ours = dict.fromkeys(readers, 0)
+        t_base = t_floor = 0.0
+        kms_base = 0
         base = baseline.BaselineResult()
         failures: list[Any] = []
         counter.take()
         gc.collect()
         for event, gz in zip(stream.events, payloads, strict=True):
-            with quiet_stdout():
-                t0 = clock()
-                resp = handler(event, ctx)
-                t_ours += clock() - t0
-            failures.extend(resp["batchItemFailures"])
-            kms_ours += counter.take()
+            for r, rt in rts.items():
+                use_runtime(rt)
+                with quiet_stdout():
+                    t0 = clock()
+                    resp = handler(event, ctx)
+                    t_ours[r] += clock() - t0
+                failures.extend(resp["batchItemFailures"])
+                kms_ours[r] += counter.take()
             if with_baseline:
                 t0 = clock()
                 baseline.handler(event, kms, whens, options, base)
@@ -302,16 +333,20 @@ def run_side_by_side(
         if failures:
             raise SystemExit(f"the handler reported {len(failures)} failed records")
         this = {
-            "ours": Timing(
-                "dasalert (handlers.kinesis.handler)",
-                t_ours,
+            r: Timing(
+                f"dasalert, {r} reader",
+                t_ours[r],
                 n_rec,
                 n_ev,
-                kms_calls=kms_ours,
-                extra={"provider_kms_calls": rt.pipeline.decoder.keys.stats.kms_calls - stats0},
-            ),
-            "floor": Timing("floor: gunzip + json.loads", t_floor, n_rec, n_ev),
+                kms_calls=kms_ours[r],
+                extra={
+                    "provider_kms_calls": rts[r].pipeline.decoder.keys.stats.kms_calls - stats0[r],
+                    "reader_stats": asdict(rts[r].pipeline.decoder.messages.stats),
+                },
+            )
+            for r in readers
         }
+        this["floor"] = Timing("floor: gunzip + json.loads", t_floor, n_rec, n_ev)
         if with_baseline:
             assert base.events == n_ev, (base.events, n_ev)
             this["baseline"] = Timing(
@@ -337,16 +372,17 @@ def run_stages(stream: Stream, rules: Path, repeat: int = 3) -> list[Timing]:
     from engine.rules.runtime.engine import Engine
     from engine.rules.runtime.ruleset import RuleSet
 
-    rt = fresh_runtime()
-    decoder = rt.pipeline.decoder
     raw = [r for ev in stream.events for r in records_from_kinesis_event(ev)]
-    for r in raw:  # warm the data-key and materials caches
-        decoder.decode(r)
     n_rec, n_ev = len(raw), stream.activity_events
     out: list[Timing] = []
-
-    t, decoded = timed(lambda: [decoder.decode(r) for r in raw], repeat)
-    out.append(Timing("decode (warm keys: ESDK + gunzip + JSON)", t, n_rec, n_ev))
+    decoded: list[Any] = []
+    for reader in READERS:
+        decoder = fresh_runtime(reader).pipeline.decoder
+        for r in raw:  # warm the data-key and cipher / materials caches
+            decoder.decode(r)
+        t, decoded_r = timed(lambda d=decoder: [d.decode(r) for r in raw], repeat)
+        out.append(Timing(f"decode, {reader} reader (warm keys)", t, n_rec, n_ev))
+        decoded = decoded or decoded_r
 
     def norm() -> list[list[dict[str, Any]]]:
         return [
@@ -416,64 +452,108 @@ def _fmt(value: Any) -> str:
     return "–" if value is None else str(value)
 
 
-def report(args: argparse.Namespace, info: dict[str, Any], results: dict[str, Any]) -> str:
-    ours: Timing = results["ours"]
-    base: Timing | None = results.get("baseline")
-    floor: Timing = results["floor"]
+# Targets of the message-reader work: end to end vs the published approach per events/record,
+# decode of one record with warm keys (native reader), and the multiple of the floor at 50.
+TARGET_SPEEDUP = {50: 6.0, 10: 12.0, 1: 20.0}
+TARGET_DECODE_US = 40.0
+TARGET_FLOOR_X = 3.0
+
+
+def report(args: argparse.Namespace, info: dict[str, Any], runs: dict[int, dict[str, Any]]) -> str:
     lines = [
         f"dasalert end-to-end bench — {info['machine']}; {info['pinning']}",
-        f"stream: {info['records']:,} records x {args.events_per_record} events "
-        f"({info['events']:,} activity events, {info['engines']}), "
-        f"a new data key every {args.records_per_key} records per stream, "
-        f"batches of {args.batch_size}, {info['payload_mb']:.1f} MB of record data; "
-        f"rules: {info['rules']} ({info['rule_count']}); "
-        f"best of {args.repeat} passes, the three sides interleaved batch by batch",
-        "",
+        f"rules: {info['rules']} ({info['rule_count']}); a new data key every "
+        f"{args.records_per_key} records per stream, batches of {args.batch_size}; best of "
+        f"{args.repeat} passes, all sides interleaved batch by batch",
     ]
-    rows = []
-    for t in [ours, base, floor]:
-        if t is None:
-            continue
-        rows.append(
+    summary = []
+    for epr, results in runs.items():
+        si = results["info"]
+        base: Timing | None = results.get("baseline")
+        floor: Timing = results["floor"]
+        lines += [
+            "",
+            f"## {epr} events per record: {si['records']:,} records, {si['events']:,} activity "
+            f"events ({si['engines']}), {si['payload_mb']:.1f} MB of record data",
+            "",
+        ]
+        rows = []
+        for key in [*READERS, "baseline", "floor"]:
+            t: Timing | None = results.get(key)
+            if t is None:
+                continue
+            rows.append(
+                [
+                    t.name,
+                    t.events_s,
+                    t.us_per_event,
+                    t.seconds / t.records * 1e6,
+                    base.us_per_event / t.us_per_event if base else None,
+                    t.us_per_event / floor.us_per_event,
+                    t.kms_calls,
+                ]
+            )
+        lines.append(
+            table(
+                ["", "events/s", "µs/event", "µs/record", "x published", "x floor", "KMS calls"],
+                rows,
+            )
+        )
+        stages: list[Timing] = results.get("stages") or []
+        decode_us = {}
+        if stages:
+            lines += ["", "each stage alone (warm caches, best of 3):", ""]
+            f = floor.us_per_event
+            srows = []
+            for st in stages:
+                srows.append(
+                    [st.name, st.us_per_event, st.seconds / st.records * 1e6, st.us_per_event / f]
+                )
+                for r in READERS:
+                    if st.name.startswith(f"decode, {r} reader"):
+                        decode_us[r] = st.seconds / st.records * 1e6
+            srows.append([floor.name, f, floor.seconds / floor.records * 1e6, 1.0])
+            lines.append(table(["stage", "µs/event", "µs/record", "x floor"], srows))
+        summary.append(
             [
-                t.name,
-                t.records_s,
-                t.events_s,
-                t.us_per_event,
-                t.kms_calls,
+                epr,
+                *[
+                    base.us_per_event / results[r].us_per_event if base and r in results else None
+                    for r in READERS
+                ],
+                TARGET_SPEEDUP.get(epr),
+                (results["native"].us_per_event / floor.us_per_event)
+                if "native" in results
+                else None,
+                decode_us.get("native"),
             ]
         )
-    lines.append(table(["", "records/s", "events/s", "µs/event", "KMS calls"], rows))
-    lines.append("")
-    if base is not None:
-        lines.append(
-            f"speed-up over the published approach: {ours.events_s / base.events_s:.1f}x "
-            f"(target ≥ 5x at 50 events/record); baseline rule matches: {base.matches:,}"
-        )
-    lines.append(
-        f"our cost as a multiple of the floor: {ours.us_per_event / floor.us_per_event:.1f}x "
-        "end to end (target ≤ 3x)"
-    )
-    stages: list[Timing] = results.get("stages") or []
-    if stages:
-        lines += ["", "where our time goes (each stage alone, warm caches, best of 3):", ""]
-        f = floor.us_per_event
-        srows = [[s.name, s.events_s, s.us_per_event, s.us_per_event / f] for s in stages]
-        srows.append([floor.name, floor.events_s, floor.us_per_event, 1.0])
-        lines.append(table(["stage", "events/s", "µs/event", "x floor"], srows))
-        post = sum(s.us_per_event for s in stages[1:2]) + stages[-1].us_per_event
-        lines.append("")
-        lines.append(
-            f"after decryption (gunzip + JSON + normalize + Engine): "
-            f"{(floor.us_per_event + post) / floor.us_per_event:.1f}x the floor"
-        )
-    mem = results.get("memory")
+    lines += [
+        "",
+        "## summary (ratios from the same run)",
+        "",
+        table(
+            [
+                "events/record",
+                *[f"{r} x published" for r in READERS],
+                "target",
+                "native x floor",
+                "native decode µs/record",
+            ],
+            summary,
+        ),
+        "",
+        f"targets: speed-up over the published approach as listed; native decode of one record "
+        f"≤ {TARGET_DECODE_US:.0f} µs; end to end ≤ {TARGET_FLOOR_X:.0f}x the floor at 50 "
+        "events/record",
+    ]
+    mem = runs[next(iter(runs))].get("memory")
     if mem:
         lines += [
             "",
-            f"memory: tracemalloc peak {mem[0]:.1f} MiB while the handler ran the stream once; "
-            f"process max RSS {mem[1]:.0f} MiB (includes moto, the generated stream and the "
-            "baseline)",
+            f"memory ({next(iter(runs))} events/record, native reader): tracemalloc peak "
+            f"{mem[0]:.1f} MiB while the handler ran the stream once; process max RSS "
+            f"{mem[1]:.0f} MiB (includes moto, the generated streams and the baseline)",
         ]
     return "\n".join(lines)
 
@@ -481,23 +561,43 @@ def report(args: argparse.Namespace, info: dict[str, Any], results: dict[str, An
 # --- main ------------------------------------------------------------------------------------
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--records", type=int, default=1000)
-    p.add_argument("--events-per-record", type=int, default=50)
+    p.add_argument(
+        "--records",
+        type=int,
+        default=None,
+        help="records per size (default: 1,000; 2,000 at 1 event per record)",
+    )
+    p.add_argument(
+        "--events-per-record",
+        default="50,10,1",
+        help="comma-separated sizes, each measured in this run (default: 50,10,1)",
+    )
     p.add_argument("--records-per-key", type=int, default=100, help="data-key rotation")
     p.add_argument("--batch-size", type=int, default=100, help="records per Lambda invocation")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--rules", type=Path, default=SHIPPED_RULES)
     p.add_argument("--repeat", type=int, default=3, help="passes; the best of each side counts")
+    p.add_argument(
+        "--readers",
+        default=",".join(READERS),
+        help=f"comma-separated message readers to measure (default: all of {', '.join(READERS)})",
+    )
     p.add_argument("--no-baseline", action="store_true")
     p.add_argument("--no-stages", action="store_true")
     p.add_argument("--no-memory", action="store_true")
     p.add_argument(
         "--profile",
         choices=("pyinstrument", "cprofile"),
-        help="profile our handler on the stream instead of timing it",
+        help="profile our handler (native reader, first size) instead of timing it",
     )
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    args.sizes = [int(x) for x in str(args.events_per_record).split(",") if x.strip()]
+    args.reader_list = [r.strip() for r in args.readers.split(",") if r.strip()]
+    unknown = set(args.reader_list) - set(READERS)
+    if unknown or not args.reader_list:
+        p.error(f"unknown reader(s) {sorted(unknown)}; choose from {', '.join(READERS)}")
+    return args
 
 
 def profile(stream: Stream, how: str) -> str:
@@ -534,52 +634,69 @@ def profile(stream: Stream, how: str) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     pinning = pin_one_core()
-    spec = sg.StreamSpec(
-        records=args.records,
-        events_per_record=args.events_per_record,
-        records_per_key=args.records_per_key,
-        seed=args.seed,
-    )
+    runs: dict[int, dict[str, Any]] = {}
     with moto_kms():
         counter = KmsCounter().install()
         configure_handler_env(args.rules)
         key_id = create_kms_key()
-        stream = make_stream(spec, key_id, args.batch_size)
-        warm = make_stream(
-            sg.StreamSpec(
-                records=20, events_per_record=spec.events_per_record, seed=spec.seed + 99
-            ),
-            key_id,
-            args.batch_size,
-        )
         rt = fresh_runtime()
         info = {
             "machine": machine(),
             "pinning": pinning,
-            "records": len(stream.encoded),
-            "events": stream.activity_events,
-            "engines": ", ".join(f"{k} {v:,}" for k, v in sg.mix(stream.plan)["engines"].items()),
-            "payload_mb": stream.payload_bytes / 1e6,
             "rules": _shown(args.rules),
             "rule_count": f"{rt.rules} rules",
         }
-        if args.profile:
-            run_side_by_side(warm, args.rules, counter, with_baseline=False)
-            print(profile(stream, args.profile))
-            return 0
-        # imports and first-call costs of all three, not part of the figures
-        run_side_by_side(warm, args.rules, counter, with_baseline=not args.no_baseline)
-        results: dict[str, Any] = run_side_by_side(
-            stream, args.rules, counter, with_baseline=not args.no_baseline, repeat=args.repeat
-        )
-        if not args.no_stages:
-            results["stages"] = run_stages(stream, args.rules)
-        if not args.no_memory:
-            results["memory"] = peak_memory_one_pass(stream)
+        for epr in args.sizes:
+            records = args.records or (2000 if epr == 1 else 1000)
+            spec = sg.StreamSpec(
+                records=records,
+                events_per_record=epr,
+                records_per_key=args.records_per_key,
+                seed=args.seed,
+            )
+            stream = make_stream(spec, key_id, args.batch_size)
+            warm = make_stream(
+                sg.StreamSpec(records=20, events_per_record=epr, seed=spec.seed + 99),
+                key_id,
+                args.batch_size,
+            )
+            if args.profile:
+                run_side_by_side(warm, args.rules, counter, with_baseline=False, readers=["native"])
+                print(profile(stream, args.profile))
+                return 0
+            # imports and first-call costs of every side, not part of the figures
+            run_side_by_side(
+                warm,
+                args.rules,
+                counter,
+                with_baseline=not args.no_baseline,
+                readers=args.reader_list,
+            )
+            results: dict[str, Any] = run_side_by_side(
+                stream,
+                args.rules,
+                counter,
+                with_baseline=not args.no_baseline,
+                repeat=args.repeat,
+                readers=args.reader_list,
+            )
+            results["info"] = {
+                "records": len(stream.encoded),
+                "events": stream.activity_events,
+                "engines": ", ".join(
+                    f"{k} {v:,}" for k, v in sg.mix(stream.plan)["engines"].items()
+                ),
+                "payload_mb": stream.payload_bytes / 1e6,
+            }
+            if not args.no_stages:
+                results["stages"] = run_stages(stream, args.rules)
+            if not args.no_memory and not runs:
+                results["memory"] = peak_memory_one_pass(stream)
+            runs[epr] = results
     if args.json:
-        print(json.dumps(to_json(args, info, results), indent=2))
+        print(json.dumps(to_json(args, info, runs), indent=2))
     else:
-        print(report(args, info, results))
+        print(report(args, info, runs))
     return 0
 
 
@@ -589,7 +706,7 @@ def _shown(path: Path) -> str:
 
 
 def to_json(
-    args: argparse.Namespace, info: dict[str, Any], results: dict[str, Any]
+    args: argparse.Namespace, info: dict[str, Any], runs: dict[int, dict[str, Any]]
 ) -> dict[str, Any]:
     def t(x: Timing) -> dict[str, Any]:
         return {
@@ -600,6 +717,7 @@ def to_json(
             "records_s": x.records_s,
             "events_s": x.events_s,
             "us_per_event": x.us_per_event,
+            "us_per_record": x.seconds / x.records * 1e6 if x.records else None,
             "kms_calls": x.kms_calls,
             "matches": x.matches,
             "alerts": x.alerts,
@@ -607,13 +725,16 @@ def to_json(
         }
 
     out: dict[str, Any] = {"args": {k: str(v) for k, v in vars(args).items()}, "info": info}
-    for k, v in results.items():
-        if isinstance(v, Timing):
-            out[k] = t(v)
-        elif isinstance(v, list):
-            out[k] = [t(x) for x in v]
-        else:
-            out[k] = v
+    for epr, results in runs.items():
+        size: dict[str, Any] = {}
+        for k, v in results.items():
+            if isinstance(v, Timing):
+                size[k] = t(v)
+            elif isinstance(v, list):
+                size[k] = [t(x) for x in v]
+            else:
+                size[k] = v
+        out[f"events_per_record_{epr}"] = size
     return out
 
 
