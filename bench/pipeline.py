@@ -175,7 +175,8 @@ def fresh_runtime(reader: str = "native") -> Any:
     _runtime.reset()
     rt = _runtime.runtime(_runtime.KINESIS)
     rt.pipeline.router = None  # evaluate, suppress and build alerts; send nothing
-    _ = rt.pipeline.decoder.keys.client  # a warm container already has its KMS client  # type: ignore[attr-defined]  (KmsKeyProvider)
+    # A warm container already has its KMS client (the runtime's keys are a KmsKeyProvider).
+    _ = rt.pipeline.decoder.keys.client  # type: ignore[attr-defined]
     mode, verify = READERS[reader]
     rt.pipeline.decoder.messages = MessageReader(mode, verify_signature=verify)
     return rt
