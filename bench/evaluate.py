@@ -37,8 +37,8 @@ import jmespath  # noqa: E402
 from bench.streamgen import StreamSpec, plan  # noqa: E402
 from engine.events import normalize  # noqa: E402
 from engine.pipeline.state import MemoryStateStore  # noqa: E402
+from engine.rules import build_engine  # noqa: E402
 from engine.rules.lang.expr import compile_expr  # noqa: E402
-from engine.rules.lang.loader import load_rules  # noqa: E402
 from engine.rules.model import Rule  # noqa: E402
 from engine.rules.runtime.engine import Engine  # noqa: E402
 from engine.rules.runtime.functions import make_options  # noqa: E402
@@ -141,12 +141,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print(f"{len(events):,} normalized events (four engines): {mix}")
 
-    loaded = load_rules([ROOT / "rules"])
+    wired = build_engine(ROOT / "rules")
+    loaded = wired.loaded
     if loaded.errors:
         for p in loaded.errors:
             print(p)
         return 1
-    ruleset = RuleSet(loaded.rules, loaded.lists, loaded.params)
+    ruleset = wired.ruleset
     options = make_options(loaded.lists, loaded.params)
     n = len(events)
 

@@ -210,15 +210,14 @@ def write_rule_pack(n: int, directory: Path, *, generic: int = 10, seed: int = 7
 
 
 def load_ruleset(path: Path) -> tuple[Any, float]:
-    from engine.rules.lang.loader import load_rules
-    from engine.rules.runtime.ruleset import RuleSet
+    from engine.rules import build_engine
 
     t0 = time.perf_counter()
-    loaded = load_rules([path])
-    errors = [p for p in loaded.problems if p.level == "error"]
+    wired = build_engine(path)
+    errors = wired.loaded.errors
     if errors:
         raise SystemExit(f"generated rules do not load: {errors[0]}")
-    rs = RuleSet(loaded.rules, loaded.lists, loaded.params)
+    rs = wired.ruleset
     return rs, time.perf_counter() - t0
 
 

@@ -121,18 +121,16 @@ def _engine(config: Config, state: StateStore) -> tuple[Any, int, list[Any]]:
     rule id), skipped, and returned so the pipeline raises a pipeline alert about it (a broken
     rule must not silently stop detecting); no rule at all is a configuration error, because a
     pipeline that alerts on nothing must not look healthy."""
-    from engine.rules import Engine, RuleSet, load_rules
+    from engine.rules import RulesUnavailable, build_engine
 
-    if not config.rules.exists():
-        raise ConfigError("DASALERT_RULES", f"{config.rules} does not exist")
-    loaded = load_rules([config.rules])
+    try:
+        wired = build_engine(config.rules, state, keep_params=config.keep_params)
+    except RulesUnavailable as exc:
+        raise ConfigError("DASALERT_RULES", str(exc)) from exc
+    loaded = wired.loaded
     for problem in loaded.problems:
         (log.error if problem.level == "error" else log.warning)("rule problem: %s", problem)
-    if not loaded.rules:
-        raise ConfigError("DASALERT_RULES", f"no valid rule under {config.rules}")
-    ruleset = RuleSet(loaded.rules, loaded.lists, loaded.params)
-    engine = Engine(ruleset, state, keep_params=config.keep_params)
-    return engine, len(loaded.rules), list(loaded.errors)
+    return wired.engine, wired.rule_count, list(loaded.errors)
 
 
 def observability() -> tuple[Any, Any]:

@@ -37,13 +37,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from engine.cli.events_input import read_events
-    from engine.pipeline.state import MemoryStateStore
-    from engine.rules.lang.loader import load_rules
-    from engine.rules.runtime.engine import Engine
-    from engine.rules.runtime.ruleset import RuleSet
+    from engine.rules import build_engine
 
     err = sys.stderr
-    loaded = load_rules([args.rules], lists_path=args.lists)
+    wired = build_engine(
+        args.rules, lists_path=args.lists, keep_params=args.keep_params, require_rules=False
+    )
+    loaded = wired.loaded
     load_errors = [p for p in loaded.problems if p.level == "error"]
     for problem in load_errors:
         print(problem, file=err)
@@ -60,12 +60,7 @@ def run(args: argparse.Namespace) -> int:
     for problem in read.problems:
         print(problem, file=err)
 
-    engine = Engine(
-        RuleSet(loaded.rules, loaded.lists, loaded.params),
-        MemoryStateStore(),
-        keep_params=args.keep_params,
-    )
-    result = engine.process(read.events)
+    result = wired.engine.process(read.events)
     alerts = sorted(result.alerts, key=lambda a: (a.first_seen or "", a.rule_id))
     out = sys.stdout
     if args.format == "json":

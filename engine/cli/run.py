@@ -90,20 +90,18 @@ def _pipeline(args: argparse.Namespace, out: TextIO) -> tuple[Any, int]:
     from engine.pipeline.batch import Pipeline
     from engine.pipeline.env import ConfigError
     from engine.pipeline.state import MemoryStateStore
-    from engine.rules.lang.loader import load_rules
-    from engine.rules.runtime.engine import Engine
-    from engine.rules.runtime.ruleset import RuleSet
+    from engine.rules import RulesUnavailable, build_engine
 
     rules_path = args.rules or os.environ.get("DASALERT_RULES") or "rules"
-    if not os.path.exists(rules_path):
-        raise ConfigError("--rules", f"{rules_path} does not exist")
-    loaded = load_rules([rules_path])
+    state = MemoryStateStore()
+    try:
+        wired = build_engine(rules_path, state)
+    except RulesUnavailable as exc:
+        raise ConfigError("--rules", str(exc)) from exc
+    loaded = wired.loaded
     for problem in loaded.problems:
         print(f"dasalert run: {problem}", file=sys.stderr)
-    if not loaded.rules:
-        raise ConfigError("--rules", f"no valid rule under {rules_path}")
     keys = key_provider(args)
-    state = MemoryStateStore()
     env = {
         "DASALERT_OUTPUTS": "console",
         "CONSOLE_FORMAT": "table" if args.format == "text" else "json",
@@ -111,7 +109,7 @@ def _pipeline(args: argparse.Namespace, out: TextIO) -> tuple[Any, int]:
     pipeline = Pipeline(
         Decoder(keys, default_resource_id=args.resource_id),
         state=state,
-        engine=Engine(RuleSet(loaded.rules, loaded.lists, loaded.params), state),
+        engine=wired.engine,
         router=Router.from_env(env, stream=out),
         dead_letters=_printed_dead_letters(),
         can_retry=False,

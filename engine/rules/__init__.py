@@ -17,5 +17,17 @@ from engine.rules.model import Problem, Rule
 from engine.rules.runtime.engine import Engine
 from engine.rules.runtime.functions import make_options
 from engine.rules.runtime.ruleset import RuleSet
+from engine.rules.wiring import RulesUnavailable, Wired, build_engine
 
-__all__ = ["Engine", "LoadResult", "Problem", "Rule", "RuleSet", "load_rules", "make_options"]
+__all__ = [
+    "Engine",
+    "LoadResult",
+    "Problem",
+    "Rule",
+    "RuleSet",
+    "RulesUnavailable",
+    "Wired",
+    "build_engine",
+    "load_rules",
+    "make_options",
+]

@@ -31,7 +31,7 @@ from engine.pipeline.batch import (
 )
 from engine.pipeline.firehose import firehose_response
 from engine.pipeline.state import MemoryStateStore
-from engine.rules.lang.loader import load_rules
+from engine.rules import build_engine
 from engine.rules.runtime.engine import Engine
 from engine.rules.runtime.ruleset import RuleSet
 from tests.pipeline.support import (
@@ -62,9 +62,9 @@ def encoder(keys: LocalKeyProvider) -> Encoder:
 
 @pytest.fixture(scope="module")
 def ruleset(tmp_path_factory: pytest.TempPathFactory) -> RuleSet:
-    loaded = load_rules([write_rules(tmp_path_factory.mktemp("rules"))])
-    assert loaded.ok and len(loaded.rules) == 2
-    return RuleSet(loaded.rules, loaded.lists, loaded.params)
+    wired = build_engine(write_rules(tmp_path_factory.mktemp("rules")))
+    assert wired.loaded.ok and wired.rule_count == 2
+    return wired.ruleset
 
 
 class Setup:
