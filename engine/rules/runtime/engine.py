@@ -50,6 +50,7 @@ from engine.rules.runtime.suppress import (
     ThresholdCounter,
     fingerprint,
     key_json,
+    representative,
     window_start,
 )
 
@@ -135,6 +136,9 @@ class Engine:
                 continue
             epoch = _epoch(event)
             fp: str | None = None
+            # Keys and groups are read from the redacted event: they reach the alert (its
+            # dedup_key, context.group) and so SNS, the console and the dead-letter queue.
+            redacted: dict[str, Any] | None = None
             for match in evaluation.matches:
                 rule = match.rule
                 result.matched += 1
@@ -142,14 +146,18 @@ class Engine:
                 try:
                     if rule.threshold is not None:
                         group_by = rule.threshold.group_by
-                        group = key_json(search(group_by, event) if group_by else None)
+                        if group_by is not None and redacted is None:
+                            redacted = redact_event(event, keep_params=self.keep_params)
+                        group = key_json(search(group_by, redacted) if group_by else None)
                         thresholds.setdefault(rule.id, (rule, []))[1].append(
                             (group, Hit(event, epoch, fp))
                         )
                         continue
                     key = None
                     if rule.dedup is not None and rule.dedup.key is not None:
-                        key = key_json(search(rule.dedup.key, event))
+                        if redacted is None:
+                            redacted = redact_event(event, keep_params=self.keep_params)
+                        key = key_json(search(rule.dedup.key, redacted))
                 except Exception as exc:  # a broken key expression is a rule error too
                     result.matched -= 1
                     self._add_error(windows, result, rule, event, epoch, fp, exc)
@@ -236,7 +244,7 @@ class Engine:
             return Firing(
                 aid,
                 win.key,
-                win.hits[0].event,
+                representative(win.hits).event,
                 len(win.hits),
                 min(times) if times else None,
                 max(times) if times else None,
