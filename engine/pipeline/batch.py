@@ -26,6 +26,7 @@ record is dead-lettered once however often its batch comes back.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import logging
 import time
 from collections import Counter
@@ -46,7 +47,20 @@ from engine.pipeline.state import StateStore
 
 log = logging.getLogger("dasalert.pipeline")
 
-OK, DROPPED, TRANSIENT, PERMANENT = "ok", "dropped", "transient", "permanent"
+
+
+class RecordStatus(enum.StrEnum):
+    """How one record ended (see the module docstring). String-valued, so summaries, logs and
+    metric dimensions read exactly ``ok``/``dropped``/``transient``/``permanent``."""
+
+    OK = "ok"
+    DROPPED = "dropped"
+    TRANSIENT = "transient"
+    PERMANENT = "permanent"
+
+
+OK, DROPPED = RecordStatus.OK, RecordStatus.DROPPED
+TRANSIENT, PERMANENT = RecordStatus.TRANSIENT, RecordStatus.PERMANENT
 HEARTBEAT_NS = "heartbeat"
 HEARTBEAT_TTL_S = 7 * 86400  # a silent resource is reported for a week, then forgotten
 PIPELINE_WINDOW_S = 3600  # one pipeline alert per resource and reason per hour
@@ -58,7 +72,7 @@ RUNBOOK = "docs/operations.md#pipeline-alerts"
 @dataclass
 class RecordOutcome:
     record_id: str
-    status: str = OK
+    status: RecordStatus = OK
     reason: str | None = None
     resource_id: str | None = None
     events: int = 0
@@ -82,6 +96,9 @@ class BatchResult:
     rule_load_errors: int = 0  # rule files the container could not load (detection is off)
     kms_calls: int = 0
     key_cache_hits: int = 0
+    reader_fallbacks: int = 0  # messages of another shape, handed to the Encryption SDK
+    reader_mismatches: int = 0  # compare mode: the native reader and the SDK disagreed
+    reader_footer_mismatches: int = 0  # compare mode: only the SDK's signature check refused
 
     @property
     def transient_ids(self) -> list[str]:
@@ -158,6 +175,10 @@ class Pipeline:
         result = BatchResult()
         stats = self.decoder.keys.stats
         calls0, hits0 = stats.kms_calls, stats.hits
+        reader = getattr(getattr(self.decoder, "messages", None), "stats", None)
+        reader0 = (
+            (reader.fallback, reader.mismatch, reader.footer_mismatch) if reader else (0, 0, 0)
+        )
         now = self.clock()
         alerts: dict[str, Alert] = {}
         sources: dict[str, set[int]] = {}  # alert id -> outcome indices
@@ -208,6 +229,10 @@ class Pipeline:
             self._deliver(result, sources, deadline)
         result.kms_calls = stats.kms_calls - calls0
         result.key_cache_hits = stats.hits - hits0
+        if reader is not None:
+            result.reader_fallbacks = reader.fallback - reader0[0]
+            result.reader_mismatches = reader.mismatch - reader0[1]
+            result.reader_footer_mismatches = reader.footer_mismatch - reader0[2]
         return result
 
     def deliver(self, alerts: Sequence[Alert], deadline: Deadline | None = None) -> BatchResult:
@@ -256,7 +281,7 @@ class Pipeline:
             return None
 
     @staticmethod
-    def _fail(out: RecordOutcome, status: str, reason: str) -> None:
+    def _fail(out: RecordOutcome, status: RecordStatus, reason: str) -> None:
         if out.status == TRANSIENT:  # the first transient reason stays
             return
         out.status, out.reason = status, reason
@@ -407,6 +432,8 @@ def summarize(result: BatchResult) -> dict[str, Any]:
         "dead_letters": dict(result.dead_letters),
         "kms_calls": result.kms_calls,
         "key_cache_hits": result.key_cache_hits,
+        "reader_fallbacks": result.reader_fallbacks,
+        "reader_mismatches": result.reader_mismatches,
     }
 
 

@@ -18,6 +18,7 @@ from engine.pipeline.env import ConfigError, env_bool, env_str
 DEFAULT_RULES = "rules"
 DEFAULT_MAX_SILENCE_S = 600
 DEFAULT_KMS_CACHE = 1024
+MESSAGE_READERS = ("native", "esdk", "compare")  # engine.das.message.Mode
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -72,6 +73,10 @@ class Config:
     firehose_alerts: bool = False
     keep_params: bool = False
     kms_cache_size: int = DEFAULT_KMS_CACHE
+    # How the Encryption SDK message is opened (docs/decoding.md, "What is authenticated"):
+    # native (GCM-authenticated, the default), esdk (the SDK, signature verified), compare.
+    message_reader: str = "native"
+    verify_signature: bool = False  # native reader: also verify the ECDSA footer
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Config:
@@ -80,6 +85,12 @@ class Config:
         if level not in LOG_LEVELS:
             raise ConfigError("LOG_LEVEL", f"use one of {', '.join(LOG_LEVELS)}, got {level!r}")
         silence = env_str(env, "DASALERT_HEARTBEAT_MAX_SILENCE")
+        reader = (env_str(env, "DASALERT_MESSAGE_READER") or "native").lower()
+        if reader not in MESSAGE_READERS:
+            raise ConfigError(
+                "DASALERT_MESSAGE_READER",
+                f"use one of {', '.join(MESSAGE_READERS)}, got {reader!r}",
+            )
         expected = [
             _resource_id("DASALERT_EXPECTED_RESOURCES", part.strip())
             for part in (env.get("DASALERT_EXPECTED_RESOURCES") or "").replace(";", ",").split(",")
@@ -100,4 +111,6 @@ class Config:
             firehose_alerts=env_bool(env, "DASALERT_FIREHOSE_ALERTS"),
             keep_params=env_bool(env, "DASALERT_KEEP_PARAMS"),
             kms_cache_size=_positive_int(env, "DASALERT_KMS_CACHE_SIZE", DEFAULT_KMS_CACHE),
+            message_reader=reader,
+            verify_signature=env_bool(env, "DASALERT_VERIFY_SIGNATURE"),
         )

@@ -24,6 +24,11 @@ Deliveries             Output, Status           per-output delivery results
 AlertsDeadLettered     —                        alerts no output took, sent to the DLQ
 KmsCalls               —                        KMS Decrypt calls (cost, throttling risk)
 KeyCacheHits           —                        data keys served from the cache
+ReaderFallbacks        —                        messages not of RDS's usual shape, opened by
+                                                the Encryption SDK instead of the native reader
+ReaderMismatches       Kind                     ``DASALERT_MESSAGE_READER=compare``: the native
+                                                reader and the SDK disagreed (Kind ``footer``:
+                                                only the unverified signature; ``other``)
 RuleErrors             —                        rule evaluations that raised
 RuleLoadErrors         —                        rule problems that kept rules from loading
 StreamSilent           ResourceId               the watchdog found a silent resource
@@ -60,8 +65,15 @@ def emit_batch(metrics: Any, result: BatchResult) -> None:
     add(name="AlertsAlreadySent", unit=COUNT, value=result.skipped_already_sent)
     add(name="KmsCalls", unit=COUNT, value=result.kms_calls)
     add(name="KeyCacheHits", unit=COUNT, value=result.key_cache_hits)
+    add(name="ReaderFallbacks", unit=COUNT, value=result.reader_fallbacks)
     add(name="RuleErrors", unit=COUNT, value=result.rule_errors)
     add(name="RuleLoadErrors", unit=COUNT, value=result.rule_load_errors)
+    for kind, n in (
+        ("other", result.reader_mismatches),
+        ("footer", result.reader_footer_mismatches),
+    ):
+        if n:
+            _dimensioned(metrics, "ReaderMismatches", n, {"Kind": kind})
     for reason, n in result.failed_by_reason().items():
         _dimensioned(metrics, "RecordsFailed", n, {"Reason": reason})
     for (rule, severity), n in Counter((a.rule_id, a.severity) for a in result.alerts).items():

@@ -52,3 +52,24 @@ def test_batch_metrics_as_emf(capsys) -> None:
     assert find("Alerts", RuleId="r1", Severity="high") == 1
     assert find("Deliveries", Output="sns", Status="failed_retryable") == 1
     assert all(doc["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "dasalert" for doc in docs)
+
+
+def test_message_reader_metrics(capsys) -> None:
+    metrics = Metrics(namespace="dasalert", service="dasalert")
+    result = BatchResult(
+        outcomes=[RecordOutcome("1", events=1)],
+        reader_fallbacks=2,
+        reader_mismatches=1,
+        reader_footer_mismatches=3,
+    )
+    emit_batch(metrics, result)
+    metrics.flush_metrics()
+    docs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
+
+    def one(value: float | list[float]) -> float:
+        return value[0] if isinstance(value, list) else value
+
+    totals = next(d for d in docs if "ReaderFallbacks" in d)
+    assert one(totals["ReaderFallbacks"]) == 2
+    kinds = {d["Kind"]: one(d["ReaderMismatches"]) for d in docs if "ReaderMismatches" in d}
+    assert kinds == {"other": 1, "footer": 3}
