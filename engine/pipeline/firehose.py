@@ -28,7 +28,7 @@ from typing import Any
 
 from engine.alerts.redact import redact_event
 from engine.das.records import RawRecord
-from engine.pipeline.batch import DROPPED, OK, BatchResult
+from engine.pipeline.batch import DROPPED, OK, PERMANENT, BatchResult
 
 RESPONSE_LIMIT = 6_000_000  # Lambda allows 6 MB (6,291,456 bytes); keep under either reading
 RESPONSE_MARGIN = 64 * 1024  # the envelope, ids, JSON punctuation
@@ -65,7 +65,7 @@ def firehose_response(
                 answers.append({"recordId": rec.record_id, "result": "Ok", "data": data})
                 used += len(data) + entry_overhead
                 continue
-            out.status, out.reason = "permanent", TOO_LARGE
+            out.status, out.reason = PERMANENT, TOO_LARGE
         elif out.status in (OK, DROPPED):
             answers.append({"recordId": rec.record_id, "result": "Dropped", "data": ""})
             used += entry_overhead
