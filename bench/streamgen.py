@@ -182,7 +182,7 @@ def _weighted(rng: random.Random, mix: Sequence[tuple[str, float]]) -> str:
 
 
 def _log_time(engine: str, when: datetime) -> str:
-    """``logTime`` in each engine's own form (see FORMAT.md §3)."""
+    """``logTime`` in each engine's own form (docs/events.md lists them per engine)."""
     base = when.strftime("%Y-%m-%d %H:%M:%S")
     if engine == "oracle":
         return f"{base}.{when.microsecond:06d}"

@@ -1,7 +1,7 @@
 """Every AWS sample event normalizes to the das.* values written out here, field by field.
 
-``aws_samples/`` holds verbatim copies of the activity samples in ``shared/das/samples/`` (AWS
-documentation events), so the tests run wherever the repository is checked out.
+``aws_samples/`` holds verbatim copies of the activity samples published in the AWS
+documentation, so the tests run wherever the repository is checked out.
 """
 
 from __future__ import annotations

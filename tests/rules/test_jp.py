@@ -13,7 +13,7 @@ from engine.cli import main
 from engine.cli.jp_input import SampleError, read_samples
 
 FIX = Path(__file__).parent / "fixtures_lang"
-SAMPLES = Path(__file__).resolve().parents[2] / ".." / "shared" / "das" / "samples"
+SAMPLES = Path(__file__).resolve().parents[1] / "events" / "aws_samples"
 
 PG_CONNECT = {
     "type": "record",
@@ -143,7 +143,6 @@ def test_stdin_and_bad_files_do_not_stop_the_others(tmp_path, capsys, monkeypatc
     assert "bad.json:1:2: not JSON" in err and "missing.json" in err
 
 
-@pytest.mark.skipif(not SAMPLES.is_dir(), reason="shared samples not present")
 def test_aws_samples(capsys):
     files = sorted(str(p) for p in SAMPLES.glob("*.json") if "event-shape" not in p.name)
     code, out, err = jp(capsys, "das.engine", *files)

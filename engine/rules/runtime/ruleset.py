@@ -104,8 +104,8 @@ class RuleSet:
         if dupes:
             raise ValueError(f"duplicate rule ids: {', '.join(dupes)}")
         self._options = options if options is not None else _options(self.lists, self.params)
-        # R1's interpreter: jmespath's, except that ordering a number against a string gives
-        # null (no match) instead of raising. Shared by every rule: built once.
+        # The rule language's interpreter: jmespath's, except that ordering a number against a
+        # string gives null (no match) instead of raising. Shared by every rule: built once.
         self._interpreter = SafeInterpreter(self._options)
         self._any: tuple[Rule, ...] = tuple(r for r in self.rules if r.actions is None)
         actions = {a for r in self.rules if r.actions is not None for a in r.actions}

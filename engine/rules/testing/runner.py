@@ -9,8 +9,8 @@ test's ``engine``, PostgreSQL by default) and normalized by ``engine.events.norm
 pipeline normalizes decoded events. In a test with several events, an event that gives no
 ``logTime`` of its own is placed one second after the previous one, so an ordered list is
 ordered in time and two otherwise equal events stay two events (idempotency would otherwise count
-them once, as it counts a redelivered event once). ``at: +30s`` (R1's schema) places an event that
-many seconds after the base event's ``logTime`` instead.
+them once, as it counts a redelivered event once). ``at: +30s`` (the test schema) places an
+event that many seconds after the base event's ``logTime`` instead.
 
 Expectations (``expect:``):
 
@@ -37,7 +37,7 @@ from typing import Any
 from engine.rules.model import Problem, Rule, RuleTest
 
 DEFAULT_ENGINE = "postgres"
-OFFSET_KEY = "at"  # R1's schema: seconds after the base event's logTime, e.g. `at: +30s`
+OFFSET_KEY = "at"  # the test schema: seconds after the base event's logTime, e.g. `at: +30s`
 _MISSING = object()
 
 
@@ -185,7 +185,7 @@ def build_events(test: RuleTest) -> list[dict[str, Any]]:
 
 
 def _offset_s(at: Any) -> int | None:
-    """``at:`` as seconds: ``+30s`` / ``5m`` (R1's durations) or a plain number of seconds."""
+    """``at:`` as seconds: ``+30s`` / ``5m`` (rule durations) or a plain number of seconds."""
     if at is None:
         return None
     if isinstance(at, int | float) and not isinstance(at, bool):
