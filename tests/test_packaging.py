@@ -267,4 +267,7 @@ def test_samconfig_builds_without_a_container_and_acknowledges_iam() -> None:
     assert build.get("use_container", False) is False
     # make runs in the repository root, as the tests above run it (no copy of .venv and .git)
     assert build["build_in_source"] is True
-    assert "CAPABILITY_IAM" in cfg["deploy"]["parameters"]["capabilities"].split()
+    deploy = cfg["deploy"]["parameters"]
+    assert "CAPABILITY_IAM" in deploy["capabilities"].split()
+    tags = dict(pair.split("=", 1) for pair in deploy["tags"].split())
+    assert tags["app"] == '"dasalert"'  # stack tags, copied to every taggable resource

@@ -26,6 +26,15 @@ CLUSTER_PARAMS = {
     "SlackWebhookSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:slack-AbCdEf",
     "AlertEmail": "secops@example.com",
 }
+# Every optional resource switched on: customer keys for the stream, queues and logs, a Slack bot.
+FULL_PARAMS = dict(
+    CLUSTER_PARAMS,
+    StreamEncryptionKeyArn="arn:aws:kms:us-east-1:123456789012:key/2234abcd-12ab-34cd-56ef-1234567890ab",
+    DataEncryptionKeyArn="arn:aws:kms:us-east-1:123456789012:key/3234abcd-12ab-34cd-56ef-1234567890ab",
+    SlackBotTokenSecretArn="arn:aws:secretsmanager:us-east-1:123456789012:secret:bot-AbCdEf",
+    SlackChannels="critical=#sec-page,default=#sec-feed",
+    OpsEmail="oncall@example.com",
+)
 
 
 class NoManagedPolicies:
@@ -67,6 +76,11 @@ def test_sam_transforms_and_cfn_lint_finds_no_error(transformed: dict[str, Any])
     assert errors == []
     warnings = [str(m) for m in matches if m.rule.id.startswith("W")]
     assert warnings == []
+
+
+def test_every_optional_resource_on_transforms_and_lints_clean(source: dict[str, Any]) -> None:
+    out = _transform(source, FULL_PARAMS)
+    assert [str(m) for m in lint(json.dumps(out), regions=["us-east-1"])] == []
 
 
 def test_instance_resource_ids_transform_too(source: dict[str, Any]) -> None:
@@ -116,7 +130,7 @@ def test_function_runtime_and_kinesis_event_source(transformed: dict[str, Any]) 
 def test_kms_decrypt_only_on_the_key_under_the_resource_context(source: dict[str, Any]) -> None:
     role = source["Resources"]["StreamFunctionRole"]["Properties"]
     stmts = _statements(role["Policies"][0]["PolicyDocument"])
-    kms = [s for s in stmts if "Fn::If" in s]
+    kms = [s for s in stmts if "Fn::If" in s and s["Fn::If"][0] == "IsCluster"]
     assert len(kms) == 1
     cond, cluster, instance = kms[0]["Fn::If"]
     assert cond == "IsCluster"
@@ -173,8 +187,6 @@ def test_each_output_permission_names_exactly_one_resource(source: dict[str, Any
 def test_encryption_ttl_alarms_and_retention(transformed: dict[str, Any]) -> None:
     res = transformed["Resources"]
     assert res["AlertTopic"]["Properties"]["KmsMasterKeyId"] == {"Ref": "AlertTopicKey"}
-    for q in _resources(transformed, "AWS::SQS::Queue").values():
-        assert q["Properties"]["SqsManagedSseEnabled"] is True
     table = res["StateTable"]["Properties"]
     assert table["BillingMode"] == "PAY_PER_REQUEST"
     assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
@@ -226,3 +238,167 @@ def test_alarm_key_grant_is_limited_to_this_account(source: dict[str, Any]) -> N
     policy = source["Resources"]["AlertTopicKey"]["Properties"]["KeyPolicy"]
     (stmt,) = [s for s in _statements(policy) if s.get("Sid") == "CloudWatchAlarmsPublish"]
     assert stmt["Condition"]["StringEquals"]["aws:SourceAccount"] == {"Ref": "AWS::AccountId"}
+
+
+# ---------------------------------------------------------------- operations and hardening
+
+
+def _if(value: Any, condition: str) -> tuple[Any, Any]:
+    """The (then, else) of an ``Fn::If`` on ``condition``."""
+    cond, then, other = value["Fn::If"]
+    assert cond == condition
+    return then, other
+
+
+NO_VALUE = {"Ref": "AWS::NoValue"}
+
+
+def test_alarms_notify_the_ops_topic_not_the_alert_topic(transformed: dict[str, Any]) -> None:
+    alarms = _resources(transformed, "AWS::CloudWatch::Alarm")
+    assert len(alarms) >= 8
+    for name, alarm in alarms.items():
+        props = alarm["Properties"]
+        assert props["AlarmActions"] == [{"Ref": "OpsTopic"}], name
+        assert props.get("OKActions", [{"Ref": "OpsTopic"}]) == [{"Ref": "OpsTopic"}], name
+    res = transformed["Resources"]
+    assert res["OpsTopic"]["Properties"]["KmsMasterKeyId"] == {"Ref": "AlertTopicKey"}
+
+
+def test_throttles_and_a_stopped_watchdog_raise_alarms(transformed: dict[str, Any]) -> None:
+    alarms = [a["Properties"] for a in _resources(transformed, "AWS::CloudWatch::Alarm").values()]
+
+    def on(metric: str, function: str) -> list[dict[str, Any]]:
+        dims = [{"Name": "FunctionName", "Value": {"Ref": function}}]
+        return [a for a in alarms if a["MetricName"] == metric and a["Dimensions"] == dims]
+
+    for function in ("StreamFunction", "HealthFunction"):
+        (throttles,) = on("Throttles", function)
+        assert throttles["ComparisonOperator"] == "GreaterThanThreshold"
+        assert throttles["Threshold"] == 0
+    # the dead-man's switch: fewer than 1 run per 15 min, and no data at all, both alarm
+    (stopped,) = on("Invocations", "HealthFunction")
+    assert stopped["Statistic"] == "Sum"
+    assert stopped["Period"] * stopped["EvaluationPeriods"] == 900
+    assert (stopped["ComparisonOperator"], stopped["Threshold"]) == ("LessThanThreshold", 1)
+    assert stopped["TreatMissingData"] == "breaching"
+    (rule,) = _resources(transformed, "AWS::Events::Rule").values()
+    assert rule["Properties"]["ScheduleExpression"] == "rate(5 minutes)"  # 3 runs per period
+
+
+def test_functions_log_json_at_the_chosen_level(
+    source: dict[str, Any], transformed: dict[str, Any]
+) -> None:
+    from engine.pipeline.config import LOG_LEVELS
+
+    for name in ("StreamFunction", "HealthFunction"):
+        logging = transformed["Resources"][name]["Properties"]["LoggingConfig"]
+        assert logging["LogFormat"] == "JSON", name
+        assert logging["ApplicationLogLevel"] == {
+            "Fn::FindInMap": ["LambdaLogLevel", {"Ref": "LogLevel"}, "Level"]
+        }
+        assert logging["LogGroup"]["Ref"].endswith("LogGroup")
+    # every allowed LogLevel is one the code accepts and maps to one Lambda accepts
+    lambda_levels = {"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"}
+    mapping = source["Mappings"]["LambdaLogLevel"]
+    for level in source["Parameters"]["LogLevel"]["AllowedValues"]:
+        assert level in LOG_LEVELS
+        assert mapping[level]["Level"] in lambda_levels
+
+
+def test_logs_queues_and_state_are_kept_when_the_stack_goes(source: dict[str, Any]) -> None:
+    res = source["Resources"]
+    kept = [n for n, r in res.items() if r["Type"] in (
+        "AWS::Logs::LogGroup", "AWS::SQS::Queue", "AWS::DynamoDB::Table"
+    )]
+    assert len(kept) == 5
+    for name in kept:
+        assert res[name]["DeletionPolicy"] == "Retain", name
+        assert res[name]["UpdateReplacePolicy"] == "Retain", name
+        # a kept resource with a fixed name would block re-creating a stack of the same name
+        assert not {"LogGroupName", "QueueName", "TableName"} & set(res[name]["Properties"])
+    table = res["StateTable"]["Properties"]
+    assert table["DeletionProtectionEnabled"] is True
+    assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+
+
+def test_queues_and_logs_use_the_customer_key_when_given(source: dict[str, Any]) -> None:
+    res = source["Resources"]
+    key = {"Ref": "DataEncryptionKeyArn"}
+    for name in ("DeadLetterQueue", "StreamFailureQueue"):
+        props = res[name]["Properties"]
+        assert _if(props["KmsMasterKeyId"], "HasDataKey") == (key, NO_VALUE)
+        assert _if(props["SqsManagedSseEnabled"], "HasDataKey") == (NO_VALUE, True)
+    for name in ("StreamLogGroup", "HealthLogGroup"):
+        assert _if(res[name]["Properties"]["KmsKeyId"], "HasDataKey") == (key, NO_VALUE)
+    stmts = _statements(res["OutputsPolicy"]["Properties"]["PolicyDocument"])
+    (queues,) = [s["Fn::If"] for s in stmts if "Fn::If" in s and s["Fn::If"][0] == "HasDataKey"]
+    stmt = queues[1]
+    assert stmt["Resource"] == key
+    assert set(stmt["Action"]) == {"kms:GenerateDataKey", "kms:Decrypt"}
+    assert stmt["Condition"] == {
+        "StringEquals": {"kms:ViaService": {"Fn::Sub": "sqs.${AWS::Region}.amazonaws.com"}}
+    }
+
+
+def test_encrypted_stream_key_is_usable_only_through_kinesis(source: dict[str, Any]) -> None:
+    role = source["Resources"]["StreamFunctionRole"]["Properties"]
+    stmts = _statements(role["Policies"][0]["PolicyDocument"])
+    (stream_key,) = [
+        s["Fn::If"] for s in stmts if "Fn::If" in s and s["Fn::If"][0] == "HasStreamKey"
+    ]
+    stmt, absent = stream_key[1], stream_key[2]
+    assert absent == NO_VALUE
+    assert (stmt["Action"], stmt["Resource"]) == ("kms:Decrypt", {"Ref": "StreamEncryptionKeyArn"})
+    cond = stmt["Condition"]["StringEquals"]
+    assert cond["kms:ViaService"] == {"Fn::Sub": "kinesis.${AWS::Region}.amazonaws.com"}
+    assert "kms:EncryptionContext:aws:kinesis:arn" in cond
+
+
+def test_only_the_functions_publish_alerts_and_only_alarms_publish_to_ops(
+    source: dict[str, Any],
+) -> None:
+    res = source["Resources"]
+    roles = [
+        {"Fn::GetAtt": ["StreamFunctionRole", "Arn"]},
+        {"Fn::GetAtt": ["HealthFunctionRole", "Arn"]},
+    ]
+    (deny,) = _statements(res["AlertTopicPolicy"]["Properties"]["PolicyDocument"])
+    assert (deny["Effect"], deny["Action"]) == ("Deny", "sns:Publish")
+    assert deny["Condition"] == {"StringNotEquals": {"aws:PrincipalArn": roles}}
+    assert res["AlertTopicPolicy"]["Properties"]["Topics"] == [{"Ref": "AlertTopic"}]
+    allow, deny = _statements(res["OpsTopicPolicy"]["Properties"]["PolicyDocument"])
+    assert allow["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert allow["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    assert (deny["Effect"], deny["Action"]) == ("Deny", "sns:Publish")
+    assert deny["Condition"] == {"Bool": {"aws:PrincipalIsAWSService": "false"}}
+
+
+def test_parameters_reach_the_event_source_and_the_environment(
+    transformed: dict[str, Any],
+) -> None:
+    (esm,) = _resources(transformed, "AWS::Lambda::EventSourceMapping").values()
+    p = esm["Properties"]
+    assert p["ParallelizationFactor"] == {"Ref": "ParallelizationFactor"}
+    assert p["MaximumBatchingWindowInSeconds"] == {"Ref": "BatchingWindowSeconds"}
+    assert p["BatchSize"] == {"Ref": "BatchSize"}
+    env = transformed["Resources"]["StreamFunction"]["Properties"]["Environment"]["Variables"]
+    for var, param in (
+        ("SLACK_MIN_SEVERITY", "SlackMinSeverity"),
+        ("SLACK_CHANNELS", "SlackChannels"),
+        ("SLACK_BOT_TOKEN_SECRET_ARN", "SlackBotTokenSecretArn"),
+        ("DASALERT_MESSAGE_READER", "MessageReader"),
+        ("DASALERT_VERIFY_SIGNATURE", "VerifySignature"),
+    ):
+        assert env[var] == {"Ref": param}, var
+
+
+def test_decoder_parameters_match_what_the_code_accepts(source: dict[str, Any]) -> None:
+    from engine.das.message import Mode
+
+    params = source["Parameters"]
+    assert set(params["MessageReader"]["AllowedValues"]) == {m.value for m in Mode}
+    assert params["MessageReader"]["Default"] == Mode.NATIVE.value
+    assert set(params["VerifySignature"]["AllowedValues"]) == {"true", "false"}
+    assert set(params["SlackMinSeverity"]["AllowedValues"]) == {
+        "info", "low", "medium", "high", "critical"
+    }
