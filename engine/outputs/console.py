@@ -22,8 +22,9 @@ if TYPE_CHECKING:
 
 FORMATS = ("table", "json")
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
-COLUMNS = ("SEVERITY", "RULE", "COUNT", "TIME", "TITLE")
+COLUMNS = ("SEVERITY", "RULE", "COUNT", "FIRST SEEN", "LAST SEEN", "SERVER", "TITLE")
 RULE_WIDTH_MAX = 40
+SERVER_WIDTH_MAX = 40
 
 
 SQL_FIELDS = ("commandText", "paramList", "errorMessage")
@@ -54,25 +55,51 @@ def _compact_time(value: object) -> str:
     return text
 
 
+def alert_order(alerts: Sequence[Alert]) -> list[Alert]:
+    """The order every command prints alerts in: first seen, then rule id, then alert id.
+
+    ``dasalert run`` (the Lambda's pipeline, per batch) and ``dasalert eval`` (one pass over a
+    capture) emit the same alerts in different orders; sorting on what the alert says rather
+    than on when the code happened to build it makes their output comparable line for line.
+    """
+    return sorted(alerts, key=lambda a: (a.first_seen or a.last_seen or "", a.rule_id, a.id))
+
+
+def server(alert: Alert) -> str:
+    """Where it happened: the Aurora cluster id, else the RDS instance id, else the server."""
+    das = alert.das
+    return str(
+        das.get("clusterId") or das.get("instanceId") or alert.event.get("serverHost") or "-"
+    )
+
+
 def table_rows(alerts: Sequence[Alert]) -> list[str]:
-    """Header + one line per alert (severity, rule, count, time, title), columns sized to fit."""
+    """Header + one line per alert, in ``alert_order``: severity, rule, count, first seen, last
+    seen, server, title; columns sized to fit."""
     rows = []
-    for a in alerts:
-        when = a.last_seen or a.first_seen or a.das.get("time") or ""
+    for a in alert_order(alerts):
+        first = a.first_seen or a.das.get("time") or ""
+        last = a.last_seen or first
         sev = a.severity.upper() if a.kind != "test" else "TEST"
+        kind = "" if a.kind in ("rule", "test") else f"[{a.kind}] "
         rows.append(
             (
                 sev,
                 _fit(_clean(a.rule_id), RULE_WIDTH_MAX),
                 str(a.count),
-                _compact_time(when),
-                _clean(a.title),
+                _compact_time(first) or "-",
+                _compact_time(last) or "-",
+                _fit(_clean(server(a)), SERVER_WIDTH_MAX),
+                kind + _clean(a.title),
             )
         )
     widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(COLUMNS[:-1])]
     lines = []
     for cells in [COLUMNS, *rows]:
-        head = "  ".join(c.ljust(w) for c, w in zip(cells[:-1], widths, strict=True))
+        head = "  ".join(
+            c.rjust(w) if i == 2 else c.ljust(w)
+            for i, (c, w) in enumerate(zip(cells[:-1], widths, strict=True))
+        )
         lines.append(f"{head}  {cells[-1]}".rstrip())
     return lines
 
@@ -111,7 +138,8 @@ class ConsoleOutput(Output):
         try:
             if self.fmt == "json":
                 text = "".join(
-                    json.dumps(self._doc(a), ensure_ascii=False, default=str) + "\n" for a in alerts
+                    json.dumps(self._doc(a), ensure_ascii=False, default=str) + "\n"
+                    for a in alert_order(alerts)
                 )
             else:
                 text = "\n".join(table_rows(alerts)) + "\n" if alerts else ""
