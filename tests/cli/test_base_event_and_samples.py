@@ -1,0 +1,76 @@
+"""``dasalert base-event`` and the decoded sample file that ships in samples/."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from engine.cli import main
+from engine.events import ENGINES, base_event
+from engine.rules.lang.loader import load_rule_text
+from engine.rules.testing.runner import run_test
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLES = ROOT / "samples"
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_base_event_prints_the_event_tests_are_merged_over(engine: str, capsys) -> None:
+    assert main(["base-event", engine]) == 0
+    assert json.loads(capsys.readouterr().out) == base_event(engine)
+
+
+def test_base_event_normalized_shows_the_das_fields(capsys) -> None:
+    assert main(["base-event", "sqlserver", "--normalized", "--compact"]) == 0
+    out = capsys.readouterr().out
+    assert len(out.splitlines()) == 1
+    das = json.loads(out)["das"]
+    assert das["engine"] == "sqlserver" and das["action"] == "READ" and das["failed"] is False
+
+
+def test_base_event_unknown_engine_is_exit_2_with_the_choices(capsys) -> None:
+    assert main(["base-event", "db2"]) == 2
+    assert "postgres, mysql, oracle, sqlserver" in capsys.readouterr().err
+
+
+def test_what_base_event_prints_is_what_a_test_title_sees() -> None:
+    """The printed databaseName is the one a test's title renders: the command tells the truth."""
+    text = """
+id: t
+title: "read on {databaseName} by {dbUserName}"
+severity: low
+when: das.action == 'READ'
+tests:
+  - name: plain read
+    engine: sqlserver
+    event: {}
+    expect: {match: true, title: "read on testDB by app"}
+"""
+    rule, problems, _ = load_rule_text(text, "t.yaml")
+    assert rule is not None, problems
+    assert base_event("sqlserver")["databaseName"] == "testDB"
+    assert run_test(rule, rule.tests[0]).passed
+
+
+def test_shipped_decoded_events_equal_a_fresh_decode_of_the_demo_stream(capsys) -> None:
+    rc = main(
+        [
+            "decode",
+            str(SAMPLES / "das-stream.jsonl"),
+            "--local-key",
+            str(SAMPLES / "demo.key"),
+        ]
+    )
+    assert rc == 0
+    fresh = capsys.readouterr().out
+    shipped = (SAMPLES / "das-events.jsonl").read_text(encoding="utf-8")
+    assert shipped == fresh, (
+        "samples/das-events.jsonl is stale: regenerate it with "
+        "`dasalert decode --local-key samples/demo.key samples/das-stream.jsonl "
+        "> samples/das-events.jsonl`"
+    )
+    events = [json.loads(line) for line in shipped.splitlines()]
+    assert len(events) == 101
+    assert {e["das"]["engine"] for e in events} == set(ENGINES)
