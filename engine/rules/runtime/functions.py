@@ -17,6 +17,7 @@ import functools
 import ipaddress
 import math
 import re
+import string
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,7 +30,11 @@ ANY = {"types": []}
 # name -> (arity, one-line doc with an example); the loader and `docs/rules.md` use it
 CUSTOM_FUNCTIONS: dict[str, tuple[int, str]] = {
     "in_list": (2, "in_list(dbUserName, 'admins') — value is in the named list (exact)"),
-    "in_list_ci": (2, "in_list_ci(dbUserName, 'admins') — same, ignoring case"),
+    "in_list_ci": (2, "in_list_ci(dbUserName, 'admins') — same, ignoring ASCII case (A-Z)"),
+    "aws_internal_user": (
+        1,
+        "aws_internal_user(@) — the event's user is one AWS itself runs on this engine",
+    ),
     "matches": (2, "matches(commandText, '^\\s*drop\\s') — regex search (case-sensitive)"),
     "imatches": (2, "imatches(commandText, 'grant\\s+all') — regex search ignoring case"),
     "cidr_match": (2, "cidr_match(remoteHost, '10.0.0.0/8') — IP in a CIDR, list or named list"),
@@ -52,6 +57,25 @@ LITERAL_ARGS: dict[str, dict[int, str]] = {
     "param": {0: "param"},
     "cidr_match": {1: "cidr"},
 }
+
+
+# AWS's own accounts, per engine, spelled exactly as each engine reports them. Only these are
+# AWS's: on PostgreSQL and MySQL a user name is case-sensitive and anyone with CREATEROLE can
+# create ``RDSADMIN`` or ``rdsa`` there, so an exemption must match engine and spelling both.
+AWS_INTERNAL_USERS: dict[str, frozenset[str]] = {
+    "postgres": frozenset({"rdsadmin"}),
+    "mysql": frozenset({"rdsadmin"}),
+    "oracle": frozenset({"RDSADMIN", "RDSSEC"}),
+    "sqlserver": frozenset({"rdsadmin", "rdsa"}),
+}
+# in_list_ci folds A-Z only: str.casefold() and str.lower() also map look-alikes onto ASCII
+# (long s "ſ" -> "s", Kelvin sign -> "k"), which would let "rdſadmin" pass for "rdsadmin".
+_ASCII_FOLD = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
+def ascii_fold(text: str) -> str:
+    """``text`` with A-Z lowered and every other character kept as it is."""
+    return text.translate(_ASCII_FOLD)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -115,7 +139,7 @@ class DasFunctions(Functions):
         for name, values in (lists or {}).items():
             items = [v for v in (values or []) if isinstance(v, str | int | float)]
             self.lists[name] = frozenset(v for v in items if not isinstance(v, bool))
-            self._lists_ci[name] = frozenset(v.casefold() for v in items if isinstance(v, str))
+            self._lists_ci[name] = frozenset(ascii_fold(v) for v in items if isinstance(v, str))
         self.params: dict[str, Any] = dict(params or {})
 
     def call_function(self, function_name: str, resolved_args: list[Any]) -> Any:
@@ -160,7 +184,18 @@ class DasFunctions(Functions):
     def _func_in_list_ci(self, value: Any, name: Any) -> bool:
         if not _is_str(value) or not _is_str(name):
             return False
-        return value.casefold() in self._lists_ci.get(name, ())
+        return ascii_fold(value) in self._lists_ci.get(name, ())
+
+    @signature(ANY)
+    def _func_aws_internal_user(self, event: Any) -> bool:
+        if not isinstance(event, dict):
+            return False
+        user = event.get("dbUserName")
+        das = event.get("das")
+        engine = das.get("engine") if isinstance(das, dict) else None
+        if not isinstance(user, str) or not isinstance(engine, str):
+            return False
+        return user in AWS_INTERNAL_USERS.get(engine, ())
 
     # -- regexes ------------------------------------------------------------------------------
 

@@ -59,7 +59,7 @@ def test_fixture_pack_loads_with_lists_and_params():
     by_id = {r.id: r for r in result.rules}
     assert set(by_id) == {"ddl-by-non-admin", "brute-force-burst"}
     assert result.params == {"large_read_rows": 100000}
-    assert "rdsadmin" in result.lists["admins"]
+    assert "flyway" in result.lists["admins"]
     ddl = by_id["ddl-by-non-admin"]
     assert ddl.dedup is not None and ddl.dedup.window_s == 3600
     assert ddl.dedup.key is not None and ddl.dedup.key.src == "[das.clusterId, dbUserName]"
