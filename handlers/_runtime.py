@@ -79,7 +79,12 @@ def build(kind: str, env: Mapping[str, str]) -> Runtime:
     )
     keys = KmsKeyProvider(cache_size=config.kms_cache_size)
     # DESIGN: DASALERT_RESOURCE_ID overrides the id derived from the stream ARN.
-    decoder = Decoder(keys, override_resource_id=config.resource_id)
+    decoder = Decoder(
+        keys,
+        override_resource_id=config.resource_id,
+        reader=config.message_reader,
+        verify_signature=config.verify_signature,
+    )
     evaluate = kind == KINESIS or (kind == FIREHOSE and config.firehose_alerts)
     engine, n_rules, problems = _engine(config, state) if evaluate else (None, 0, [])
     router = Router.from_env(env) if (evaluate or kind == HEALTH) else None

@@ -7,14 +7,16 @@ declared once and mean the same thing in every command. (A leading underscore: n
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+import os
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from engine.das.keys import DataKeyProvider
 
 
 def add_input_arguments(parser: argparse.ArgumentParser) -> None:
-    """``FILE…``, ``--local-key PATH`` and ``--resource-id ID``."""
+    """``FILE…``, ``--local-key PATH``, ``--resource-id ID``, ``--message-reader`` and
+    ``--[no-]verify-signature``."""
     parser.add_argument("files", nargs="+", metavar="FILE", help="input file, or - for stdin")
     parser.add_argument(
         "--local-key",
@@ -26,6 +28,42 @@ def add_input_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="ID",
         help="cluster-… or db-… resource id, when the stream ARN does not give it",
     )
+    parser.add_argument(
+        "--message-reader",
+        choices=("native", "esdk", "compare"),
+        help="how the Encryption SDK message is opened: native (GCM-authenticated, the default), "
+        "esdk (the AWS Encryption SDK, signature verified) or compare (both, the SDK's answer "
+        "used); default: DASALERT_MESSAGE_READER, else native",
+    )
+    parser.add_argument(
+        "--verify-signature",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="native reader: also verify the message's ECDSA signature; default: "
+        "DASALERT_VERIFY_SIGNATURE, else no (docs/decoding.md says why)",
+    )
+
+
+def decoder_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``Decoder`` keyword arguments from the flags, else the Lambda's environment variables.
+
+    ``ValueError`` for a wrong variable (the flags are checked by argparse).
+    """
+    from engine.pipeline.config import Config
+
+    cfg = Config.from_env(
+        {
+            k: v
+            for k, v in os.environ.items()
+            if k in ("DASALERT_MESSAGE_READER", "DASALERT_VERIFY_SIGNATURE")
+        }
+    )
+    reader = getattr(args, "message_reader", None) or cfg.message_reader
+    verify = getattr(args, "verify_signature", None)
+    return {
+        "reader": reader,
+        "verify_signature": cfg.verify_signature if verify is None else verify,
+    }
 
 
 def key_provider(args: argparse.Namespace) -> DataKeyProvider:

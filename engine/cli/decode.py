@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any, TextIO
 
-from engine.cli._input import add_input_arguments, key_provider
+from engine.cli._input import add_input_arguments, decoder_options, key_provider
 
 NAME = "decode"
 HELP = "decode DAS records (Kinesis/Firehose events or JSON lines) into normalized events"
@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
         keys = key_provider(args)
         if isinstance(keys, KmsKeyProvider):
             keys.client  # noqa: B018 - fail now on a missing region, not once per record
-        decoder = Decoder(keys, default_resource_id=args.resource_id)
+        decoder = Decoder(keys, default_resource_id=args.resource_id, **decoder_options(args))
     except (OSError, ValueError, BotoCoreError) as exc:
         print(f"dasalert decode: {exc}", file=err)
         return 2

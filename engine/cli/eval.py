@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any, TextIO
 
-from engine.cli._input import add_input_arguments, key_provider
+from engine.cli._input import add_input_arguments, decoder_options, key_provider
 
 NAME = "eval"
 HELP = "evaluate the rules over captured activity events and print the alerts"
@@ -56,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
         args.files,
         keys=lambda: key_provider(args),
         resource_id=args.resource_id,
+        decoder_options=decoder_options(args),
     )
     for problem in read.problems:
         print(problem, file=err)

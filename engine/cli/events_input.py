@@ -31,7 +31,7 @@ from engine.das.documents import (
     read_input,
 )
 
-# fields every DAS activity event carries at least one of (FORMAT.md §3)
+# fields every DAS activity event carries at least one of (docs/events.md)
 _EVENT_FIELDS = frozenset(
     {"logTime", "command", "commandText", "dbUserName", "class", "databaseName", "sessionId"}
 )
@@ -53,13 +53,18 @@ class EventReader:
     """
 
     def __init__(
-        self, keys: Callable[[], Any] | None = None, *, resource_id: str | None = None
+        self,
+        keys: Callable[[], Any] | None = None,
+        *,
+        resource_id: str | None = None,
+        decoder_options: dict[str, Any] | None = None,
     ) -> None:
         from engine.events import normalize
 
         self._normalize = normalize
         self._keys_factory = keys
         self._resource_id = resource_id
+        self._decoder_options = decoder_options or {}  # Decoder(reader=…, verify_signature=…)
         self._decoder: Any = None
         self.result = ReadResult()
 
@@ -173,7 +178,11 @@ class EventReader:
             from engine.das.decoder import Decoder
 
             try:
-                self._decoder = Decoder(self._keys_factory(), default_resource_id=self._resource_id)
+                self._decoder = Decoder(
+                    self._keys_factory(),
+                    default_resource_id=self._resource_id,
+                    **self._decoder_options,
+                )
             except (OSError, ValueError) as exc:
                 self._problem(where, f"cannot set up decryption: {exc}")
                 self._keys_factory = None
@@ -185,10 +194,14 @@ class EventReader:
 
 
 def read_events(
-    paths: list[str], *, keys: Callable[[], Any] | None = None, resource_id: str | None = None
+    paths: list[str],
+    *,
+    keys: Callable[[], Any] | None = None,
+    resource_id: str | None = None,
+    decoder_options: dict[str, Any] | None = None,
 ) -> ReadResult:
     """All events of ``paths`` (``-`` is stdin), normalized, with every problem found."""
-    reader = EventReader(keys, resource_id=resource_id)
+    reader = EventReader(keys, resource_id=resource_id, decoder_options=decoder_options)
     for path in paths:
         reader.read_file(path)
     return reader.result

@@ -14,7 +14,7 @@ import sys
 from collections import Counter
 from typing import Any, TextIO
 
-from engine.cli._input import add_input_arguments, key_provider
+from engine.cli._input import add_input_arguments, decoder_options, key_provider
 
 NAME = "run"
 HELP = "run the full pipeline on captured DAS records and print the alerts"
@@ -107,7 +107,7 @@ def _pipeline(args: argparse.Namespace, out: TextIO) -> tuple[Any, int]:
         "CONSOLE_FORMAT": "table" if args.format == "text" else "json",
     }
     pipeline = Pipeline(
-        Decoder(keys, default_resource_id=args.resource_id),
+        Decoder(keys, default_resource_id=args.resource_id, **decoder_options(args)),
         state=state,
         engine=wired.engine,
         router=Router.from_env(env, stream=out),
