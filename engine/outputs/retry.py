@@ -14,6 +14,7 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from engine.outputs.aws_errors import classify
 from engine.outputs.base import Deadline, Status
 
 T = TypeVar("T")
@@ -39,6 +40,12 @@ class Outcome:
     @classmethod
     def retryable(cls, reason: str, retry_after: float | None = None) -> Outcome:
         return cls(Status.RETRYABLE, reason, retry_after)
+
+    @classmethod
+    def of_aws_error(cls, exc: BaseException, service: str) -> Outcome:
+        """A failed boto3 call, read by the one AWS error mapper (``engine.outputs.aws_errors``)."""
+        failure = classify(exc, service)
+        return cls.retryable(failure.reason) if failure.retryable else cls.permanent(failure.reason)
 
 
 @dataclass

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.alerts import Alert
 from engine.outputs.asff import build_finding, problems
+from engine.outputs.aws_errors import retryable_code
 from engine.outputs.base import Deadline, DeliveryReport, Output, register
 from engine.outputs.retry import Outcome, RetryPolicy
 
@@ -22,17 +23,6 @@ if TYPE_CHECKING:
     from engine.outputs.routing import OutputContext
 
 MAX_BATCH = 100
-RETRYABLE_CODES = frozenset(
-    {
-        "InternalException",
-        "InternalFailure",
-        "ThrottlingException",
-        "TooManyRequestsException",
-        "LimitExceededException",
-        "ServiceUnavailable",
-        "ServiceUnavailableException",
-    }
-)
 _ARN_KEYS = ("stream_arn", "streamArn", "event_source_arn", "eventSourceARN", "resource_arn")
 
 
@@ -57,21 +47,6 @@ def _account_of(alert: Alert) -> str | None:
                 if source.get(key):
                     return str(source[key])
     return _arn_parts(alert)[2]
-
-
-def _error_outcome(exc: Exception) -> Outcome:
-    if type(exc).__name__ == "ParamValidationError":  # our request is wrong: retrying won't help
-        return Outcome.permanent(f"Security Hub refused the request: {str(exc)[:300]}")
-    resp = getattr(exc, "response", None)
-    if not isinstance(resp, dict):
-        return Outcome.retryable(f"Security Hub unreachable: {type(exc).__name__}")
-    err = resp.get("Error", {})
-    code, msg = str(err.get("Code", "")), str(err.get("Message", ""))[:200]
-    status = int(resp.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-    reason = f"Security Hub {code}: {msg}".strip()
-    if code in RETRYABLE_CODES or status >= 500:
-        return Outcome.retryable(reason)
-    return Outcome.permanent(reason)
 
 
 @register("securityhub")
@@ -139,7 +114,7 @@ class SecurityHubOutput(Output):
             try:
                 resp = self.client.batch_import_findings(Findings=[findings[k] for k in chunk])
             except Exception as exc:
-                outcome = _error_outcome(exc)
+                outcome = Outcome.of_aws_error(exc, "Security Hub")
                 out.update({k: outcome for k in chunk})
                 continue
             failed = {f.get("Id"): f for f in resp.get("FailedFindings", [])}
@@ -151,9 +126,7 @@ class SecurityHubOutput(Output):
                 code = str(f.get("ErrorCode", ""))
                 reason = f"Security Hub {code}: {str(f.get('ErrorMessage', ''))[:200]}"
                 out[k] = (
-                    Outcome.retryable(reason)
-                    if code in RETRYABLE_CODES
-                    else Outcome.permanent(reason)
+                    Outcome.retryable(reason) if retryable_code(code) else Outcome.permanent(reason)
                 )
         return out
 

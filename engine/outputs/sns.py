@@ -31,18 +31,6 @@ MIN_STRING = 256  # trimming never cuts a string below this many characters
 TRUNCATED_MARK = "…[truncated]"
 _FIFO_ID = re.compile(r"[^A-Za-z0-9!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~]")
 _SUBJECT_BAD = re.compile(r"[^\x20-\x7e]")
-RETRYABLE_CODES = frozenset(
-    {
-        "Throttled",
-        "Throttling",
-        "ThrottlingException",
-        "InternalError",
-        "InternalFailure",
-        "ServiceUnavailable",
-        "KMSThrottling",
-        "RequestTimeout",
-    }
-)
 
 
 def _dumps(doc: Any) -> str:
@@ -149,21 +137,6 @@ def _pack(entries: Sequence[_Entry]) -> list[list[_Entry]]:
     return batches
 
 
-def _client_error_outcome(exc: Exception) -> Outcome:
-    if type(exc).__name__ == "ParamValidationError":  # our request is wrong: retrying won't help
-        return Outcome.permanent(f"SNS refused the request: {str(exc)[:300]}")
-    resp = getattr(exc, "response", None)
-    if not isinstance(resp, dict):  # connection error, timeout: the request may be retried
-        return Outcome.retryable(f"SNS unreachable: {type(exc).__name__}")
-    err = resp.get("Error", {})
-    code, msg = str(err.get("Code", "")), str(err.get("Message", ""))[:200]
-    status = int(resp.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-    reason = f"SNS {code}: {msg}".strip()
-    if code in RETRYABLE_CODES or "Throttl" in code or status >= 500:
-        return Outcome.retryable(reason)
-    return Outcome.permanent(reason)
-
-
 @register("sns")
 class SnsOutput(Output):
     """Publishes alerts to one topic with ``PublishBatch``."""
@@ -227,7 +200,7 @@ class SnsOutput(Output):
                     TopicArn=self.topic_arn, PublishBatchRequestEntries=[e.request for e in batch]
                 )
             except Exception as exc:
-                outcome = _client_error_outcome(exc)
+                outcome = Outcome.of_aws_error(exc, "SNS")
                 out.update({e.key: outcome for e in batch})
                 continue
             for ok in resp.get("Successful", []):
