@@ -17,7 +17,9 @@ import functools
 import ipaddress
 import math
 import re
+import signal
 import string
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -82,6 +84,62 @@ def ascii_fold(text: str) -> str:
 def compile_regex(pattern: str, ignore_case: bool = False) -> re.Pattern[str]:
     """Compile once; raises re.error, which the loader turns into a Problem."""
     return re.compile(pattern, re.IGNORECASE if ignore_case else 0)
+
+
+# -- the regex budget -----------------------------------------------------------------------
+#
+# Python's re backtracks: ``grant\s+.*\s+to\s+.*public`` takes seconds on 64 KiB of
+# ``grant grant …`` that any database user can send in a literal. A rule's regex therefore runs
+# with a time budget: CPython's regex engine checks for signals while it matches, so a timer
+# signal stops it, and the rule raises RegexBudgetExceeded — a rule error for that one event
+# (reported, deduplicated per rule per hour), never a stalled invocation. Short values cannot
+# take long with any pattern a human writes, so they skip the timer (two system calls). Timers
+# exist only in the main thread (where Lambda and the CLI evaluate); elsewhere the value is cut
+# to REGEX_UNTIMED_MAX_CHARS instead.
+
+REGEX_BUDGET_S = 0.05
+REGEX_TIMED_FROM_CHARS = 4096
+REGEX_UNTIMED_MAX_CHARS = 64 * 1024
+
+
+class RegexBudgetExceeded(Exception):
+    """A rule regex ran past its time budget on one value."""
+
+
+class _Alarm(BaseException):
+    """Raised by the timer's signal handler inside a timed search (BaseException: no rule code
+    catches it on its way out of the regex engine)."""
+
+
+_armed = False
+
+
+def _on_alarm(signum: int, frame: Any) -> None:
+    if _armed:
+        raise _Alarm()
+
+
+def timed_search(compiled: re.Pattern[str], value: str, budget_s: float = REGEX_BUDGET_S) -> bool:
+    """``compiled.search(value) is not None`` within ``budget_s``, else RegexBudgetExceeded."""
+    global _armed
+    if len(value) < REGEX_TIMED_FROM_CHARS:
+        return compiled.search(value) is not None
+    if threading.current_thread() is not threading.main_thread():
+        return compiled.search(value, 0, REGEX_UNTIMED_MAX_CHARS) is not None
+    if signal.getsignal(signal.SIGALRM) is not _on_alarm:
+        signal.signal(signal.SIGALRM, _on_alarm)
+    _armed = True
+    signal.setitimer(signal.ITIMER_REAL, budget_s)
+    try:
+        return compiled.search(value) is not None
+    except _Alarm:
+        raise RegexBudgetExceeded(
+            f"regex {compiled.pattern[:80]!r} ran past its {budget_s * 1000:.0f} ms budget on "
+            f"a value of {len(value)} characters"
+        ) from None
+    finally:
+        _armed = False
+        signal.setitimer(signal.ITIMER_REAL, 0)
 
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -204,9 +262,10 @@ class DasFunctions(Functions):
         if not _is_str(value) or not _is_str(pattern):
             return False
         try:
-            return compile_regex(pattern, ignore_case).search(value) is not None
+            compiled = compile_regex(pattern, ignore_case)
         except re.error:
             return False
+        return timed_search(compiled, value)
 
     @signature(ANY, ANY)
     def _func_matches(self, value: Any, pattern: Any) -> bool:

@@ -1,0 +1,65 @@
+"""A rule regex runs with a time budget: a pattern that backtracks on attacker text becomes a
+rule error for that event, not a stalled invocation."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from engine.rules.lang.expr import compile_expr
+from engine.rules.model import Rule
+from engine.rules.runtime.functions import RegexBudgetExceeded, make_options, timed_search
+from engine.rules.runtime.ruleset import RuleSet
+
+# Cubic on "grant grant grant …": seconds on 64 KiB with no budget.
+SLOW = r"(?i)grant\s+.*\s+to\s+.*public"
+HOSTILE = "grant " * (256 * 1024 // 6)
+
+
+def test_a_backtracking_regex_is_stopped_by_its_budget() -> None:
+    import re
+
+    with pytest.raises(RegexBudgetExceeded, match="budget"):
+        timed_search(re.compile(SLOW), HOSTILE, budget_s=0.05)
+
+
+def test_a_fast_regex_answers_normally() -> None:
+    import re
+
+    assert timed_search(re.compile(r"grant\s+all"), "GRANT ALL".lower(), budget_s=0.05)
+    assert not timed_search(re.compile(r"drop"), HOSTILE, budget_s=0.05)
+
+
+def test_the_timer_is_disarmed_after_a_search() -> None:
+    import re
+    import signal
+
+    timed_search(re.compile("x"), "x" * 5000, budget_s=0.05)
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+
+
+def test_outside_the_main_thread_the_value_is_cut_instead() -> None:
+    import re
+
+    found: list[object] = []
+    value = "a" * (2 * 1024 * 1024) + "needle"
+    thread = threading.Thread(
+        target=lambda: found.append(timed_search(re.compile("needle"), value, budget_s=0.05))
+    )
+    thread.start()
+    thread.join()
+    assert found == [False]  # past the cut: not seen, but answered
+
+
+def test_a_rule_whose_regex_runs_out_of_time_is_a_rule_error() -> None:
+    rule = Rule(
+        id="slow", title="t", severity="low", when=compile_expr(f"imatches(commandText, '{SLOW}')")
+    )
+    ok = Rule(id="ok", title="t", severity="low", when=compile_expr("commandText != null"))
+    evaluation = RuleSet([rule, ok], {}, {}, options=make_options()).evaluate_all(
+        {"commandText": HOSTILE, "das": {"action": "READ"}}
+    )
+    assert [m.rule.id for m in evaluation.matches] == ["ok"]
+    [error] = evaluation.errors
+    assert error.rule.id == "slow" and "RegexBudgetExceeded" in str(error.error)
