@@ -23,11 +23,16 @@ logger, metrics = observability()
 
 @metrics.log_metrics
 @logger.inject_lambda_context(log_event=False)
-def handler(event: dict[str, Any], context: Any) -> dict[str, list[dict[str, str]]]:
+def handler(event: dict[str, Any], context: Any) -> dict[str, list[dict[str, Any]]]:
     rt = runtime(FIREHOSE)
     records = records_from_firehose_event(event)
     result = rt.pipeline.run(records, Deadline.from_context(context), keep_events=True)
-    response = firehose_response(records, result, keep_params=rt.config.keep_params)
+    response = firehose_response(
+        records,
+        result,
+        keep_params=rt.config.keep_params,
+        partition=rt.config.firehose_partition_keys,
+    )
     emit_batch(metrics, result)
     logger.info("batch done", extra={"summary": summarize(result)})
     return response

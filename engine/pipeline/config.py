@@ -71,6 +71,8 @@ class Config:
     heartbeat_max_silence_s: int = DEFAULT_MAX_SILENCE_S
     expected_resources: tuple[str, ...] = ()
     firehose_alerts: bool = False
+    # Firehose answers carry partition keys for the S3 archive's dynamic partitioning
+    firehose_partition_keys: bool = False
     keep_params: bool = False
     kms_cache_size: int = DEFAULT_KMS_CACHE
     # How the Encryption SDK message is opened (docs/decoding.md, "What is authenticated"):
@@ -109,6 +111,7 @@ class Config:
             ),
             expected_resources=tuple(dict.fromkeys(expected)),
             firehose_alerts=env_bool(env, "DASALERT_FIREHOSE_ALERTS"),
+            firehose_partition_keys=env_bool(env, "DASALERT_FIREHOSE_PARTITION_KEYS"),
             keep_params=env_bool(env, "DASALERT_KEEP_PARAMS"),
             kms_cache_size=_positive_int(env, "DASALERT_KMS_CACHE_SIZE", DEFAULT_KMS_CACHE),
             message_reader=reader,

@@ -17,6 +17,11 @@ against a byte budget: a record whose data no longer fits is answered ``Processi
 (reason ``response_too_large``, counted in the ``RecordsFailed`` metric) and lands in the error
 prefix with its original data — never silently lost. Configure the Firehose processor's
 ``BufferSizeInMBs`` to 1 (docs/deployment.md) and this does not happen.
+
+**Partition keys.** With ``partition=True`` (``DASALERT_FIREHOSE_PARTITION_KEYS``, set by the
+template when the archive is on) every ``Ok`` answer carries ``metadata.partitionKeys`` for
+Firehose dynamic partitioning: resource, the record's actions, event date and hour
+(``engine.pipeline.archive``), so ``dasalert backtest`` reads only what a rule pack can match.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from typing import Any
 
 from engine.alerts.redact import redact_event
 from engine.das.records import RawRecord
+from engine.pipeline.archive import partition_keys
 from engine.pipeline.batch import DROPPED, OK, PERMANENT, BatchResult
 
 RESPONSE_LIMIT = 6_000_000  # Lambda allows 6 MB (6,291,456 bytes); keep under either reading
@@ -51,18 +57,24 @@ def firehose_response(
     *,
     keep_params: bool = False,
     limit: int = RESPONSE_LIMIT - RESPONSE_MARGIN,
-) -> dict[str, list[dict[str, str]]]:
+    partition: bool = False,
+) -> dict[str, list[dict[str, Any]]]:
     """The handler's return value. ``result`` must come from ``Pipeline.run(records,
     keep_events=True)``; outcomes answered ``ProcessingFailed`` for size get reason
     ``response_too_large`` in ``result`` too, so metrics and logs see them."""
-    answers: list[dict[str, str]] = []
+    answers: list[dict[str, Any]] = []
     used = 0
     for rec, out in zip(records, result.outcomes, strict=True):
         entry_overhead = len(rec.record_id) + 64
         if out.status == OK and out.normalized:
             data = base64.b64encode(_lines(out.normalized, keep_params)).decode("ascii")
+            answer: dict[str, Any] = {"recordId": rec.record_id, "result": "Ok", "data": data}
+            keys = partition_keys(out.normalized) if partition else None
+            if keys is not None:
+                answer["metadata"] = {"partitionKeys": keys}
+                entry_overhead += 160  # the keys' JSON: resource id, actions, date, hour
             if used + len(data) + entry_overhead <= limit:
-                answers.append({"recordId": rec.record_id, "result": "Ok", "data": data})
+                answers.append(answer)
                 used += len(data) + entry_overhead
                 continue
             out.status, out.reason = PERMANENT, TOO_LARGE

@@ -56,3 +56,24 @@ def test_with_alerts_enabled_firehose_also_alerts_once(deployment: Deployment) -
     assert titles[1] == "DDL by mallory: ALTER ROLE"
     handler(event, FakeContext())  # Firehose retried the invocation
     assert d.sns_messages() == []
+
+
+def test_with_the_archive_on_every_ok_record_carries_its_partition_keys(
+    deployment: Deployment,
+) -> None:
+    d = deployment
+    d.monkeypatch.setenv("DASALERT_FIREHOSE_PARTITION_KEYS", "true")
+    response = handler(_event(d), FakeContext())
+    ok = [r for r in response["records"] if r["result"] == "Ok"]
+    assert len(ok) == 2
+    first = ok[0]["metadata"]["partitionKeys"]
+    assert first["resource"] == CLUSTER
+    assert first["action"] == "DDL.READ"  # the record's DDL and SELECT, sorted
+    assert len(first["dt"]) == 10 and len(first["hour"]) == 2
+    assert ok[1]["metadata"]["partitionKeys"]["action"] == "READ"
+    assert all("metadata" not in r for r in response["records"] if r["result"] != "Ok")
+
+
+def test_without_the_archive_answers_carry_no_partition_keys(deployment: Deployment) -> None:
+    response = handler(_event(deployment), FakeContext())
+    assert all("metadata" not in r for r in response["records"])
