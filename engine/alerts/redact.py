@@ -629,7 +629,7 @@ def redact_event(event: dict[str, Any], *, keep_params: bool = False) -> dict[st
                 k: _remove(v, echoes) if isinstance(v, str) else v
                 for k, v in out["engineNativeAuditFields"].items()
             }
-    return out
+    return sanitize(out)
 
 
 def _echoes(secrets: list[str]) -> list[str]:
@@ -663,3 +663,52 @@ def _redact_mapping(
         else:
             out[key] = value
     return out
+
+
+# --- what every output can carry ------------------------------------------------------------
+
+REPLACEMENT = "\ufffd"
+MAX_NESTING = 32
+TOO_DEEP = "<nested too deep>"
+_SURROGATES = re.compile("[\ud800-\udfff]")
+_INFINITIES = (float("inf"), float("-inf"))
+
+
+def sanitize(value: Any, depth: int = 0) -> Any:
+    """``value`` with what no output can encode made encodable, everything else kept.
+
+    JSON allows a lone UTF-16 surrogate (``"\\ud800"``) and Python decodes it, but UTF-8 cannot
+    carry it: SNS, Firehose and the console would fail on the whole batch the alert is in. It
+    becomes U+FFFD (visibly "something was here"). NaN and infinities, which no strict JSON
+    reader accepts, become null; structures nested deeper than ``MAX_NESTING`` (the event's
+    JSON allowed it) become a marker, so serialising an alert cannot exhaust the stack. What
+    needs no change is returned as the same object (no copy).
+    """
+    if type(value) is str:
+        if value.isascii() or not _SURROGATES.search(value):
+            return value
+        return _SURROGATES.sub(REPLACEMENT, value)
+    if type(value) is float:
+        return None if value != value or value in _INFINITIES else value
+    if isinstance(value, dict):
+        if depth >= MAX_NESTING:
+            return TOO_DEEP
+        copy: dict[Any, Any] | None = None
+        for key, item in value.items():
+            new_key = sanitize(key, depth + 1) if type(key) is str else key
+            new_item = sanitize(item, depth + 1)
+            if new_item is not item or new_key is not key:
+                if copy is None:
+                    copy = dict(value)
+                if new_key is not key:
+                    del copy[key]
+                copy[new_key] = new_item
+        return value if copy is None else copy
+    if isinstance(value, list | tuple):
+        if depth >= MAX_NESTING:
+            return TOO_DEEP
+        items = [sanitize(item, depth + 1) for item in value]
+        if all(new is old for new, old in zip(items, value, strict=True)):
+            return value
+        return items
+    return value

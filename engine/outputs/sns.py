@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from engine.alerts import Alert
-from engine.outputs.base import Deadline, DeliveryReport, Output, register
+from engine.alerts.redact import sanitize
+from engine.outputs.base import Deadline, DeliveryReport, Output, Status, register
 from engine.outputs.retry import Outcome, RetryPolicy
 
 if TYPE_CHECKING:
@@ -34,7 +35,11 @@ _SUBJECT_BAD = re.compile(r"[^\x20-\x7e]")
 
 
 def _dumps(doc: Any) -> str:
-    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"), default=str)
+    # sanitize: a lone surrogate cannot be UTF-8 encoded and NaN is not JSON; alerts are built
+    # from sanitized events, this keeps any other caller's alert publishable too.
+    return json.dumps(
+        sanitize(doc), ensure_ascii=False, separators=(",", ":"), default=str, allow_nan=False
+    )
 
 
 def _cap(value: Any, limit: int) -> tuple[Any, bool]:
@@ -220,7 +225,12 @@ class SnsOutput(Output):
 
     def send(self, alerts: Sequence[Alert], deadline: Deadline | None = None) -> DeliveryReport:
         report = DeliveryReport(self.name)
-        entries = [self._entry(i, a) for i, a in enumerate(alerts)]
+        entries: list[_Entry] = []
+        for i, alert in enumerate(alerts):
+            try:
+                entries.append(self._entry(i, alert))
+            except Exception as exc:  # one alert SNS cannot carry fails alone, permanently
+                report.add(alert.id, Status.PERMANENT, f"unencodable: {type(exc).__name__}")
         results = self.policy.call_batch(entries, lambda e: e.key, self._publish, deadline)
         for e in entries:
             r = results[e.key]
