@@ -168,7 +168,10 @@ class Checker:
             msg = f"`{what}` must be a duration like 5m, not `{shown}`"
             if seconds is not None:
                 msg = f"`{what}` must be between 1s and 31d, not `{shown}`"
-            self.err(node.line, msg, S.duration_hint(node.value if node.kind == "scalar" else None))
+            hint = S.duration_hint(node.value if node.kind == "scalar" else None)
+            if seconds is not None:  # well formed, out of range: never "write" the same value
+                hint = f"write at most `{S.MAX_WINDOW_S // 86400}d`"
+            self.err(node.line, msg, hint)
             return None
         return seconds
 

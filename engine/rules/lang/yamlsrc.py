@@ -10,6 +10,7 @@ alias bomb becomes a ``Problem`` and the caller decides what to do.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,8 +70,9 @@ def _line(node: yaml.Node) -> int:
 
 
 class _Builder:
-    def __init__(self, file: str) -> None:
+    def __init__(self, file: str, text: str = "") -> None:
         self.file = file
+        self.text = text
         self.count = 0
         self.problems: list[Problem] = []
         self._ctor = yaml.SafeLoader("")
@@ -87,16 +89,22 @@ class _Builder:
             value = self._ctor.construct_object(node, deep=True)
         except yaml.YAMLError as exc:  # an unknown tag (`!foo`) and the like
             msg = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            tag = node.tag if isinstance(node.tag, str) and node.tag.startswith("!") else None
+            # `when: !das.failed` is a JMESPath `!`, which YAML read as a tag: keep what the
+            # author wrote (so no "empty expression" follows) and give the quoted line to write
+            value = f"{tag} {node.value}".strip() if tag else node.value
             self.problems.append(
                 Problem(
                     self.file,
                     _line(node),
                     None,
-                    f"cannot read the value {node.value!r}: {msg}",
-                    "quote it to make it a plain string",
+                    f"cannot read the value {value!r}: {msg}"
+                    + (" (YAML reads a value that starts with ! as a tag)" if tag else ""),
+                    quote_hint(self.text, node.start_mark.line)
+                    if tag
+                    else "quote it to make it a plain string",
                 )
             )
-            value = node.value
         except (ValueError, TypeError, OverflowError):
             # looks like a date or number but is not one (2027-02-30): keep the text, and let
             # the schema say what it expected there
@@ -148,8 +156,51 @@ def _char_at(text: str, mark: Any) -> str:
         return ""
 
 
+def excerpt(text: str, line0: int | None, column: int | None) -> str:
+    """The source line (0-based ``line0``) with a caret under ``column``, indented: what a YAML
+    error shows so the author sees *where* without opening the file."""
+    lines = text.splitlines()
+    if line0 is None or not 0 <= line0 < len(lines):
+        return ""
+    src = lines[line0].replace("\t", " ")
+    col = max(0, min(column or 0, len(src)))
+    return f"\n    | {src}\n    | {' ' * col}^"
+
+
+_KEY_VALUE = re.compile(r"^(\s*(?:-\s+)?[A-Za-z_][\w.-]*:\s*)(\S.*?)\s*$")
+
+
+def quote_hint(text: str, line0: int | None) -> str:
+    """For ``key: !…`` / ``key: `…``` (a JMESPath value YAML cannot read bare): the line to write.
+
+    Double quotes when they are safe; a block scalar when the value holds a quote or a backslash
+    (YAML double quotes would need those escaped, and a regex's backslashes would be doubled).
+    """
+    lines = text.splitlines()
+    if line0 is None or not 0 <= line0 < len(lines):
+        return "quote the value"
+    m = _KEY_VALUE.match(lines[line0])
+    if not m:
+        return "quote the value"
+    key, value = m.group(1).rstrip(), m.group(2)
+    if '"' in value or "\\" in value:
+        pad = " " * (len(key) - len(key.lstrip()) + 2)
+        return f"write it as a block scalar:\n    {key} >-\n    {pad}{value}"
+    return f'quote it: {key} "{value}"'
+
+
+_ID_LINE = re.compile(r"""^id:\s*["']?([A-Za-z0-9_.-]+)["']?\s*(?:#.*)?$""", re.MULTILINE)
+
+
+def guess_rule_id(text: str) -> str | None:
+    """The ``id:`` of a file YAML cannot parse, read from the text, so its errors name the rule."""
+    m = _ID_LINE.search(text)
+    return m.group(1) if m else None
+
+
 def yaml_error_problem(file: str, exc: yaml.YAMLError, text: str = "") -> Problem:
-    """A YAML syntax error as a Problem, with the hints that cover the usual JMESPath clashes."""
+    """A YAML syntax error as a Problem: the rule id, the hints that cover the usual JMESPath
+    clashes, and the source line with a caret."""
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     line = mark.line + 1 if mark is not None else None
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
@@ -160,13 +211,32 @@ def yaml_error_problem(file: str, exc: yaml.YAMLError, text: str = "") -> Proble
     text_msg = f"YAML syntax error: {problem}" + (f" ({context})" if context else "")
     char = _char_at(text, mark)
     hint = "check indentation and quoting"
-    if char == "`" or "'`'" in problem:
+    line0 = mark.line if mark is not None else None
+    column = mark.column if mark is not None else None
+    if context == "while scanning a tag" or (
+        ctx_mark is not None and _char_at(text, ctx_mark) == "!"
+    ):
+        text_msg += ": YAML reads a value that starts with ! as a tag"
+        if ctx_mark is not None:  # point at the `!`, not where the tag scanner gave up
+            line0, column = ctx_mark.line, ctx_mark.column
+            line = line0 + 1
+        hint = quote_hint(text, line0)
+    elif char == "`" or "'`'" in problem:
         hint = 'a value that starts with ` must be quoted, e.g. when: "`true`"'
+        hint = quote_hint(text, line0) if _KEY_VALUE.match(_src(text, line0)) else hint
     elif char in ("@", "%") and "cannot start any token" in problem:
         hint = f"a value that starts with {char} must be quoted"
     elif "mapping values are not allowed" in problem:
         hint = "a value containing ': ' must be quoted or written as a block scalar (when: >-)"
-    return Problem(file, line, None, text_msg, hint)
+    elif "expected '-' indicator" in problem or "expected <block end>" in problem:
+        hint = "check the indentation: this line is not aligned with the ones around it"
+    hint += excerpt(text, line0, column)
+    return Problem(file, line, guess_rule_id(text), text_msg, hint)
+
+
+def _src(text: str, line0: int | None) -> str:
+    lines = text.splitlines()
+    return lines[line0] if line0 is not None and 0 <= line0 < len(lines) else ""
 
 
 def parse_yaml(text: str, file: str) -> tuple[YNode | None, list[Problem]]:
@@ -180,7 +250,7 @@ def parse_yaml(text: str, file: str) -> tuple[YNode | None, list[Problem]]:
     docs = [d for d in docs if d is not None]
     if not docs:
         return None, [Problem(file, 1, None, "the file is empty", "write one rule per file")]
-    builder = _Builder(file)
+    builder = _Builder(file, text)
     problems: list[Problem] = []
     if len(docs) > 1:
         problems.append(

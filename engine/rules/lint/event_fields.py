@@ -1,4 +1,10 @@
-"""A misspelt field (``dbUsername``) is always null: the rule silently never matches."""
+"""A misspelt field (``dbUsername``) is always null: the rule silently never matches.
+
+In ``when`` and ``unless`` that is a warning (the rule may still be what was meant). In a
+``dedup.key`` or ``threshold.group_by`` it is an **error**: every event then falls into the one
+null group, so a per-host threshold silently counts all hosts together and a per-user dedup hides
+every user behind the first — and the positive test still passes.
+"""
 
 from __future__ import annotations
 
@@ -32,6 +38,9 @@ def unknown_fields(expr: Expr, das_fields: frozenset[str]) -> Iterator[tuple[str
         yield message, hint
 
 
+GROUPING_KEYS = frozenset({"dedup.key", "threshold.group_by"})
+
+
 @check("unknown-field")
 def unknown_field_check(rule: Rule, ctx: LintContext) -> Iterator[Problem]:
     exprs = [("when", rule.when, ctx.line(rule, "when"))]
@@ -41,5 +50,8 @@ def unknown_field_check(rule: Rule, ctx: LintContext) -> Iterator[Problem]:
     if rule.threshold and rule.threshold.group_by:
         exprs.append(("threshold.group_by", rule.threshold.group_by, ctx.line(rule, "threshold")))
     for what, expr, line in exprs:
+        level = "error" if what in GROUPING_KEYS else "warning"
         for message, hint in unknown_fields(expr, ctx.das_fields):
-            yield ctx.problem(rule, line, f"{what}: {message}", hint)
+            if level == "error":
+                message += ": every event falls into one null group"
+            yield ctx.problem(rule, line, f"{what}: {message}", hint, level=level)

@@ -44,17 +44,49 @@ def _show(v: Any) -> str:
     return f"`{str(v).lower() if isinstance(v, bool) else v}`"
 
 
-def _suggest(name: str, op: str, value: Any, lit_type: str) -> str:
+def code(text: str) -> str:
+    """Inline code that stays readable when it holds backticks (JMESPath literals do)."""
+    return f"`` {text} ``" if "`" in text else f"`{text}`"
+
+
+def _numeric_text(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _suggest(name: str, op: str, value: Any, lit_type: str, field_kinds: set[str]) -> str:
+    """The fix. Never a text comparison for an ordering: text orders '9' after '100'."""
     if name == "exitCode":
-        return (
-            "use `das.failed` (true when the statement or login failed, on every engine), "
-            f"or compare text: `to_string(exitCode) {op} '{value}'`"
+        if str(value) == "0" and op in ("==", "!="):
+            fix = "!(das.failed)" if op == "==" else "das.failed"
+            return (
+                f"write `{fix}`: `das.failed` is true when the statement or login failed, on "
+                "every engine (SQL Server's exit code 1 means success)"
+            )
+        return "compare `das.errorCode`, the error code as text on every engine: " + code(
+            f"das.errorCode {op} '{value}'"
         )
     if name == "das.failed":
         return "write `das.failed` or `!(das.failed)` (a boolean)"
+    if lit_type == S.BOOL:
+        return f"`{name}` is never a boolean: compare it with a value of its own type"
     if lit_type == S.NUM:
-        return f"convert the field: `to_number({name}) {op} {_show(value)}`"
-    return f"compare text: `to_string({name}) {op} {_show(value)}`"
+        return "convert the field: " + code(f"to_number({name}) {op} {_show(value)}")
+    # a text literal where the field holds numbers
+    if S.NUM in field_kinds and _numeric_text(value):
+        return (
+            "compare with a number (backticks): "
+            + code(f"{name} {op} `{value}`")
+            + " — text compares character by character ('9' > '100')"
+        )
+    if op in ("==", "!="):
+        return "compare text with text: " + code(f"to_string({name}) {op} {_show(value)}")
+    return f"`{name}` holds numbers here: compare it with a number in backticks"
 
 
 def mismatches(expr: Expr, params: dict[str, Any]) -> Iterator[tuple[str, str]]:
@@ -82,7 +114,7 @@ def mismatches(expr: Expr, params: dict[str, Any]) -> Iterator[tuple[str, str]]:
             yield (
                 f"{name} {op} {_show(value)} compares a {lit_type} with a field that is a "
                 f"{'/'.join(kinds)} {where}: it {verdict} there",
-                _suggest(name, op, value, lit_type),
+                _suggest(name, op, value, lit_type, set(kinds)),
             )
 
 

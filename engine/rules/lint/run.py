@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.rules.lang.loader import LoadResult, load_rules
@@ -22,6 +22,9 @@ from engine.rules.model import Problem
 class LintReport:
     result: LoadResult
     problems: list[Problem]
+    # rule files whose errors stopped them loading: the warning checks could not run on them
+    unchecked: list[str] = field(default_factory=list)
+    checks: int = 0  # warning checks run per loaded rule
 
     @property
     def errors(self) -> list[Problem]:
@@ -35,9 +38,23 @@ class LintReport:
         files = len(self.result.files)
         rules = len(self.result.rules)
         e, w = len(self.errors), len(self.warnings)
-        return (
+        text = (
             f"{files} file{'s' * (files != 1)}, {rules} rule{'s' * (rules != 1)} loaded: "
             f"{e} error{'s' * (e != 1)}, {w} warning{'s' * (w != 1)}"
+        )
+        return text + (f"\n{self.skipped_note()}" if self.unchecked else "")
+
+    def skipped_note(self) -> str:
+        """Warnings are advice on a rule that loads; a file with errors has no rule to advise
+        on, so say how much was not checked rather than let "0 warnings" mislead."""
+        n = len(self.unchecked)
+        files = "file" if n == 1 else "files"
+        return (
+            f"{self.checks} warning checks skipped on {n} {files} with errors "
+            f"({', '.join(self.unchecked)}) — fix the errors and lint again to see its warnings"
+            if n == 1
+            else f"{self.checks} warning checks skipped on each of {n} {files} with errors "
+            f"({', '.join(self.unchecked)}) — fix the errors and lint again to see their warnings"
         )
 
 
@@ -95,7 +112,10 @@ def lint_result(
                 problems.append(
                     Problem(rule.file, rule.line, rule.id, f"lint check {name} failed: {exc!r}")
                 )
-    return LintReport(result, sorted(problems, key=_sort_key))
+    loaded = {rule.file for rule in result.rules}
+    broken = {p.file for p in result.problems if p.level == "error"}
+    unchecked = [f for f in result.files if f in broken and f not in loaded]
+    return LintReport(result, sorted(problems, key=_sort_key), unchecked, len(selected))
 
 
 def lint(

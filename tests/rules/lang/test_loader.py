@@ -437,7 +437,7 @@ def test_yaml_syntax_error_is_a_problem_with_a_line():
 
 def test_backtick_at_the_start_of_a_value_explains_quoting():
     (p,) = load_rules(FIX / "bad" / "backtick-start.yaml").problems
-    assert p.line == 4 and p.suggestion is not None and "quoted" in p.suggestion
+    assert p.line == 4 and p.suggestion is not None and "quote it" in p.suggestion
 
 
 def test_duplicate_yaml_key():
