@@ -149,6 +149,8 @@ def observability() -> tuple[Any, Any]:
     if _obs is None:
         from aws_lambda_powertools import Logger, Metrics
 
+        quiet_sdk_loggers()
+
         logger = Logger(service="dasalert", level=os.environ.get("LOG_LEVEL", "INFO").upper())
         metrics = Metrics(
             service="dasalert",
@@ -159,3 +161,16 @@ def observability() -> tuple[Any, Any]:
 
 
 _obs: tuple[Any, Any] | None = None
+
+# At DEBUG the AWS SDK logs whole request and response bodies: KMS Decrypt's Plaintext (the data
+# key of the activity stream), SNS messages and Security Hub findings (alert bodies). They are
+# pinned to WARNING whatever LOG_LEVEL says; a logger set more quietly than that stays so.
+SDK_LOGGERS = ("botocore", "boto3", "urllib3", "s3transfer", "aws_encryption_sdk")
+
+
+def quiet_sdk_loggers() -> None:
+    """Pin the AWS SDK's loggers to WARNING so no log level can make them log bodies."""
+    for name in SDK_LOGGERS:
+        sdk = logging.getLogger(name)
+        if sdk.level < logging.WARNING:
+            sdk.setLevel(logging.WARNING)
