@@ -192,17 +192,21 @@ def list_s3(
             if size == 0 or key.endswith("/"):
                 continue
             listing.sources.append(
-                Source(
-                    f"s3://{bucket}/{key}",
-                    part,
-                    lambda key=key: client.get_object(Bucket=bucket, Key=key)["Body"],
-                )
+                Source(f"s3://{bucket}/{key}", part, _s3_opener(client, bucket, key))
             )
     except Exception as exc:
         if isinstance(exc, BacktestError):
             raise
         raise s3_error(exc, url) from exc
     return listing
+
+
+def _s3_opener(client: Any, bucket: str, key: str) -> Callable[[], IO[bytes]]:
+    def opener() -> IO[bytes]:
+        body: IO[bytes] = client.get_object(Bucket=bucket, Key=key)["Body"]
+        return body
+
+    return opener
 
 
 def _list_pruned(
@@ -312,7 +316,7 @@ def read_archive_object(source: Source) -> ReadOutcome:
                 where = f"{source.name}:{n}"
                 try:
                     doc = json.loads(line)
-                except ValueError as exc:
+                except json.JSONDecodeError as exc:
                     if not out.events:
                         out.not_archive = f"line {n} is not JSON ({exc.msg})"
                         return out
