@@ -206,6 +206,7 @@ class _EventFactory:
     # -- common fields ----------------------------------------------------------------------
     def _user(self, kind: str) -> str:
         rng = self.rng
+        pool: Sequence[str]
         if kind in ("ddl", "role"):
             pool = ADMIN_USERS[self.engine] if rng.random() < 0.6 else HUMAN_USERS + APP_USERS
         elif kind in ("connect", "disconnect", "failed_login"):
