@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
+
+# (namespace, name, value, expires_at): one member written by ``put_members``
+Member = tuple[str, str, float, float]
 
 
 class StateStore(ABC):
@@ -36,6 +39,32 @@ class StateStore(ABC):
     def read_namespace(self, namespace: str) -> dict[str, float]:
         """All ``name -> value`` pairs written with ``record_max`` in ``namespace``."""
 
+    # -- the stateful rule types (sequence, first seen, distinct count) ------------------------
+    # Written for one round trip per batch: a batched read, a batched unconditional write, and a
+    # conditional write only where a race decides something (a new value, a firing).
+
+    @abstractmethod
+    def put_if_absent(self, key: str, value: str, *, expires_at: float) -> tuple[str, bool]:
+        """Store ``value`` unless ``key`` holds one: (the stored value, True if this call
+        stored it). Atomic: of two concurrent callers exactly one gets True."""
+
+    @abstractmethod
+    def advance(self, key: str, value: float, *, if_below: float, expires_at: float) -> bool:
+        """Set the number ``key`` to ``value`` if it is absent or below ``if_below``; True when
+        set. Atomic: a firing slot (of racing invocations, the one that sets it alerts)."""
+
+    @abstractmethod
+    def get_values(self, keys: Sequence[str]) -> dict[str, tuple[str, float] | None]:
+        """``key -> (value, expires_at)`` for each key (None when absent): one batched read."""
+
+    @abstractmethod
+    def put_values(self, items: Mapping[str, tuple[str, float]]) -> None:
+        """Overwrite ``key -> (value, expires_at)`` (refreshing a remembered value's expiry)."""
+
+    @abstractmethod
+    def put_members(self, members: Iterable[Member]) -> None:
+        """Overwrite ``name = value`` in each namespace (read back with ``read_namespace``)."""
+
 
 class MemoryStateStore(StateStore):
     """In-process store for the CLI, tests and Lambda without a table (state lasts a container).
@@ -49,6 +78,8 @@ class MemoryStateStore(StateStore):
         self._counts: dict[str, tuple[int, float]] = {}
         self._markers: dict[str, float] = {}
         self._maxima: dict[str, dict[str, float]] = {}
+        self._values: dict[str, tuple[str, float]] = {}
+        self._slots: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
 
     def _alive(self, expires_at: float) -> bool:
@@ -90,3 +121,47 @@ class MemoryStateStore(StateStore):
     def read_namespace(self, namespace: str) -> dict[str, float]:
         with self._lock:
             return dict(self._maxima.get(namespace, {}))
+
+    def put_if_absent(self, key: str, value: str, *, expires_at: float) -> tuple[str, bool]:
+        with self._lock:
+            old = self._values.get(key)
+            if old is not None and self._alive(old[1]):
+                return old[0], False
+            self._values[key] = (value, expires_at)
+            return value, True
+
+    def advance(self, key: str, value: float, *, if_below: float, expires_at: float) -> bool:
+        with self._lock:
+            old = self._slots.get(key)
+            if old is not None and self._alive(old[1]) and old[0] >= if_below:
+                return False
+            self._slots[key] = (value, expires_at)
+            return True
+
+    def get_values(self, keys: Sequence[str]) -> dict[str, tuple[str, float] | None]:
+        with self._lock:
+            out: dict[str, tuple[str, float] | None] = {}
+            for key in keys:
+                item = self._values.get(key)
+                out[key] = item if item is not None and self._alive(item[1]) else None
+            return out
+
+    def put_values(self, items: Mapping[str, tuple[str, float]]) -> None:
+        with self._lock:
+            self._values.update(items)
+
+    def put_members(self, members: Iterable[Member]) -> None:
+        with self._lock:
+            for namespace, name, value, _expires in members:
+                self._maxima.setdefault(namespace, {})[name] = value
+
+    def size(self) -> int:
+        """Items held (what a test of bounded state counts)."""
+        with self._lock:
+            return (
+                len(self._counts)
+                + len(self._markers)
+                + len(self._values)
+                + len(self._slots)
+                + sum(len(v) for v in self._maxima.values())
+            )

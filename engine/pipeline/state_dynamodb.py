@@ -7,8 +7,15 @@ what               pk                          sk             attributes
 =================  ==========================  =============  ==================================
 counter            ``c#<key>``                 ``-``          ``n`` (N), ``expires_at`` (N)
 once-marker        ``o#<key>``                 ``-``          ``expires_at`` (N)
-maximum            ``m#<namespace>``           ``<name>``     ``v`` (N), ``expires_at`` (N)?
+maximum / member   ``m#<namespace>``           ``<name>``     ``v`` (N), ``expires_at`` (N)?
+value              ``v#<key>``                 ``-``          ``s`` (S), ``expires_at`` (N)
+firing slot        ``a#<key>``                 ``-``          ``v`` (N), ``expires_at`` (N)
 =================  ==========================  =============  ==================================
+
+Values and members serve the stateful rule types (sequences, first seen, distinct counts): they are
+read with ``BatchGetItem`` / one ``Query`` per namespace and written with ``BatchWriteItem`` (25
+items a call), so a batch of events costs a few calls, not one per event; only ``put_if_absent``
+(a new value, a firing) is a conditional write of its own.
 
 Counters and markers are one item each (spread across partitions); the maxima of one namespace
 share a partition so ``read_namespace`` is a single ``Query`` (the heartbeat watchdog reads every
@@ -28,13 +35,14 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from engine.pipeline.state import StateStore
+from engine.pipeline.state import Member, StateStore
 
 MAX_KEY_CHARS = 512
 _BATCH_GET_LIMIT = 100
+_BATCH_WRITE_LIMIT = 25
 _SK = "-"
 
 
@@ -183,6 +191,86 @@ class DynamoDBStateStore(StateStore):
             if not last:
                 return out
             kwargs["ExclusiveStartKey"] = last
+
+    # -- values (first seen, firings) --------------------------------------------------
+    def put_if_absent(self, key: str, value: str, *, expires_at: float) -> tuple[str, bool]:
+        pk = _pk("v", key)
+        for _ in range(5):
+            try:
+                self._ddb.put_item(
+                    TableName=self.table,
+                    Item={**self._key(pk), "s": {"S": value}, "expires_at": _num(expires_at)},
+                    ConditionExpression="attribute_not_exists(pk) OR expires_at <= :now",
+                    ExpressionAttributeValues={":now": _num(self._now())},
+                )
+                return value, True
+            except self._cond_failed:
+                resp = self._ddb.get_item(
+                    TableName=self.table, Key=self._key(pk), ConsistentRead=True
+                )
+                item = resp.get("Item")
+                if item is not None and "s" in item:
+                    return item["s"]["S"], False
+                # deleted between the two calls (TTL): try to store it again
+        raise RuntimeError(f"state value {pk!r}: too much contention")  # pragma: no cover
+
+    def advance(self, key: str, value: float, *, if_below: float, expires_at: float) -> bool:
+        try:
+            self._ddb.update_item(
+                TableName=self.table,
+                Key=self._key(_pk("a", key)),
+                UpdateExpression="SET v = :v, expires_at = :exp",
+                ConditionExpression="attribute_not_exists(v) OR v < :below OR expires_at <= :now",
+                ExpressionAttributeValues={
+                    ":v": _num(value),
+                    ":below": _num(if_below),
+                    ":exp": _num(expires_at),
+                    ":now": _num(self._now()),
+                },
+            )
+            return True
+        except self._cond_failed:
+            return False
+
+    def get_values(self, keys: Sequence[str]) -> dict[str, tuple[str, float] | None]:
+        by_pk = {_pk("v", k): k for k in keys}
+        out: dict[str, tuple[str, float] | None] = dict.fromkeys(keys)
+        for item in self._batch_get(list(by_pk)):
+            if self._alive(item) and "s" in item:
+                exp = float(item["expires_at"]["N"]) if "expires_at" in item else float("inf")
+                out[by_pk[item["pk"]["S"]]] = (item["s"]["S"], exp)
+        return out
+
+    def put_values(self, items: Mapping[str, tuple[str, float]]) -> None:
+        self._batch_write(
+            [
+                {**self._key(_pk("v", key)), "s": {"S": value}, "expires_at": _num(exp)}
+                for key, (value, exp) in items.items()
+            ]
+        )
+
+    def put_members(self, members: Iterable[Member]) -> None:
+        latest: dict[tuple[str, str], tuple[float, float]] = {}
+        for namespace, name, value, exp in members:  # one write per item per call
+            latest[(namespace, name)] = (value, exp)
+        self._batch_write(
+            [
+                {**self._key(_pk("m", ns), name), "v": _num(value), "expires_at": _num(exp)}
+                for (ns, name), (value, exp) in latest.items()
+            ]
+        )
+
+    def _batch_write(self, items: list[dict[str, Any]]) -> None:
+        for start in range(0, len(items), _BATCH_WRITE_LIMIT):
+            chunk = items[start : start + _BATCH_WRITE_LIMIT]
+            request: dict[str, Any] = {self.table: [{"PutRequest": {"Item": i}} for i in chunk]}
+            for _ in range(8):
+                resp = self._ddb.batch_write_item(RequestItems=request)
+                request = resp.get("UnprocessedItems") or {}
+                if not request:
+                    break
+            else:  # still throttled after retries: the records are retried, never lost
+                raise RuntimeError("state store: batch write left unprocessed items")
 
 
 def create_table(client: Any, table: str) -> None:

@@ -62,6 +62,45 @@ class Threshold:
     count: int
     window_s: int
     group_by: Expr | None = None
+    # count distinct values of this expression per group instead of events (password spraying)
+    distinct: Expr | None = None
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """``escalate:`` entry: the first whose ``when`` holds on the alert's event sets severity."""
+
+    when: Expr
+    severity: str
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class SequenceStep:
+    """One step of a sequence: ``min`` matching events of ``when``, after the previous step."""
+
+    when: Expr
+    min: int = 1
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class Sequence:
+    """Ordered steps by one key within ``within_s`` of the first step's first event."""
+
+    by: Expr | None
+    within_s: int
+    steps: tuple[SequenceStep, ...]
+
+
+@dataclass(frozen=True)
+class FirstSeen:
+    """Alert the first time ``key`` takes a value in ``scope``, once ``learn_s`` has passed."""
+
+    key: Expr
+    scope: Expr | None
+    learn_s: int
+    remember_s: int
 
 
 @dataclass(frozen=True)
@@ -90,6 +129,9 @@ class Rule:
     unless: tuple[Exemption, ...] = ()
     dedup: Dedup | None = None
     threshold: Threshold | None = None
+    escalate: tuple[Escalation, ...] = ()
+    sequence: Sequence | None = None
+    first_seen: FirstSeen | None = None
     outputs: tuple[str, ...] | None = None
     tests: tuple[RuleTest, ...] = ()
     # the das.action values the rule can match (None = any): the evaluation index

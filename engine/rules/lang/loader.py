@@ -23,11 +23,23 @@ from pathlib import Path
 from typing import Any
 
 from engine.rules.lang import schema as S
+from engine.rules.lang.expr import compile_expr
 from engine.rules.lang.lists import load_lists_text
 from engine.rules.lang.testspec import read_tests
 from engine.rules.lang.validate import Checker, node_type
 from engine.rules.lang.yamlsrc import YNode, parse_yaml
-from engine.rules.model import Dedup, Exemption, Problem, Rule, Threshold
+from engine.rules.model import (
+    Dedup,
+    Escalation,
+    Exemption,
+    Expr,
+    FirstSeen,
+    Problem,
+    Rule,
+    Sequence,
+    SequenceStep,
+    Threshold,
+)
 from engine.rules.runtime.index import derive_actions
 
 __all__ = ["LoadResult", "discover", "load_lists_text", "load_rule_text", "load_rules"]
@@ -101,6 +113,8 @@ def _rule(c: Checker, root: YNode) -> Rule | None:
     c.rule_id = rule_id or (id_node.value if id_node and isinstance(id_node.value, str) else None)
     c.keys(root, "a rule", S.RULE_KEYS)
     for key in S.REQUIRED_RULE_KEYS:
+        if key == "when" and "sequence" in root.value:
+            continue  # each step has its own `when`; a rule-level one filters every step
         if key not in root.value:
             c.err(root.line, f"missing required key `{key}`", _REQUIRED_HINTS[key])
 
@@ -127,11 +141,17 @@ def _rule(c: Checker, root: YNode) -> Rule | None:
     unless = _unless(c, get("unless")) if get("unless") is not None else ()
     dedup = _dedup(c, get("dedup")) if get("dedup") is not None else None
     threshold = _threshold(c, get("threshold")) if get("threshold") is not None else None
+    escalate = _escalate(c, get("escalate")) if get("escalate") is not None else ()
+    sequence = _sequence(c, get("sequence")) if get("sequence") is not None else None
+    first_seen = _first_seen(c, get("first_seen")) if get("first_seen") is not None else None
+    _exclusive(c, root)
     outputs = _outputs(c, get("outputs")) if get("outputs") is not None else None
     tests = read_tests(c, get("tests")) if get("tests") is not None else ()
 
     if any(p.level == "error" for p in c.problems):
         return None
+    if sequence is not None:
+        when = _sequence_when(when, sequence)
     assert rule_id and title and severity and status and when is not None
     return Rule(
         id=rule_id,
@@ -146,6 +166,9 @@ def _rule(c: Checker, root: YNode) -> Rule | None:
         unless=unless,
         dedup=dedup,
         threshold=threshold,
+        escalate=escalate,
+        sequence=sequence,
+        first_seen=first_seen,
         outputs=outputs,
         tests=tests,
         actions=derive_actions(when.compiled.parsed),
@@ -261,7 +284,142 @@ def _threshold(c: Checker, node: YNode) -> Threshold | None:
     group_by = None
     if node.get("group_by") is not None:
         group_by = c.expr(node.get("group_by"), "threshold.group_by")
-    return Threshold(count, window, group_by) if count and window else None
+    distinct = None
+    if node.get("distinct") is not None:
+        distinct = c.expr(node.get("distinct"), "threshold.distinct")
+    return Threshold(count, window, group_by, distinct) if count and window else None
+
+
+_STATEFUL_KEYS = ("threshold", "sequence", "first_seen")
+
+
+def _exclusive(c: Checker, root: YNode) -> None:
+    """A rule is one kind: per event (optionally ``dedup``), threshold, sequence or first seen."""
+    present = [k for k in _STATEFUL_KEYS if k in root.value]
+    if len(present) > 1:
+        c.err(
+            root.line_of(present[1]),
+            f"a rule has at most one of {', '.join(_STATEFUL_KEYS)}; this one has "
+            f"{' and '.join(present)}",
+            "split it into two rules",
+        )
+    if present and present[0] != "threshold" and "dedup" in root.value:
+        c.err(
+            root.line_of("dedup"),
+            f"`dedup` does not apply to a `{present[0]}` rule: it alerts once per "
+            + ("completed sequence" if present[0] == "sequence" else "new value"),
+            "remove `dedup`",
+        )
+
+
+def _sequence_when(when: Expr | None, seq: Sequence) -> Expr:
+    """The rule-level predicate the evaluation index sees: ``when && (step1 || step2 …)``.
+
+    Every step was validated on its own, so the combination parses; an event that matches no
+    step never reaches the sequence state (nor costs a state call).
+    """
+    steps = " || ".join(f"({step.when.src})" for step in seq.steps)
+    src = f"({when.src}) && ({steps})" if when is not None else steps
+    return compile_expr(src)
+
+
+def _escalate(c: Checker, node: YNode) -> tuple[Escalation, ...]:
+    example = "- {when: \"!cidr_match(remoteHost, 'internal_nets')\", severity: critical}"
+    items = c.seq(node, "escalate", example) or []
+    out = []
+    for item in items:
+        if not c.mapping(item, "escalate entry", example):
+            continue
+        c.keys(item, "an escalate entry", S.ESCALATE_KEYS)
+        when = c.expr(item.get("when"), "escalate.when") if item.get("when") else None
+        if item.get("when") is None:
+            c.err(item.line, "an escalate entry needs `when`", "add `when: <JMESPath predicate>`")
+        severity = None
+        if item.get("severity") is None:
+            c.err(item.line, "an escalate entry needs `severity`", "add `severity: critical`")
+        else:
+            severity = c.enum(item.get("severity"), "escalate.severity", S.SEVERITY_VALUES)
+        if when is not None and severity is not None:
+            out.append(Escalation(when, severity, item.line))
+    return tuple(out)
+
+
+def _sequence(c: Checker, node: YNode) -> Sequence | None:
+    example = (
+        "{by: \"[das.clusterId, remoteHost]\", within: 10m, steps: "
+        "[{when: \"das.action == 'LOGIN_FAILED'\", min: 5}, {when: \"das.action == 'CONNECT'\"}]}"
+    )
+    if not c.mapping(node, "sequence", example):
+        return None
+    c.keys(node, "sequence", S.SEQUENCE_KEYS)
+    by = c.expr(node.get("by"), "sequence.by") if node.get("by") is not None else None
+    within = None
+    if node.get("within") is None:
+        c.err(node.line, "`sequence` needs `within` (the longest it may take)", "add `within: 10m`")
+    else:
+        within = c.duration(node.get("within"), "sequence.within")
+    steps: list[SequenceStep] = []
+    ok = True
+    if node.get("steps") is None:
+        c.err(node.line, "`sequence` needs `steps`", f"write {example}")
+        return None
+    items = c.seq(node.get("steps"), "sequence.steps", "[{when: ..., min: 5}, {when: ...}]") or []
+    if node.get("steps").kind == "seq" and not 2 <= len(items) <= S.MAX_SEQUENCE_STEPS:
+        c.err(
+            node.get("steps").line,
+            f"a sequence has 2 to {S.MAX_SEQUENCE_STEPS} steps, not {len(items)}",
+            "for one step, write a rule with `when` (and `threshold` for a count)",
+        )
+        ok = False
+    for item in items:
+        if not c.mapping(item, "sequence step", "{when: \"das.action == 'CONNECT'\", min: 1}"):
+            ok = False
+            continue
+        c.keys(item, "a sequence step", S.SEQUENCE_STEP_KEYS)
+        when = c.expr(item.get("when"), "sequence.steps.when") if item.get("when") else None
+        if item.get("when") is None:
+            c.err(item.line, "a sequence step needs `when`", "add `when: <JMESPath predicate>`")
+        minimum = 1
+        if item.get("min") is not None:
+            minimum = c.integer(item.get("min"), "sequence.steps.min", 1) or 0
+            if minimum > S.MAX_STEP_MIN:
+                c.err(item.get("min").line, f"`min` is at most {S.MAX_STEP_MIN}")
+                minimum = 0
+        name = None
+        if item.get("name") is not None:
+            name = c.string(item.get("name"), "sequence.steps.name")
+        if when is None or minimum < 1:
+            ok = False
+            continue
+        steps.append(SequenceStep(when, minimum, name))
+    if not ok or within is None:
+        return None
+    return Sequence(by, within, tuple(steps))
+
+
+def _first_seen(c: Checker, node: YNode) -> FirstSeen | None:
+    example = '{key: "[dbUserName, remoteHost]", scope: das.clusterId, learn: 14d, remember: 90d}'
+    if not c.mapping(node, "first_seen", example):
+        return None
+    c.keys(node, "first_seen", S.FIRST_SEEN_KEYS)
+    key = None
+    if node.get("key") is None:
+        c.err(node.line, "`first_seen` needs `key` (what is new)", "add `key: remoteHost`")
+    else:
+        key = c.expr(node.get("key"), "first_seen.key")
+    scope = c.expr(node.get("scope"), "first_seen.scope") if node.get("scope") else None
+    learn = remember = None
+    if node.get("learn") is None:
+        c.err(node.line, "`first_seen` needs `learn` (how long to only learn)", "add `learn: 14d`")
+    else:
+        learn = c.duration(node.get("learn"), "first_seen.learn", S.MAX_REMEMBER_S)
+    if node.get("remember") is None:
+        remember = 90 * 86400
+    else:
+        remember = c.duration(node.get("remember"), "first_seen.remember", S.MAX_REMEMBER_S)
+    if key is None or learn is None or remember is None:
+        return None
+    return FirstSeen(key, scope, learn, remember)
 
 
 def _outputs(c: Checker, node: YNode) -> tuple[str, ...] | None:

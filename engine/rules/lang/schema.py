@@ -25,13 +25,24 @@ RULE_KEYS: tuple[str, ...] = (
     "unless",
     "dedup",
     "threshold",
+    "sequence",
+    "first_seen",
+    "escalate",
     "outputs",
     "tests",
 )
+# `when` is required unless the rule has a `sequence` (then each step has its own `when`)
 REQUIRED_RULE_KEYS: tuple[str, ...] = ("id", "title", "severity", "when")
 UNLESS_KEYS = ("when", "reason", "expires")
 DEDUP_KEYS = ("key", "window")
-THRESHOLD_KEYS = ("count", "window", "group_by")
+THRESHOLD_KEYS = ("count", "window", "group_by", "distinct")
+ESCALATE_KEYS = ("when", "severity")
+SEQUENCE_KEYS = ("by", "within", "steps")
+SEQUENCE_STEP_KEYS = ("when", "min", "name")
+FIRST_SEEN_KEYS = ("key", "scope", "learn", "remember")
+MAX_SEQUENCE_STEPS = 10
+MAX_STEP_MIN = 1000
+MAX_REMEMBER_S = 400 * 86400
 TEST_KEYS = ("name", "engine", "event", "events", "expect")
 # the alert fields a test may assert, besides match / count / alerts
 EXPECT_ALERT_KEYS = (
@@ -160,6 +171,9 @@ _DAS_TYPES: dict[str, str] = {
     "rows": NUM,
     "sql": STR,
     "statementKey": STR,
+    "hour": NUM,
+    "weekday": NUM,
+    "schema": STR,
 }
 DAS_FIELD_TYPES: dict[str, str] = {name: _DAS_TYPES[name] for name in DAS_FIELDS}
 # the values of ``das.action`` (engine.events); a rule comparing with anything else never matches

@@ -161,16 +161,16 @@ class Checker:
             self.err(node.line, f"`{what}`: {message}", suggestion)
         return None if bad else expr
 
-    def duration(self, node: YNode, what: str) -> int | None:
+    def duration(self, node: YNode, what: str, maximum: int = S.MAX_WINDOW_S) -> int | None:
         seconds = S.parse_duration(node.value) if node.kind == "scalar" else None
-        if seconds is None or seconds <= 0 or seconds > S.MAX_WINDOW_S:
+        if seconds is None or seconds <= 0 or seconds > maximum:
             shown = node.value if node.kind == "scalar" else node_type(node)
             msg = f"`{what}` must be a duration like 5m, not `{shown}`"
             if seconds is not None:
-                msg = f"`{what}` must be between 1s and 31d, not `{shown}`"
+                msg = f"`{what}` must be between 1s and {maximum // 86400}d, not `{shown}`"
             hint = S.duration_hint(node.value if node.kind == "scalar" else None)
             if seconds is not None:  # well formed, out of range: never "write" the same value
-                hint = f"write at most `{S.MAX_WINDOW_S // 86400}d`"
+                hint = f"write at most `{maximum // 86400}d`"
             self.err(node.line, msg, hint)
             return None
         return seconds

@@ -40,7 +40,11 @@ from engine.alerts.redact import redact_event, redact_sql
 from engine.alerts.render import render_title
 from engine.pipeline.state import StateStore
 from engine.rules.model import Rule
-from engine.rules.runtime.ruleset import RuleSet
+from engine.rules.runtime.distinct import DistinctCounter
+from engine.rules.runtime.first_seen import FirstSeenTracker
+from engine.rules.runtime.ruleset import RuleSet, is_true
+from engine.rules.runtime.sequence import SequenceTracker
+from engine.rules.runtime.stateful import Fired, KeyedHit, StatefulTally
 from engine.rules.runtime.suppress import (
     DEFAULT_MARGIN_S,
     Deduplicator,
@@ -73,6 +77,9 @@ class EngineResult:
     below_threshold: int = 0
     untimed: int = 0  # threshold matches without event time (cannot be counted)
     invalid: int = 0  # items that were not event dicts (reported in ``errors``)
+    learning: int = 0  # first-seen values learned (no alert: the learning period)
+    pending: int = 0  # sequence / distinct-count matches tracked, nothing fired (yet)
+    state_dropped: int = 0  # stateful matches over a per-call cap: not tracked
     errors: list[str] = field(default_factory=list)  # "rule-id: Type: message" (redacted)
 
 
@@ -119,12 +126,17 @@ class Engine:
         self.keep_params = keep_params
         self._dedup = Deduplicator(state, margin_s=margin_s)
         self._thresholds = ThresholdCounter(state, margin_s=margin_s)
+        self._sequences = SequenceTracker(state, margin_s=margin_s)
+        self._first_seen = FirstSeenTracker(state, margin_s=margin_s)
+        self._distinct = DistinctCounter(state, margin_s=margin_s)
 
     def process(self, events: Iterable[dict[str, Any]]) -> EngineResult:
         result = EngineResult(alerts=[])
         windows: dict[str, _Window] = {}
         thresholds: dict[str, tuple[Rule, list[tuple[str, Hit]]]] = {}
+        stateful: dict[str, tuple[Rule, list[KeyedHit]]] = {}
         search = self.ruleset.search
+        order = 0
         for event in events:
             result.events += 1
             if not isinstance(event, dict):  # normalize() always gives a dict: a caller bug
@@ -144,6 +156,12 @@ class Engine:
                 result.matched += 1
                 fp = fp or fingerprint(event)
                 try:
+                    if _is_stateful(rule):
+                        kh = self._keyed(rule, event, Hit(event, epoch, fp), order)
+                        order += 1
+                        if kh is not None:
+                            stateful.setdefault(rule.id, (rule, []))[1].append(kh)
+                        continue
                     if rule.threshold is not None:
                         group_by = rule.threshold.group_by
                         if group_by is not None and redacted is None:
@@ -182,11 +200,61 @@ class Engine:
             firings, t = self._thresholds.process(rule.id, th.count, th.window_s, hits, make_id)
             tally.add(t)
             result.alerts.extend(self._alert(rule, f) for f in firings)
-        result.suppressed = tally.suppressed
+        st = StatefulTally()
+        for rule, khs in stateful.values():
+            fired, t2 = self._stateful(rule, khs)
+            for name in ("duplicates", "untimed", "dropped", "learning", "pending", "suppressed"):
+                setattr(st, name, getattr(st, name) + getattr(t2, name))
+            result.alerts.extend(self._alert(rule, _firing(f)) for f in fired)
+        result.suppressed = tally.suppressed + st.suppressed
+        tally.duplicates += st.duplicates
+        tally.untimed += st.untimed
+        result.learning = st.learning
+        result.pending = st.pending
+        result.state_dropped = st.dropped
         result.duplicates = tally.duplicates
         result.below_threshold = tally.below_threshold
         result.untimed = tally.untimed
         return result
+
+    # -- stateful rule types -------------------------------------------------------------
+
+    def _keyed(self, rule: Rule, event: dict[str, Any], hit: Hit, order: int) -> KeyedHit | None:
+        """The key (and value, steps) a stateful rule tracks this event under; None to skip.
+
+        Raises what the rule's expressions raise: the caller turns it into a rule error.
+        """
+        search = self.ruleset.search
+        if rule.sequence is not None:
+            seq = rule.sequence
+            key = key_json(search(seq.by, event) if seq.by is not None else None)
+            steps = tuple(i for i, s in enumerate(seq.steps) if is_true(search(s.when, event)))
+            return KeyedHit(key, hit, order, steps=steps) if steps else None
+        if rule.first_seen is not None:
+            fs = rule.first_seen
+            value = search(fs.key, event)
+            if (
+                value is None
+                or value == []
+                or (isinstance(value, list) and all(v is None for v in value))
+            ):
+                return None  # nothing to learn: an event without the value
+            scope = key_json(search(fs.scope, event) if fs.scope is not None else None)
+            return KeyedHit(scope, hit, order, value=key_json(value))
+        th = rule.threshold
+        assert th is not None and th.distinct is not None
+        value = search(th.distinct, event)
+        if value is None:
+            return None
+        group = key_json(search(th.group_by, event) if th.group_by is not None else None)
+        return KeyedHit(group, hit, order, value=key_json(value))
+
+    def _stateful(self, rule: Rule, khs: list[KeyedHit]) -> tuple[list[Fired], StatefulTally]:
+        if rule.sequence is not None:
+            return self._sequences.process(rule, khs)
+        if rule.first_seen is not None:
+            return self._first_seen.process(rule, khs)
+        return self._distinct.process(rule, khs)
 
     # -- grouping -------------------------------------------------------------------------
 
@@ -256,6 +324,20 @@ class Engine:
 
     # -- alerts ---------------------------------------------------------------------------
 
+    def _severity(self, rule: Rule, event: dict[str, Any]) -> str:
+        """``escalate``: the first entry whose ``when`` holds on the alert's (unredacted) event.
+
+        Judged on the event the alert shows (a threshold's or sequence's last one). An entry that
+        raises is skipped: escalation may raise a severity, never lose the alert.
+        """
+        for entry in rule.escalate:
+            try:
+                if is_true(self.ruleset.search(entry.when, event)):
+                    return entry.severity
+            except Exception:
+                continue
+        return rule.severity
+
     def _alert(
         self, rule: Rule, firing: Firing, *, kind: str = "rule", error: str | None = None
     ) -> Alert:
@@ -272,7 +354,7 @@ class Engine:
             outputs = None
         else:
             title = render_title(rule.title, event)
-            severity = rule.severity
+            severity = self._severity(rule, firing.event)
             outputs = rule.outputs
         return Alert(
             id=firing.alert_id,
@@ -294,3 +376,22 @@ class Engine:
             outputs=outputs,
             context=context,
         )
+
+
+def _firing(f: Fired) -> Firing:
+    return Firing(
+        alert_id=f.alert_id,
+        key=f.key,
+        event=f.event,
+        count=f.count,
+        first=f.first,
+        last=f.last,
+        replay=f.replay,
+        context=dict(f.context),
+    )
+
+
+def _is_stateful(rule: Rule) -> bool:
+    """Sequence, first-seen and distinct-count rules keep their own state (not dedup's)."""
+    th = rule.threshold
+    return bool(rule.sequence or rule.first_seen or (th is not None and th.distinct is not None))
