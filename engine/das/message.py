@@ -121,8 +121,15 @@ class Parsed:
     frame_length: int
 
 
-def parse_header(m: bytes, max_frame_length: int = MAX_FRAME_LENGTH) -> Parsed:
-    """The header of ``m`` with every check of the shape; ``CiphertextInvalid`` if not."""
+def parse_header(
+    m: bytes, max_frame_length: int = MAX_FRAME_LENGTH, *, rds_edk: bool = True
+) -> Parsed:
+    """The header of ``m`` with every check of the shape; ``CiphertextInvalid`` if not.
+
+    ``rds_edk=False`` skips only the check that the one EDK is RDS's ``"BC"``/``"DataKey"`` raw
+    AES key: tests use it to run other implementations' published vectors, whose single EDK
+    belongs to a test keyring, through everything else.
+    """
     n = len(m)
     if n < 1:
         raise _malformed("empty message")
@@ -198,7 +205,7 @@ def parse_header(m: bytes, max_frame_length: int = MAX_FRAME_LENGTH) -> Parsed:
         fields.append(m[p + 2 : p + 2 + flen])
         p += 2 + flen
     provider, info, edk = fields
-    if (
+    if rds_edk and (
         provider != PROVIDER_ID
         or len(info) != _KEY_INFO_LENGTH
         or not info.startswith(_KEY_INFO_PREFIX)
