@@ -74,3 +74,16 @@ def test_a_leading_executable_comment_never_lowers_a_dangerous_statement(
     bare = _mysql(statement)["action"]
     hidden = _mysql(f"/*!{version} {filler.replace('*/', '')} */ {statement}")["action"]
     assert ACTION_RANK[hidden] >= ACTION_RANK[bare]
+
+
+@pytest.mark.parametrize(
+    "padding",
+    ["--x\n" * 70_000, "(" * 300_000, "/*" + " " * 300_000 + "*/ ", " " * 300_000],
+    ids=["line-comments", "parens", "block-comment", "spaces"],
+)
+def test_padding_past_the_scan_limit_reads_as_ddl_not_as_nothing(padding: str) -> None:
+    from engine.events.sqlverb import MAX_VERB_SCAN, UNREAD_VERB
+
+    assert len(padding) > MAX_VERB_SCAN
+    das = _mysql(padding + "DROP TABLE audit_log")
+    assert (das["verb"], das["action"]) == (UNREAD_VERB, "DDL")
