@@ -52,6 +52,7 @@ class TestOutcome:
     passed: bool
     failures: list[str] = field(default_factory=list)  # "- expected / + actual" lines
     alerts: list[dict[str, Any]] = field(default_factory=list)
+    explanation: list[str] = field(default_factory=list)  # --explain: why it (did not) match
 
     __test__ = False  # not a pytest test class
 
@@ -66,6 +67,8 @@ class TestReport:
     problems: list[Problem] = field(default_factory=list)  # load problems (errors + warnings)
     coverage: list[str] = field(default_factory=list)  # --min-tests failures, one per rule
     seconds: float = 0.0
+    # lint warnings per rule id: shown next to a failure (a misspelt field often explains it)
+    warnings: dict[str, list[Problem]] = field(default_factory=dict)
 
     __test__ = False
 
@@ -102,12 +105,13 @@ class TestReport:
             lines.append(str(problem))
         current = None
         for o in self.outcomes:
-            if o.passed and not verbose:
+            if o.passed and not verbose and not o.explanation:
                 continue
             if o.file != current:
                 current = o.file
                 lines.append(o.file)
             lines.append(f"  {o.rule_id} :: {o.name} {'PASS' if o.passed else 'FAIL'}")
+            lines.extend("  " + line for line in o.explanation)
         failures = [o for o in self.outcomes if not o.passed]
         if failures:
             lines.append("")
@@ -121,9 +125,14 @@ class TestReport:
                         lines.append(
                             f"    [{a.get('severity')}] {a.get('kind')} {a.get('title')!r}"
                             f" count={a.get('count')} dedup_key={a.get('dedup_key')!r}"
+                            f" first_seen={a.get('first_seen')} last_seen={a.get('last_seen')}"
                         )
                 else:
                     lines.append("  alerts produced: none")
+                warned = self.warnings.get(o.rule_id) or []
+                if warned:
+                    lines.append("  lint warnings for this rule (one may explain the failure):")
+                    lines.extend(f"    {p}" for p in warned)
         if self.coverage:
             lines.append("")
             lines.append("=" * 30 + " MIN TESTS " + "=" * 29)
@@ -260,8 +269,13 @@ def run_test(
     params: Mapping[str, Any] | None = None,
     *,
     options: Any = None,
+    explain: bool = False,
 ) -> TestOutcome:
-    """One test, through exactly the production ``Engine`` (rule alone, fresh state)."""
+    """One test, through exactly the production ``Engine`` (rule alone, fresh state).
+
+    ``explain`` adds, per event, each ``&&``/``||`` operand of ``when``/``unless`` with its value
+    and the window, group and count that decided (``engine.rules.testing.explain``).
+    """
     from engine.pipeline.state import MemoryStateStore
     from engine.rules.runtime.engine import Engine
     from engine.rules.runtime.ruleset import RuleSet
@@ -277,6 +291,14 @@ def run_test(
         )
         return outcome
     outcome.alerts = [a.to_dict() for a in result.alerts]
+    if explain:
+        from engine.rules.runtime.functions import make_options
+        from engine.rules.testing.explain import explain_alerts, explain_events
+
+        opts = options if options is not None else make_options(lists, params)
+        outcome.explanation = explain_events(
+            rule, events, opts, engine.ruleset.search
+        ) + explain_alerts(outcome.alerts)
     outcome.failures = check(test.expect, outcome.alerts)
     if result.rule_errors:
         outcome.failures.extend(f"  rule error: {e}" for e in result.errors)
@@ -304,6 +326,15 @@ def coverage_problem(rule: Rule) -> str | None:
     return f"{where}: [{rule.id}] no {' and no '.join(missing)} test — add {add}"
 
 
+def selected(keyword: str | None, rule: Rule, test: RuleTest) -> bool:
+    """``-k TEXT``: the rule id or the test name contains TEXT (ignoring case), as pytest's -k
+    matches the parts of a test's id."""
+    if not keyword:
+        return True
+    k = keyword.casefold()
+    return k in rule.id.casefold() or k in test.name.casefold()
+
+
 def run_tests(
     rules: Iterable[Rule],
     lists: Mapping[str, Any] | None = None,
@@ -311,16 +342,26 @@ def run_tests(
     *,
     problems: Iterable[Problem] = (),
     min_tests: bool = False,
+    keyword: str | None = None,
+    explain: bool = False,
+    warnings: Iterable[Problem] = (),
 ) -> TestReport:
     """Every inline test of every rule; ``report.ok`` is the exit status of ``dasalert test``."""
     from engine.rules.runtime.functions import make_options
 
     started = time.perf_counter()
     report = TestReport(problems=list(problems))
+    for w in warnings:
+        report.warnings.setdefault(w.rule_id or "", []).append(w)
     options = make_options(dict(lists or {}), dict(params or {}))  # shared: built once
     for rule in rules:
-        for test in rule.tests:
-            report.outcomes.append(run_test(rule, test, lists, params, options=options))
+        tests = [t for t in rule.tests if selected(keyword, rule, t)]
+        if keyword and not tests:
+            continue
+        for test in tests:
+            report.outcomes.append(
+                run_test(rule, test, lists, params, options=options, explain=explain)
+            )
         if min_tests:
             problem = coverage_problem(rule)
             if problem:
