@@ -27,7 +27,7 @@ import jmespath
 from jmespath.exceptions import JMESPathTypeError
 from jmespath.functions import Functions, signature
 
-ANY = {"types": []}
+ANY: dict[str, list[str]] = {"types": []}
 
 # name -> (arity, one-line doc with an example); the loader and `docs/rules.md` use it
 CUSTOM_FUNCTIONS: dict[str, tuple[int, str]] = {
@@ -39,8 +39,16 @@ CUSTOM_FUNCTIONS: dict[str, tuple[int, str]] = {
     ),
     "matches": (2, "matches(commandText, '^\\s*drop\\s') — regex search (case-sensitive)"),
     "imatches": (2, "imatches(commandText, 'grant\\s+all') — regex search ignoring case"),
+    "regex_findall": (
+        2,
+        "regex_findall(das.sql, 's3://([a-z0-9.-]+)') — every match's first captured group "
+        "(the whole match without a group), ignoring case; [] when none",
+    ),
     "cidr_match": (2, "cidr_match(remoteHost, '10.0.0.0/8') — IP in a CIDR, list or named list"),
-    "is_private_ip": (1, "is_private_ip(remoteHost) — RFC 1918/4193, loopback, link-local"),
+    "is_private_ip": (
+        1,
+        "is_private_ip(remoteHost) — RFC 1918, RFC 6598, RFC 4193 (ULA), loopback, link-local",
+    ),
     "lower": (1, "lower(dbUserName) — lower case; null for a non-string"),
     "upper": (1, "upper(dbUserName) — upper case; null for a non-string"),
     "param": (1, "param('large_read_rows') — a value from `params:` in lists.yaml"),
@@ -56,9 +64,31 @@ LITERAL_ARGS: dict[str, dict[int, str]] = {
     "in_list_ci": {1: "list"},
     "matches": {1: "regex"},
     "imatches": {1: "regex"},
+    "regex_findall": {1: "regex"},
     "param": {0: "param"},
     "cidr_match": {1: "cidr"},
 }
+
+
+# What is_private_ip() calls private, exactly as documented: RFC 1918, RFC 6598 shared address
+# space (carrier-grade NAT, also EKS pods and VPC secondary CIDRs), loopback, link-local, IPv6
+# unique local (RFC 4193). Python's ``is_private`` is not used: it also says yes to the
+# documentation and benchmarking ranges (192.0.2/24, 198.18/15, 2001:db8::/32, 240/4), which
+# are not anyone's internal network, and no to 100.64/10, which often is.
+_PRIVATE_NETS: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "100.64.0.0/10",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "::1/128",
+        "fe80::/10",
+        "fc00::/7",
+    )
+)
 
 
 # AWS's own accounts, per engine, spelled exactly as each engine reports them. Only these are
@@ -275,6 +305,31 @@ class DasFunctions(Functions):
     def _func_imatches(self, value: Any, pattern: Any) -> bool:
         return self._search(value, pattern, True)
 
+    @signature(ANY, ANY)
+    def _func_regex_findall(self, value: Any, pattern: Any) -> list[str]:
+        """Values to test one by one, e.g. every S3 bucket an export names against a list.
+
+        Case-insensitive like ``imatches`` (SQL keywords come in any case); the captured text
+        keeps its case. A match whose first group did not take part is skipped, so an
+        alternation of several syntaxes can put the value in a group of its own each:
+        the first group that matched is the value.
+        """
+        if not _is_str(value) or not _is_str(pattern):
+            return []
+        try:
+            regex = compile_regex(pattern, True)
+        except re.error:
+            return []
+        found: list[str] = []
+        for match in regex.finditer(value):
+            if regex.groups == 0:
+                found.append(match.group())
+                continue
+            group = next((g for g in match.groups() if g is not None), None)
+            if group is not None:
+                found.append(group)
+        return found
+
     # -- networks -----------------------------------------------------------------------------
 
     def _networks(self, spec: Any) -> tuple[Network, ...]:
@@ -307,7 +362,9 @@ class DasFunctions(Functions):
         if not _is_str(ip):
             return False
         addr = parse_ip(ip)
-        return addr is not None and (addr.is_private or addr.is_loopback or addr.is_link_local)
+        if addr is None:
+            return False
+        return any(addr.version == net.version and addr in net for net in _PRIVATE_NETS)
 
     # -- strings ------------------------------------------------------------------------------
 

@@ -125,10 +125,52 @@ def test_cidr_match(ip, spec, expected):
         ("2001:4860::8888", False),
         ("local machine", False),
         (None, False),
+        # RFC 6598 shared address space (EKS pods, VPC secondary CIDRs) is internal
+        ("100.64.0.1", True),
+        ("100.127.255.254", True),
+        ("100.128.0.1", False),
+        ("::ffff:100.64.3.4", True),
+        ("169.254.169.254", True),
+        ("10.1.2.3:5432", True),
+        # the documentation and benchmarking ranges are nobody's internal network
+        ("192.0.2.10", False),
+        ("198.51.100.12", False),
+        ("203.0.113.7", False),
+        ("198.18.0.1", False),
+        ("240.0.0.1", False),
+        ("2001:db8::1", False),
+        ("0.0.0.0", False),
     ],
 )
 def test_is_private_ip(ip, expected):
     assert jp("is_private_ip(ip)", {"ip": ip}) is expected
+
+
+_BUCKETS = "s3(?:-[a-z0-9-]+)?://([a-z0-9.-]+)|arn:aws[a-z-]*:s3:::([a-z0-9.-]+)"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("INTO OUTFILE S3 's3-us-east-1://Acme-Exports/x'", ["Acme-Exports"]),
+        (
+            "@s3_arn_to_backup_to='arn:aws:s3:::backups/db.bak' -- s3://decoy/x",
+            ["backups", "decoy"],
+        ),
+        ("SELECT 1", []),
+        (None, []),
+        (7, []),
+    ],
+)
+def test_regex_findall_returns_the_first_group_that_matched(text, expected):
+    assert jp(f"regex_findall(v, '{_BUCKETS}')", {"v": text}) == expected
+
+
+def test_regex_findall_without_a_group_returns_whole_matches_and_feeds_a_filter():
+    assert jp("regex_findall(v, '\\d+')", {"v": "a1 b22"}) == ["1", "22"]
+    options = make_options({"ok": ["backups"]}, {})
+    expr = compile_expr(f"regex_findall(v, '{_BUCKETS}')[?!in_list(@, 'ok')]").compiled
+    assert expr.search({"v": "arn:aws:s3:::backups/x s3://loot/y"}, options=options) == ["loot"]
 
 
 @pytest.mark.parametrize(
