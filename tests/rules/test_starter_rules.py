@@ -111,13 +111,26 @@ def test_lists_name_no_aws_account_and_ship_safe_defaults(loaded) -> None:
     for name in PEOPLE_LISTS:
         assert {str(v).lower() for v in loaded.lists[name]} & AWS_INTERNAL == set(), name
     nets = [ipaddress.ip_network(n) for n in loaded.lists["internal_nets"]]
-    for address in ("10.1.2.3", "172.20.0.1", "192.168.1.1", "100.64.3.4", "127.0.0.1", "::1",
-                    "fd12::1"):
-        assert any(ipaddress.ip_address(address) in n for n in nets
-                   if n.version == ipaddress.ip_address(address).version), address
+    for address in (
+        "10.1.2.3",
+        "172.20.0.1",
+        "192.168.1.1",
+        "100.64.3.4",
+        "127.0.0.1",
+        "::1",
+        "fd12::1",
+    ):
+        assert any(
+            ipaddress.ip_address(address) in n
+            for n in nets
+            if n.version == ipaddress.ip_address(address).version
+        ), address
     for address in ("8.8.8.8", "116.127.85.242", "2001:4860::8888"):
-        assert not any(ipaddress.ip_address(address) in n for n in nets
-                       if n.version == ipaddress.ip_address(address).version), address
+        assert not any(
+            ipaddress.ip_address(address) in n
+            for n in nets
+            if n.version == ipaddress.ip_address(address).version
+        ), address
     assert loaded.lists["approved_export_buckets"] == []
     assert loaded.params["large_read_rows"] == 100000
 
