@@ -22,7 +22,7 @@ from typing import Any
 from jmespath import exceptions as jexc
 from jmespath.parser import Parser
 
-from engine.rules.jpast import original_ast, walk
+from engine.rules.jpast import literal_list, literal_str, original_ast, walk
 from engine.rules.model import Expr
 from engine.rules.runtime.functions import (
     CUSTOM_FUNCTIONS,
@@ -134,12 +134,6 @@ def did_you_mean(word: str, choices: Any) -> str | None:
     return f"did you mean `{close[0]}`?" if close else None
 
 
-def _literal_str(node: dict[str, Any]) -> str | None:
-    if node.get("type") == "literal" and isinstance(node.get("value"), str):
-        return node["value"]
-    return None
-
-
 def check_functions(
     parsed: Any, lists: Mapping[str, Any], params: Mapping[str, Any]
 ) -> list[tuple[str, str | None]]:
@@ -183,9 +177,9 @@ def _check_literal_arg(
     lists: Mapping[str, Any],
     params: Mapping[str, Any],
 ) -> list[tuple[str, str | None]]:
-    text = _literal_str(arg)
+    text = literal_str(arg)
     if what == "cidr" and text is None:
-        items = _literal_items(arg)
+        items = literal_list(arg)
         if items is None:
             return [
                 (
@@ -241,16 +235,3 @@ def _define_hint(section: str, name: str, known: Mapping[str, Any]) -> str:
     if not known:
         return f"no lists.yaml was loaded: define `{section}: {{{name}: …}}` in rules/lists.yaml"
     return f"define it under `{section}:` in lists.yaml (known: {', '.join(sorted(known))})"
-
-
-def _literal_items(node: dict[str, Any]) -> list[Any] | None:
-    if node.get("type") == "literal" and isinstance(node.get("value"), list):
-        return node["value"]
-    if node.get("type") == "multi_select_list":
-        vals = []
-        for c in node.get("children") or []:
-            if c.get("type") != "literal":
-                return None
-            vals.append(c.get("value"))
-        return vals
-    return None

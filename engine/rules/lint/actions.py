@@ -3,38 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
+from engine.rules.jpast import ACTION_PATH, compared_paths, contains_path, literal_str, scoped
 from engine.rules.lang.expr import did_you_mean
 from engine.rules.lang.schema import DAS_ACTIONS
 from engine.rules.lint import LintContext, check
-from engine.rules.lint._fields import field_path, root_nodes
 from engine.rules.model import Expr, Problem, Rule
-
-_ACTION = ("das", "action")
 
 
 def _compared_actions(expr: Expr) -> Iterator[str]:
-    for node in root_nodes(expr.compiled.parsed):
-        kids: list[dict[str, Any]] = node.get("children") or []
-        if node.get("type") == "comparator" and len(kids) == 2:
-            for f, lit in ((kids[0], kids[1]), (kids[1], kids[0])):
-                value = lit.get("value") if lit.get("type") == "literal" else None
-                if field_path(f) == _ACTION and isinstance(value, str):
-                    yield value
-        elif (
-            node.get("type") == "function_expression"
-            and node.get("value") == "contains"
-            and len(kids) == 2
-            and field_path(kids[1]) == _ACTION
-        ):
-            first = kids[0]
-            if first.get("type") == "literal" and isinstance(first.get("value"), list):
-                yield from (v for v in first["value"] if isinstance(v, str))
-            elif first.get("type") == "multi_select_list":
-                for k in first.get("children") or []:
-                    if k.get("type") == "literal" and isinstance(k.get("value"), str):
-                        yield k["value"]
+    """Every string ``das.action`` is compared with (``==``, ``!=``…, ``contains``).
+
+    Only where the comparison reads the event's own ``das.action`` (``das | action == 'X'``
+    too); inside a filter or projection ``das.action`` is an element's field.
+    """
+    for node, at in scoped(expr.compiled.parsed):
+        if at is None:
+            continue
+        for path, other in compared_paths(node):
+            value = literal_str(other)
+            if at + path == ACTION_PATH and value is not None:
+                yield value
+        pinned = contains_path(node)
+        if pinned is not None and at + pinned[1] == ACTION_PATH:
+            yield from (v for v in pinned[0] if isinstance(v, str))
 
 
 @check("unknown-action")

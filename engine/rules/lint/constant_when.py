@@ -5,16 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from engine.rules.jpast import walk
+from engine.rules.jpast import reads_event
 from engine.rules.lint import LintContext, check
 from engine.rules.model import Problem, Rule
-
-_READS_EVENT = {"field", "current", "identity"}
 
 
 @check("constant-when")
 def constant_when(rule: Rule, ctx: LintContext) -> Iterator[Problem]:
-    if not any(n.get("type") in _READS_EVENT for n in walk(rule.when.compiled.parsed)):
+    # fields of a literal's elements (`` `[1]`[?a] ``) or of an expref's argument do not count
+    if not reads_event(rule.when.compiled.parsed):
         yield ctx.problem(
             rule,
             ctx.line(rule, "when"),

@@ -10,9 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from engine.rules.jpast import walk
+from engine.rules.jpast import field_path, walk
 from engine.rules.lint import LintContext, check
-from engine.rules.lint._fields import field_path
 from engine.rules.model import Expr, Problem, Rule
 
 
@@ -24,9 +23,12 @@ def _negated_paths(expr: Expr) -> Iterator[str | None]:
             continue
         if kids[0].get("type") != "not_expression":
             continue
-        negated = (kids[0].get("children") or [{}])[0]
-        path = field_path({"type": "subexpression", "children": [negated, *kids[1:]]})
-        yield ".".join(path) if path is not None and len(path) == len(kids) else None
+        negated = field_path((kids[0].get("children") or [{}])[0])
+        rest = field_path({"type": "subexpression", "children": kids[1:]})
+        if negated is None or len(negated) != 1 or rest is None:
+            yield None
+        else:
+            yield ".".join(negated + rest)
 
 
 @check("not-precedence")

@@ -10,22 +10,17 @@ that overrides a method is never silently bypassed.
 
 from __future__ import annotations
 
-import functools
 import operator
 from collections.abc import Callable
 from typing import Any
 
 from jmespath.visitor import TreeInterpreter, _equals, _is_actual_number
 
+from engine.rules.jpast import field_path, is_falsy, walk
 from engine.rules.runtime.interpreter import SafeInterpreter
 
 Fn = Callable[[Any], Any]
 _ORDERING = {"lt": operator.lt, "gt": operator.gt, "lte": operator.le, "gte": operator.ge}
-
-
-def _is_false(value: Any) -> bool:
-    # exactly TreeInterpreter._is_false: equality checks, because 0 is not false in JMESPath
-    return value == "" or value == [] or value == {} or value is None or value is False
 
 
 def _get(value: Any, name: str) -> Any:
@@ -39,6 +34,8 @@ def _get(value: Any, name: str) -> Any:
 _COPIED = {
     "field": "visit_field",
     "subexpression": "visit_subexpression",
+    "pipe": "visit_pipe",
+    "identity": "visit_identity",
     "literal": "visit_literal",
     "current": "visit_current",
     "and_expression": "visit_and_expression",
@@ -49,12 +46,18 @@ _COPIED = {
 }
 
 
-@functools.cache
+_KINDS: dict[type, frozenset[str]] = {}
+
+
 def _copied_kinds(cls: type) -> frozenset[str]:
     """The node types whose interpreter methods are the ones copied here (not overridden)."""
-    reference = {k: getattr(TreeInterpreter, m) for k, m in _COPIED.items()}
-    reference["comparator"] = SafeInterpreter.visit_comparator
-    return frozenset(k for k, m in _COPIED.items() if getattr(cls, m, None) is reference[k])
+    kinds = _KINDS.get(cls)
+    if kinds is None:
+        reference = {k: getattr(TreeInterpreter, m) for k, m in _COPIED.items()}
+        reference["comparator"] = SafeInterpreter.visit_comparator
+        kinds = frozenset(k for k, m in _COPIED.items() if getattr(cls, m, None) is reference[k])
+        _KINDS[cls] = kinds
+    return kinds
 
 
 def compile_node(node: dict[str, Any], interp: SafeInterpreter) -> Fn:
@@ -65,14 +68,20 @@ def compile_node(node: dict[str, Any], interp: SafeInterpreter) -> Fn:
     """
     kind = node.get("type")
     kids = node.get("children") or []
-    if kind not in _copied_kinds(type(interp)):
+    copied = _copied_kinds(type(interp))
+    if kind not in copied:
         visit = interp.visit
         return lambda v: visit(node, v)
     if kind == "field":
         name = node["value"]
         return lambda v: v.get(name) if type(v) is dict else _get(v, name)
-    if kind == "subexpression" and kids and all(k.get("type") == "field" for k in kids):
-        names = tuple(k["value"] for k in kids)
+    path_names = field_path(node)
+    if path_names is not None and all(n.get("type") in copied for n in walk(node)):
+        # a.b, @.a.b, a | b: only field reads (jpast.field_path), compiled as one path
+        names = path_names
+        if len(names) == 1:
+            (only,) = names
+            return lambda v: v.get(only) if type(v) is dict else _get(v, only)
         if len(names) == 2:
             first, second = names
 
@@ -99,13 +108,13 @@ def compile_node(node: dict[str, Any], interp: SafeInterpreter) -> Fn:
 
             def and_(v: Any) -> Any:
                 matched = left(v)
-                return matched if _is_false(matched) else right(v)
+                return matched if is_falsy(matched) else right(v)
 
             return and_
 
         def or_(v: Any) -> Any:
             matched = left(v)
-            return right(v) if _is_false(matched) else matched
+            return right(v) if is_falsy(matched) else matched
 
         return or_
     if kind == "not_expression":

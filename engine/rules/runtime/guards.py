@@ -24,9 +24,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from engine.rules.runtime.index import literal_list
-
-Path = tuple[str, ...]
+from engine.rules.jpast import (
+    Path,
+    compared_paths,
+    contains_path,
+    field_path,
+    literal_scalar,
+    literal_str,
+)
 
 
 @dataclass(frozen=True)
@@ -36,33 +41,7 @@ class Guard:
     casefold: bool = False  # compare ``value.casefold()`` (in_list_ci)
 
 
-def _path(node: Mapping[str, Any]) -> Path | None:
-    kind = node.get("type")
-    if kind == "field":
-        return (node["value"],)
-    if kind == "subexpression":
-        parts: list[str] = []
-        for kid in node.get("children") or []:
-            sub = _path(kid)
-            if sub is None:
-                return None
-            parts.extend(sub)
-        return tuple(parts)
-    return None
-
-
-def _scalar(node: Mapping[str, Any]) -> tuple[bool, Any]:
-    if node.get("type") != "literal":
-        return False, None
-    value = node.get("value")
-    ok = isinstance(value, str) or (isinstance(value, int | float) and not isinstance(value, bool))
-    return ok, value
-
-
-def _literal_set(node: Mapping[str, Any]) -> frozenset[Any] | None:
-    values = literal_list(node)
-    if values is None:
-        return None
+def _literal_set(values: list[Any]) -> frozenset[Any] | None:
     try:
         return frozenset(values)
     except TypeError:  # a list or object inside: not a set of scalars
@@ -79,26 +58,23 @@ def derive_guards(
     kids = ast.get("children") or []
     if kind == "and_expression" and len(kids) == 2:
         return derive_guards(kids[0], lists, lists_ci) + derive_guards(kids[1], lists, lists_ci)
-    if kind == "comparator" and ast.get("value") == "eq" and len(kids) == 2:
-        for field, other in ((kids[0], kids[1]), (kids[1], kids[0])):
-            path = _path(field)
-            ok, value = _scalar(other)
-            if path and ok:
+    if kind == "comparator" and ast.get("value") == "eq":
+        for path, other in compared_paths(ast):
+            value = literal_scalar(other)
+            if value is not None:
                 return [Guard(path, frozenset([value]))]
         return []
-    if kind == "function_expression" and len(kids) == 2:
-        name = ast.get("value")
-        if name == "contains":
-            path, values = _path(kids[1]), _literal_set(kids[0])
-            if path and values is not None:
-                return [Guard(path, values)]
-        elif name in ("in_list", "in_list_ci"):
-            path = _path(kids[0])
-            ok, list_name = _scalar(kids[1])
-            if path and ok and isinstance(list_name, str):
-                table = lists_ci if name == "in_list_ci" else lists
-                if list_name in table:
-                    return [Guard(path, table[list_name], casefold=name == "in_list_ci")]
+    pinned = contains_path(ast)
+    if pinned is not None:
+        values = _literal_set(pinned[0])
+        return [] if values is None else [Guard(pinned[1], values)]
+    name = ast.get("value")
+    if kind == "function_expression" and name in ("in_list", "in_list_ci") and len(kids) == 2:
+        listed, list_name = field_path(kids[0]), literal_str(kids[1])
+        if listed is not None and list_name is not None:
+            table = lists_ci if name == "in_list_ci" else lists
+            if list_name in table:
+                return [Guard(listed, table[list_name], casefold=name == "in_list_ci")]
     return []
 
 

@@ -9,50 +9,24 @@ truthiness:
 
 * ``a && b`` is truthy only when both are: intersect.
 * ``a || b`` is truthy when either is: union (None if either side is unknown).
-* ``das.action == 'X'`` is true only when the action is ``'X'``.
+* ``das.action == 'X'`` is true only when the action is ``'X'`` (``@.das.action`` and
+  ``das | action`` are the same field: ``jpast.field_path``).
 * ``contains(<literal strings>, das.action)`` is true only for those strings.
 * everything else (``!``, ``!=``, ``in_list``, pipes, filters…): unknown.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
+from engine.rules.jpast import (
+    ACTION_PATH,
+    compared_paths,
+    contains_path,
+    literal_str,
+)
+
 Actions = frozenset[str] | None
-
-_ACTION_PATH = ("das", "action")
-
-
-def _is_action_field(node: dict[str, Any]) -> bool:
-    if node.get("type") != "subexpression":
-        return False
-    kids = node.get("children") or []
-    return (
-        len(kids) == 2
-        and all(k.get("type") == "field" for k in kids)
-        and (kids[0].get("value"), kids[1].get("value")) == _ACTION_PATH
-    )
-
-
-def literal_list(node: Mapping[str, Any]) -> list[Any] | None:
-    """The values of a literal list (``['A','B']`` or a JSON literal); None if not one."""
-    if node.get("type") == "literal" and isinstance(node.get("value"), list):
-        return list(node["value"])
-    if node.get("type") == "multi_select_list":
-        kids = node.get("children") or []
-        if not all(k.get("type") == "literal" for k in kids):
-            return None
-        return [k.get("value") for k in kids]
-    return None
-
-
-def _string_literals(node: dict[str, Any]) -> frozenset[str] | None:
-    """The strings of a literal list; None if not a list of strings only."""
-    values = literal_list(node)
-    if values is None or not all(isinstance(v, str) for v in values):
-        return None
-    return frozenset(values)
 
 
 def derive_actions(ast: dict[str, Any]) -> Actions:
@@ -71,17 +45,15 @@ def derive_actions(ast: dict[str, Any]) -> Actions:
         if left is None or right is None:
             return None
         return left | right
-    if kind == "comparator" and ast.get("value") == "eq" and len(kids) == 2:
-        for field, other in ((kids[0], kids[1]), (kids[1], kids[0])):
-            if (
-                _is_action_field(field)
-                and other.get("type") == "literal"
-                and isinstance(other.get("value"), str)
-            ):
-                return frozenset([other["value"]])
+    if kind == "comparator" and ast.get("value") == "eq":
+        for path, other in compared_paths(ast):
+            value = literal_str(other)
+            if path == ACTION_PATH and value is not None:
+                return frozenset([value])
         return None
-    if kind == "function_expression" and ast.get("value") == "contains" and len(kids) == 2:
-        if _is_action_field(kids[1]):
-            return _string_literals(kids[0])
-        return None
+    pinned = contains_path(ast)
+    if pinned is not None:
+        values, path = pinned
+        if path == ACTION_PATH and all(isinstance(v, str) for v in values):
+            return frozenset(values)
     return None

@@ -29,6 +29,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from engine.rules.jpast import ACTION_PATH, read_path
+from engine.rules.jpast import is_truthy as is_true
 from engine.rules.model import Expr, Rule
 from engine.rules.runtime.compiled import Fn, compile_node
 from engine.rules.runtime.guards import Guard, best_guard, derive_guards
@@ -58,11 +60,6 @@ class RuleError:
 class Evaluation:
     matches: list[Match]
     errors: list[RuleError]
-
-
-def is_true(value: Any) -> bool:
-    """JMESPath truthiness (the spec's, as ``&&``/``||``/``!`` and filters use it)."""
-    return not (value is None or value is False or value == "" or value == [] or value == {})
 
 
 def event_date(event: Mapping[str, Any]) -> dt.date | None:
@@ -142,7 +139,7 @@ class RuleSet:
         out: dict[str, Guard] = {}
         for r in self.rules:
             guard = best_guard(
-                derive_guards(r.when.compiled.parsed, lists, lists_ci), frozenset({_ACTION})
+                derive_guards(r.when.compiled.parsed, lists, lists_ci), frozenset({ACTION_PATH})
             )
             if guard is not None:
                 out[r.id] = guard
@@ -162,8 +159,7 @@ class RuleSet:
         return tuple(entry[0] for entry in self._bucket(event).entries(event))
 
     def _bucket(self, event: Mapping[str, Any]) -> _Bucket:
-        das = event.get("das")
-        action = das.get("action") if type(das) is dict else None
+        action = read_path(event, ACTION_PATH)
         try:
             return self._by_action_compiled.get(action, self._any_compiled)
         except TypeError:  # an unhashable action: only action-agnostic rules can match
@@ -183,7 +179,9 @@ class RuleSet:
         for rule, when, unless in self._bucket(event).entries(event):
             try:
                 result = when(event)
-                # JMESPath falsiness, inlined: this line runs for every candidate rule
+                # ``jpast.is_falsy(result)``, inlined: this line runs for every candidate rule
+                # and a call costs more than the test (tests/rules/test_jpast.py holds the two
+                # together through ``RuleSet.evaluate``)
                 if (
                     result is None
                     or result is False
@@ -220,7 +218,6 @@ class RuleSet:
         return False
 
 
-_ACTION = ("das", "action")
 _Entry = tuple[Rule, Fn, tuple[tuple[Any, Fn], ...]]
 
 
@@ -265,9 +262,7 @@ class _Bucket:
         found = list(self.plain)
         hit = False
         for path, fold, table in self.groups:
-            value: Any = event
-            for part in path:
-                value = value.get(part) if type(value) is dict else None
+            value = read_path(event, path)
             if fold:
                 if type(value) is not str:
                     continue
