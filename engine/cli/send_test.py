@@ -12,11 +12,10 @@ import argparse
 import datetime as dt
 import os
 import sys
-import uuid
 from collections.abc import Mapping
 from typing import TextIO
 
-from engine.alerts import Alert
+from engine.alerts import Alert, system
 from engine.outputs.base import Deadline, DeliveryReport, Status
 
 NAME = "send-test"
@@ -33,27 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def make_test_alert(now: dt.datetime | None = None) -> Alert:
     """A test alert that looks like a real one (fields filled) and says TEST everywhere."""
-    now = now or dt.datetime.now(dt.UTC)
-    stamp = now.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-    return Alert(
-        id=f"dasalert-test-{uuid.uuid4().hex}",
-        rule_id="dasalert-send-test",
-        title="TEST alert from dasalert send-test: no action needed",
-        severity="info",
-        kind="test",
-        rule_title="dasalert send-test",
-        description="This is a test alert sent by `dasalert send-test` to check the wiring.",
-        event={
-            "dbUserName": "dasalert-test",
-            "databaseName": "test",
-            "remoteHost": "127.0.0.1",
-            "clientApplication": "dasalert send-test",
-            "commandText": "SELECT 'dasalert test alert'",
-            "das": {"time": stamp, "engine": "test", "action": "TEST"},
-        },
-        first_seen=stamp,
-        last_seen=stamp,
-    )
+    return system.send_test_alert(now)
 
 
 def format_report(report: DeliveryReport) -> str:

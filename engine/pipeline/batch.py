@@ -9,8 +9,15 @@ one state:
 ``transient``  retrying can help: KMS throttled or unreachable, the state store or an output still
                failing retryably when time ran out. The Kinesis handler reports exactly these in
                ``batchItemFailures``;
-``permanent``  can never decode: dead-lettered with the raw record, reported by a deduplicated
-               ``pipeline`` alert, and the batch moves on.
+``permanent``  can never decode, or the rule engine raised on it (a bug) or the state store
+               refused it for good: dead-lettered with the raw record, reported by a
+               deduplicated alert (``pipeline``, or ``rule_error`` for an engine bug), and the
+               batch moves on.
+
+**Only a transient failure retries a record.** The state store raises typed errors
+(``StateUnavailable``: throttled, 5xx, no connection; ``StatePermanentError``: no such table,
+access denied). Anything else the engine raises is a bug: retrying would replay the same bug
+until the record expires and block the shard behind it, so it never becomes ``transient``.
 
 **Mapping alerts back to records.** Each record's events go through ``Engine.process`` on their own
 (matches are rare, so the extra state round trips cost little) so that every alert is known to
@@ -25,7 +32,7 @@ record is dead-lettered once however often its batch comes back.
 
 from __future__ import annotations
 
-import datetime as dt
+import contextlib
 import enum
 import logging
 import time
@@ -34,8 +41,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.alerts import Alert
-from engine.alerts.ids import alert_id
+from engine.alerts import Alert, system
+from engine.alerts.redact import redact_sql
 from engine.das.decoder import Decoder
 from engine.das.errors import DecodeError
 from engine.das.records import RawRecord
@@ -43,10 +50,9 @@ from engine.events import normalize
 from engine.outputs.base import Deadline, Delivery
 from engine.pipeline.delivery import Deliverer
 from engine.pipeline.dlq import DeadLetters, record_message
-from engine.pipeline.state import StateStore
+from engine.pipeline.state import StatePermanentError, StateStore, StateUnavailable
 
 log = logging.getLogger("dasalert.pipeline")
-
 
 
 class RecordStatus(enum.StrEnum):
@@ -63,10 +69,12 @@ OK, DROPPED = RecordStatus.OK, RecordStatus.DROPPED
 TRANSIENT, PERMANENT = RecordStatus.TRANSIENT, RecordStatus.PERMANENT
 HEARTBEAT_NS = "heartbeat"
 HEARTBEAT_TTL_S = 7 * 86400  # a silent resource is reported for a week, then forgotten
-PIPELINE_WINDOW_S = 3600  # one pipeline alert per resource and reason per hour
-UNDECODABLE_RULE = "dasalert-undecodable-record"
-RULE_LOAD_RULE = "dasalert-rule-load-error"
-RUNBOOK = "docs/operations.md#pipeline-alerts"
+PIPELINE_WINDOW_S = system.PIPELINE_WINDOW_S
+UNDECODABLE_RULE = system.UNDECODABLE_RULE
+RULE_LOAD_RULE = system.RULE_LOAD_RULE
+RUNBOOK = system.PIPELINE_RUNBOOK
+# Reasons of records that decoded but were not evaluated (dead-lettered as ``unevaluated_record``)
+ENGINE_ERROR, STATE_ERROR, STATE_UNAVAILABLE = "engine_error", "state_error", "state_unavailable"
 
 
 @dataclass
@@ -202,11 +210,19 @@ class Pipeline:
                 continue
             try:
                 res = self.engine.process(events)
-            except Exception as exc:  # the state store (DynamoDB) failing: retry the record
-                log.warning(
-                    "rule engine failed on record %s: %s", rec.record_id, type(exc).__name__
-                )
-                self._fail(out, TRANSIENT, "engine_error")
+            except StateUnavailable as exc:  # throttled or unreachable: a retry may work
+                log.warning("state store unavailable on record %s: %s", rec.record_id, exc)
+                self._fail(out, TRANSIENT, STATE_UNAVAILABLE)
+                continue
+            except StatePermanentError as exc:  # no table, no access: a retry cannot work
+                log.error("state store refused record %s: %s", rec.record_id, exc)
+                self._unevaluated(out, failed, index, rec, STATE_ERROR, str(exc))
+                continue
+            except Exception as exc:  # a bug (in a rule or the engine): never retried
+                # the type only: an exception's text may quote the event (the alert redacts it)
+                log.error("rule engine raised on record %s: %s", rec.record_id, type(exc).__name__)
+                text = redact_sql(f"{type(exc).__name__}: {exc}")
+                self._unevaluated(out, failed, index, rec, ENGINE_ERROR, text)
                 continue
             result.matched += res.matched
             result.suppressed += res.suppressed
@@ -281,6 +297,20 @@ class Pipeline:
             return None
 
     @staticmethod
+    def _unevaluated(
+        out: RecordOutcome,
+        failed: list[_Failed],
+        index: int,
+        rec: RawRecord,
+        reason: str,
+        message: str,
+    ) -> None:
+        """A decoded record the engine could not evaluate: dead-letter it, do not retry it."""
+        Pipeline._fail(out, PERMANENT, reason)
+        if out.status == PERMANENT:
+            failed.append(_Failed(index, rec, reason, message, out.resource_id))
+
+    @staticmethod
     def _fail(out: RecordOutcome, status: RecordStatus, reason: str) -> None:
         if out.status == TRANSIENT:  # the first transient reason stays
             return
@@ -301,14 +331,24 @@ class Pipeline:
         for f in failed:
             out = result.outcomes[f.index]
             key = f"dlq:{f.resource_id or '-'}:{f.record.record_id}"
+            kind = (
+                "unevaluated_record"
+                if f.reason in (ENGINE_ERROR, STATE_ERROR)
+                else "undecodable_record"
+            )
             try:
-                if not self.state.get_counts([key])[key]:
+                try:
+                    already = self.state.get_counts([key])[key]
+                except StatePermanentError:  # no memory: maybe twice in the queue, never looping
+                    already = 0
+                if not already:
                     self.dead_letters.send(
-                        record_message(f.record, f.reason, f.message, f.resource_id)
+                        record_message(f.record, f.reason, f.message, f.resource_id, kind=kind)
                     )
-                    result.dead_letters["undecodable_record"] += 1
-                    self._deliverer().mark(key)
-            except Exception as exc:  # DeadLetterError or the state store
+                    result.dead_letters[kind] += 1
+                    with contextlib.suppress(StatePermanentError):
+                        self._deliverer().mark(key)
+            except Exception as exc:  # DeadLetterError or the state store unavailable
                 log.error(
                     "could not dead-letter record %s (%s): %s",
                     f.record.record_id,
@@ -323,68 +363,15 @@ class Pipeline:
         ]
 
     def _pipeline_alert(self, rid: str, reason: str, items: list[_Failed], now: float) -> Alert:
-        start = int(now // PIPELINE_WINDOW_S * PIPELINE_WINDOW_S)
-        stamp = _iso(now)
         ids = [f.record.record_id for f in items]
-        return Alert(
-            id=alert_id(UNDECODABLE_RULE, f"{rid}|{reason}", start),
-            rule_id=UNDECODABLE_RULE,
-            title=f"Activity stream records that cannot be decoded ({reason}) from {rid}",
-            severity="high",
-            kind="pipeline",
-            rule_title="Undecodable activity stream records",
-            description=(
-                "The activity stream carries records dasalert cannot read: database activity "
-                "is going unmonitored. A wrong or disabled KMS key, a changed encryption "
-                "context, or tampered records all look like this. The records are in the "
-                "dead-letter queue with the reason."
-            ),
-            event={
-                "das": {"resourceId": rid, "epoch": now, "time": stamp},
-                "reason": reason,
-                "error": items[0].message[:500],
-                "records": ids[:20],
-            },
-            tags=("dasalert.pipeline",),
-            runbook=RUNBOOK,
-            dedup_key=f"{rid}|{reason}",
-            count=len(items),
-            first_seen=stamp,
-            last_seen=stamp,
-            context={"records": len(items)},
-        )
+        if reason == ENGINE_ERROR:
+            return system.unevaluated_records(rid, items[0].message, ids, now)
+        if reason == STATE_ERROR:
+            return system.state_refused(rid, items[0].message, ids, now)
+        return system.undecodable_records(rid, reason, items[0].message, ids, now)
 
     def _rule_load_alert(self, now: float) -> Alert:
-        start = int(now // PIPELINE_WINDOW_S * PIPELINE_WINDOW_S)
-        stamp = _iso(now)
-        files = sorted({str(p.file) for p in self.rule_problems})
-        rules = sorted({p.rule_id or str(p.file) for p in self.rule_problems})
-        key = "|".join(files)
-        return Alert(
-            id=alert_id(RULE_LOAD_RULE, key, start),
-            rule_id=RULE_LOAD_RULE,
-            title=f"{len(files)} rule file(s) failed to load, detection is off for: "
-            + ", ".join(rules)[:150],
-            severity="high",
-            kind="pipeline",
-            rule_title="Rules that failed to load",
-            description=(
-                "The deployed rule pack has files that do not load, so those rules detect "
-                "nothing. Run `dasalert lint` on the pack, fix the problems listed here and "
-                "deploy again."
-            ),
-            event={
-                "das": {"epoch": now, "time": stamp},
-                "problems": [str(p) for p in self.rule_problems[:20]],
-            },
-            tags=("dasalert.pipeline",),
-            runbook=RUNBOOK,
-            dedup_key=key,
-            count=len(self.rule_problems),
-            first_seen=stamp,
-            last_seen=stamp,
-            context={"files": files},
-        )
+        return system.rule_load_failed(self.rule_problems, now)
 
     # -- delivery -------------------------------------------------------------------------
     def _deliverer(self) -> Deliverer:
@@ -406,11 +393,6 @@ class Pipeline:
         for aid, reason in done.retry.items():
             for i in sources.get(aid, ()):
                 self._fail(result.outcomes[i], TRANSIENT, reason)
-
-
-def _iso(epoch: float) -> str:
-    stamp = dt.datetime.fromtimestamp(epoch, dt.UTC).isoformat(timespec="seconds")
-    return stamp.replace("+00:00", "Z")
 
 
 def summarize(result: BatchResult) -> dict[str, Any]:

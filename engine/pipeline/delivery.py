@@ -16,6 +16,9 @@ Each output's answer per alert is settled here:
 * permanent → dead-lettered with the reason, and marked so a redelivery does not repeat it;
 * a dead-letter queue that is down → in ``retry`` too: an alert is never dropped.
 
+A state store that refuses for good (``StatePermanentError``: no table, no access) cannot say what
+was sent: alerts are sent anyway — a possible repeat rather than a record retried for ever.
+
 Outputs are sent to concurrently: one output waiting out a Slack ``Retry-After`` must not eat
 the time the others need before the Lambda deadline.
 """
@@ -32,7 +35,7 @@ from typing import Any
 from engine.alerts import Alert
 from engine.outputs.base import Deadline, Delivery, DeliveryReport, Status
 from engine.pipeline.dlq import DeadLetters, alert_message
-from engine.pipeline.state import StateStore
+from engine.pipeline.state import StatePermanentError, StateStore
 
 log = logging.getLogger("dasalert.delivery")
 
@@ -98,6 +101,9 @@ class Deliverer:
             keys = [self._key(name, a) for a in batch]
             try:
                 done = self.state.get_counts(keys)
+            except StatePermanentError as exc:  # no memory for good: send (at least once)
+                log.error("state refused before sending to %s: %s", name, exc)
+                done = {}
             except Exception as exc:  # cannot tell what was sent: retry these alerts later
                 log.warning("state unavailable before sending to %s: %s", name, type(exc).__name__)
                 for a in batch:

@@ -6,6 +6,9 @@ person) can tell them apart:
 * ``undecodable_record`` — a record that can never decode (corrupt, wrong key, key disabled…),
   with the reason, the error text and the raw record (base64), so it can be replayed with
   ``dasalert run`` once the cause is fixed;
+* ``unevaluated_record`` — a record that decoded but that the rule engine raised on (a bug) or
+  the state store refused for good (no table, no access): same fields, replayable the same way
+  once the cause is fixed;
 * ``undeliverable_alert`` — an alert that an output refused for good (or that still failed when
   no retry was possible), with the output, the reason and the alert (already redacted).
 
@@ -39,10 +42,17 @@ class DeadLetterError(Exception):
     """The dead-letter queue did not accept a message (the caller must not drop the item)."""
 
 
-def record_message(rec: RawRecord, reason: str, message: str, resource_id: str | None) -> dict:
+def record_message(
+    rec: RawRecord,
+    reason: str,
+    message: str,
+    resource_id: str | None,
+    *,
+    kind: str = "undecodable_record",
+) -> dict:
     doc: dict[str, Any] = {
         "dasalert": 1,
-        "kind": "undecodable_record",
+        "kind": kind,
         "reason": reason,
         "error": message,
         "record_id": rec.record_id,

@@ -17,7 +17,7 @@ Events                 —                        activity events decoded
 Heartbeats             —                        heartbeats seen (stream liveness)
 RecordsFailed          Reason                   records not processed (transient or permanent)
 RecordsRetried         —                        records returned in ``batchItemFailures``
-RecordsDeadLettered    —                        undecodable records sent to the DLQ
+RecordsDeadLettered    —                        undecodable or unevaluated records sent to the DLQ
 Alerts                 RuleId, Severity         alerts produced (before idempotent skipping)
 AlertsAlreadySent      —                        alerts skipped: delivered by an earlier attempt
 Deliveries             Output, Status           per-output delivery results
@@ -60,7 +60,9 @@ def emit_batch(metrics: Any, result: BatchResult) -> None:
     add(name="Events", unit=COUNT, value=result.events)
     add(name="Heartbeats", unit=COUNT, value=result.heartbeats)
     add(name="RecordsRetried", unit=COUNT, value=len(result.transient_ids))
-    add(name="RecordsDeadLettered", unit=COUNT, value=result.dead_letters["undecodable_record"])
+    dead_records = result.dead_letters["undecodable_record"]
+    dead_records += result.dead_letters["unevaluated_record"]
+    add(name="RecordsDeadLettered", unit=COUNT, value=dead_records)
     add(name="AlertsDeadLettered", unit=COUNT, value=result.dead_letters["undeliverable_alert"])
     add(name="AlertsAlreadySent", unit=COUNT, value=result.skipped_already_sent)
     add(name="KmsCalls", unit=COUNT, value=result.kms_calls)

@@ -16,7 +16,28 @@ from collections.abc import Iterable, Mapping, Sequence
 Member = tuple[str, str, float, float]
 
 
+class StateError(Exception):
+    """The state store failed. ``transient`` says whether the same call may work in a moment."""
+
+    transient = False
+
+
+class StateUnavailable(StateError):
+    """Throttled, a server error, no connection: retrying the record may help."""
+
+    transient = True
+
+
+class StatePermanentError(StateError):
+    """The store refuses the call (no such table, access denied, an invalid request): the same
+    call fails the same way, so retrying the record would block its shard for nothing."""
+
+
 class StateStore(ABC):
+    """Implementations raise :class:`StateUnavailable` or :class:`StatePermanentError` for a
+    failure of the store itself, and nothing else: the pipeline retries a record only for the
+    first, and treats any other exception as a bug that a retry cannot fix."""
+
     @abstractmethod
     def incr(self, key: str, amount: int = 1, *, expires_at: float) -> int:
         """Atomically add ``amount`` to the counter ``key`` and return the new total."""

@@ -38,10 +38,12 @@ import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from engine.pipeline.state import Member, StateStore
+from engine.outputs.aws_errors import classify
+from engine.pipeline.state import Member, StatePermanentError, StateStore, StateUnavailable
 
 MAX_KEY_CHARS = 512
 _BATCH_GET_LIMIT = 100
+_UNPROCESSED_ROUNDS = 8
 _BATCH_WRITE_LIMIT = 25
 _SK = "-"
 
@@ -54,6 +56,45 @@ def _pk(prefix: str, key: str) -> str:
 
 def _num(value: float) -> dict[str, str]:
     return {"N": repr(int(value)) if float(value).is_integer() else repr(float(value))}
+
+
+class TypedErrors:
+    """The boto3 DynamoDB client with every failure typed for the pipeline.
+
+    A botocore error becomes :class:`StateUnavailable` (throttled, 5xx, no connection) or
+    :class:`StatePermanentError` (no such table, access denied, validation), read by the AWS
+    error mapper the outputs use. ``ConditionalCheckFailedException`` passes through unchanged:
+    for this store it is an answer ("someone else was first"), not a failure. Wrapping the
+    client rather than each method keeps every call — present and future — typed.
+    """
+
+    def __init__(self, client: Any, table: str) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        self._client = client
+        self._table = table
+        self._boto_errors = (BotoCoreError, ClientError)
+        self.exceptions = client.exceptions
+        self.meta = client.meta
+        self._answer = client.exceptions.ConditionalCheckFailedException
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._client, name)
+        if not callable(method):
+            return method
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(*args, **kwargs)
+            except self._answer:
+                raise
+            except self._boto_errors as exc:
+                failure = classify(exc, "DynamoDB")
+                error = StateUnavailable if failure.retryable else StatePermanentError
+                raise error(f"{failure.reason} ({name}, table {self._table})") from exc
+
+        setattr(self, name, call)  # built once per operation
+        return call
 
 
 class DynamoDBStateStore(StateStore):
@@ -71,7 +112,7 @@ class DynamoDBStateStore(StateStore):
         clock: Callable[[], float] | None = None,
     ) -> None:
         self.table = table
-        self._ddb = client
+        self._ddb: Any = TypedErrors(client, table)
         self._clock = clock
         self._cond_failed = client.exceptions.ConditionalCheckFailedException
 
@@ -117,7 +158,7 @@ class DynamoDBStateStore(StateStore):
                     return amount
                 except self._cond_failed:
                     continue
-        raise RuntimeError(f"state counter {pk!r}: too much contention")  # pragma: no cover
+        raise StateUnavailable(f"state counter {pk!r}: too much contention")  # pragma: no cover
 
     def get_counts(self, keys: Sequence[str]) -> dict[str, int]:
         by_pk = {_pk("c", k): k for k in keys}
@@ -136,10 +177,14 @@ class DynamoDBStateStore(StateStore):
                     "ConsistentRead": True,
                 }
             }
-            while request:
+            for _ in range(_UNPROCESSED_ROUNDS):
                 resp = self._ddb.batch_get_item(RequestItems=request)
                 items += resp.get("Responses", {}).get(self.table, [])
                 request = resp.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+            else:  # DynamoDB keeps throttling the read: let the record be retried later
+                raise StateUnavailable("DynamoDB BatchGetItem: keys left unprocessed")
         return items
 
     # -- idempotency markers -----------------------------------------------------------
@@ -212,7 +257,7 @@ class DynamoDBStateStore(StateStore):
                 if item is not None and "s" in item:
                     return item["s"]["S"], False
                 # deleted between the two calls (TTL): try to store it again
-        raise RuntimeError(f"state value {pk!r}: too much contention")  # pragma: no cover
+        raise StateUnavailable(f"state value {pk!r}: too much contention")  # pragma: no cover
 
     def advance(self, key: str, value: float, *, if_below: float, expires_at: float) -> bool:
         try:
@@ -270,7 +315,7 @@ class DynamoDBStateStore(StateStore):
                 if not request:
                     break
             else:  # still throttled after retries: the records are retried, never lost
-                raise RuntimeError("state store: batch write left unprocessed items")
+                raise StateUnavailable("DynamoDB BatchWriteItem: items left unprocessed")
 
 
 def create_table(client: Any, table: str) -> None:
