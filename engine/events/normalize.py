@@ -39,6 +39,9 @@ DAS_FIELDS: tuple[str, ...] = (
     "rows",
     "sql",
     "statementKey",
+    "hour",
+    "weekday",
+    "schema",
 )
 _SESSION_ACTIONS = frozenset({"CONNECT", "DISCONNECT", "LOGIN_FAILED"})
 # SQL Server login rows carry the failure text ("Login failed for user …") in commandText.
@@ -111,10 +114,38 @@ def normalize(
         "rows": _int(get("rowCount")),
         "sql": sql,
         "statementKey": statement_key,
+        # UTC hour 0-23 and ISO weekday 1 (Monday) - 7 by arithmetic on the epoch (1970-01-01
+        # was a Thursday): no datetime per event; zone-aware forms are rule functions
+        "hour": int(epoch // 3600 % 24) if epoch is not None else None,
+        "weekday": (int(epoch // 86400) + 3) % 7 + 1 if epoch is not None else None,
+        "schema": _schema(engine, raw),
     }
     event = dict(raw)
     event["das"] = das
     return event
+
+
+def _schema(engine: str | None, raw: dict[str, Any]) -> str | None:
+    """The schema an event's object lives in, wherever the engine puts it.
+
+    PostgreSQL and MySQL qualify ``objectName`` (``public.customers``); MySQL's schema is its
+    database, so an unqualified object falls back to ``databaseName``. Oracle reports the object's
+    schema in ``objectType``; SQL Server in ``engineNativeAuditFields.schema_name``.
+    """
+    if engine in ("postgres", "mysql"):
+        name = raw.get("objectName")
+        if type(name) is str and "." in name:
+            head = name.split(".", 1)[0].strip('"`')
+            return head or None
+        if engine == "mysql" and type(name) is str and name:
+            return _text(raw.get("databaseName"))
+        return None
+    if engine == "oracle":
+        return _text(raw.get("objectType"))
+    if engine == "sqlserver":
+        native = raw.get("engineNativeAuditFields")
+        return _text(native.get("schema_name")) if type(native) is dict else None
+    return None
 
 
 def _upper(value: object) -> str:

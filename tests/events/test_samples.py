@@ -40,6 +40,9 @@ EXPECTED: dict[tuple[str, int], dict] = {
         "rows": None,
         "sql": None,
         "statementKey": f"{PG_INSTANCE}/5ce5f7f0.474b/1",
+        "hour": 0,
+        "weekday": 3,
+        "schema": None,
     },
     ("aurora-postgresql-create-table.json", 0): {
         "engine": "postgres",
@@ -60,6 +63,9 @@ EXPECTED: dict[tuple[str, int], dict] = {
         "rows": None,
         "sql": "create table my_table (id serial primary key, name varchar(32));",
         "statementKey": f"{PG_INSTANCE}/5ce73c6f.7e64/2",
+        "hour": 0,
+        "weekday": 5,
+        "schema": None,
     },
     ("aurora-postgresql-select.json", 0): {
         "engine": "postgres",
@@ -80,6 +86,9 @@ EXPECTED: dict[tuple[str, int], dict] = {
         "rows": 10,
         "sql": "select * from my_table;",
         "statementKey": f"{PG_INSTANCE}/5ce73c6f.7e64/6",
+        "hour": 0,
+        "weekday": 5,
+        "schema": "public",
     },
     ("aurora-postgresql-firehose-output.json", 0): {
         "engine": "postgres",
@@ -100,6 +109,9 @@ EXPECTED: dict[tuple[str, int], dict] = {
         "rows": 1,
         "sql": "select count(*) from pg_class;",
         "statementKey": "db-AB00000000000000000000000A/5e8c5d92.66e2/7",
+        "hour": 11,
+        "weekday": 2,
+        "schema": "pg_catalog",
     },
     ("aurora-mysql-connect.json", 0): {
         "engine": "mysql",
@@ -120,6 +132,9 @@ EXPECTED: dict[tuple[str, int], dict] = {
         "rows": 0,
         "sql": None,
         "statementKey": "db-some_id/725121/0",
+        "hour": 18,
+        "weekday": 5,
+        "schema": None,
     },
     ("aurora-mysql-create-table.json", 0): {
         "engine": "mysql",
@@ -140,6 +155,9 @@ EXPECTED: dict[tuple[str, int], dict] = {
         "rows": 0,
         "sql": "CREATE TABLE test1 (id INT)",
         "statementKey": "db-some_id/725118/65459278",
+        "hour": 18,
+        "weekday": 5,
+        "schema": "test",
     },
     ("aurora-mysql-create-table.json", 1): {  # the AUX row of the same statement
         "engine": "mysql",
@@ -160,6 +178,9 @@ EXPECTED: dict[tuple[str, int], dict] = {
         "rows": 0,
         "sql": None,
         "statementKey": "db-some_id/725118/65459278",
+        "hour": 18,
+        "weekday": 5,
+        "schema": "test",
     },
     ("aurora-mysql-select.json", 0): {
         "engine": "mysql",
@@ -180,6 +201,9 @@ EXPECTED: dict[tuple[str, int], dict] = {
         "rows": 2,
         "sql": "SELECT * FROM test1 WHERE id < 28",
         "statementKey": "db-some_id/726571/65469218",
+        "hour": 18,
+        "weekday": 5,
+        "schema": "test",
     },
     ("aurora-mysql-update-captured.json", 0): {
         "engine": "mysql",
@@ -200,6 +224,9 @@ EXPECTED: dict[tuple[str, int], dict] = {
         "rows": 0,
         "sql": "UPDATE `tb_my_database`.`my_table` SET `contents` = '666' WHERE (`idx` = '2')",
         "statementKey": "db-some_id/1003/17903",
+        "hour": 8,
+        "weekday": 7,
+        "schema": "tb_my_database",
     },
     ("rds-oracle-logon.json", 0): {
         "engine": "oracle",
@@ -220,6 +247,9 @@ EXPECTED: dict[tuple[str, int], dict] = {
         "rows": None,
         "sql": None,
         "statementKey": "db-7AVLVCHCUTSHSLFPSBM7TOQZX4/987654321/1",
+        "hour": 0,
+        "weekday": 5,
+        "schema": None,
     },
     ("rds-sqlserver-create-table.json", 0): {
         "engine": "sqlserver",
@@ -241,6 +271,9 @@ EXPECTED: dict[tuple[str, int], dict] = {
         "sql": "Create table [testDB].[dbo].[TestTable2](\r\ntextA varchar(6000),\r\n"
         "    textB varchar(6000)\r\n)",
         "statementKey": f"{SQLSERVER_INSTANCE}/84/0x5178d33d56e95e419558b9607158a5bd",
+        "hour": 21,
+        "weekday": 4,
+        "schema": None,
     },
     ("rds-sqlserver-failed-login.json", 0): {
         "engine": "sqlserver",
@@ -261,6 +294,9 @@ EXPECTED: dict[tuple[str, int], dict] = {
         "rows": 0,
         "sql": None,
         "statementKey": f"{SQLSERVER_INSTANCE}/0/0x1eb0d1808d34a94b9d3dcf5432750f02",
+        "hour": 21,
+        "weekday": 4,
+        "schema": None,
     },
 }
 

@@ -30,6 +30,9 @@ DAS_KEYS = {
     "rows",
     "sql",
     "statementKey",
+    "hour",
+    "weekday",
+    "schema",
 }
 ACTIONS = {
     "CONNECT",
