@@ -38,6 +38,8 @@ from engine.rules.jpast import (
 )
 from engine.rules.lang.expr import compile_expr
 from engine.rules.lint.actions import _compared_actions
+from engine.rules.lint.event_fields import unknown_fields
+from engine.rules.lint.mixed_types import mismatches
 from engine.rules.model import Rule
 from engine.rules.runtime.compiled import compile_node
 from engine.rules.runtime.functions import make_options
@@ -111,7 +113,7 @@ def parse(src: str) -> dict[str, Any]:
         raise  # unreachable
 
 
-class Recording(TreeInterpreter):  # type: ignore[misc]
+class Recording(TreeInterpreter):
     """jmespath's interpreter, noting the input each node was evaluated on."""
 
     def __init__(self) -> None:
@@ -405,3 +407,28 @@ def test_unknown_action_reads_the_field_the_interpreter_reads(
     when: str, compared: list[str]
 ) -> None:
     assert list(_compared_actions(compile_expr(when))) == compared
+
+
+def test_unknown_fields_are_the_fields_the_interpreter_reads() -> None:
+    def flagged(src: str) -> list[str]:
+        return [m for m, _ in unknown_fields(compile_expr(src), frozenset())]
+
+    # the lint copy stopped at the first index: `das` is known, the misspelt `objecs` was missed
+    assert flagged("das.objecs[0].name == 'x'") == [
+        "`das.objecs` is not a derived field (it is always null)"
+    ]
+    # and it did not read through `@`
+    assert flagged("@.dbUsername == 'x'") == [
+        "`dbUsername` is not a DAS event field (it is always null)"
+    ]
+    assert flagged("paramList[?dbUsername == 'x']") == []  # an element's field
+
+
+def test_mixed_types_compare_the_whole_path() -> None:
+    def found(src: str) -> list[str]:
+        return [m for m, _ in mismatches(compile_expr(src), {})]
+
+    plain = found("exitCode == '0'")
+    assert plain and found("@.exitCode == '0'") == plain  # the lint copy missed `@.`
+    # the lint copy took the prefix `exitCode` for the value of `exitCode.code[0]`
+    assert found("exitCode.code[0] == '0'") == []

@@ -1,51 +1,13 @@
-"""Helpers shared by the checks that reason about event fields (not a check itself)."""
+"""Helpers shared by the checks that reason about event fields (not a check itself).
+
+Which field paths an expression reads is the AST toolbox's business (``engine.rules.jpast``:
+``field_path``, ``scoped``, ``event_paths``); this module knows which paths DAS events have.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 from engine.rules.lang import schema as S
 from engine.rules.lang.expr import did_you_mean
-
-# node types whose right-hand child is evaluated against something other than the event
-_SCOPED = {"projection", "filter_projection", "pipe", "index_expression", "flatten"}
-
-
-def field_path(node: dict[str, Any]) -> tuple[str, ...] | None:
-    """``das.action`` → ("das", "action"); ``exitCode`` → ("exitCode",); else None."""
-    if node.get("type") == "field":
-        return (node["value"],)
-    if node.get("type") == "subexpression":
-        out: list[str] = []
-        for kid in node.get("children") or []:
-            if kid.get("type") != "field":
-                break
-            out.append(kid["value"])
-        return tuple(out) or None
-    return None
-
-
-def root_nodes(ast: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """Nodes evaluated against the event itself (not inside projections, filters, exprefs)."""
-    stack = [ast]
-    while stack:
-        node = stack.pop()
-        if not isinstance(node, dict):
-            continue
-        yield node
-        kind = node.get("type")
-        kids = node.get("children") or []
-        if kind == "expref":
-            continue
-        if kind == "subexpression":  # a.b.c is one path: look inside only a.b[0] etc.
-            if kids and kids[0].get("type") != "field":
-                stack.append(kids[0])
-            continue
-        if kind in _SCOPED:
-            stack.extend(kids[:1])
-            continue
-        stack.extend(reversed(kids))
 
 
 def known_fields(das_fields: frozenset[str]) -> tuple[frozenset[str], frozenset[str]]:

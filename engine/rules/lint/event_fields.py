@@ -11,18 +11,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from engine.rules.jpast import event_paths
 from engine.rules.lint import LintContext, check
-from engine.rules.lint._fields import field_path, root_nodes, unknown_field
+from engine.rules.lint._fields import unknown_field
 from engine.rules.model import Expr, Problem, Rule
 
 
 def unknown_fields(expr: Expr, das_fields: frozenset[str]) -> Iterator[tuple[str, str]]:
-    seen: set[tuple[str, ...]] = set()
-    for node in root_nodes(expr.compiled.parsed):
-        path = field_path(node)
-        if path is None or path in seen:
-            continue
-        seen.add(path)
+    # the event's own fields only: inside a filter or projection a name is an element's field
+    for path in event_paths(expr.compiled.parsed):
         bad = unknown_field(path, das_fields)
         if bad is None:
             continue

@@ -7,24 +7,27 @@ jmespath's TypeError into null). Evaluation survives it; the author should still
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
+from engine.rules.jpast import compared_paths, is_literal, literal_str, literal_value, scoped
 from engine.rules.lang import schema as S
 from engine.rules.lint import LintContext, check
-from engine.rules.lint._fields import field_path, field_types, root_nodes
+from engine.rules.lint._fields import field_types
 from engine.rules.model import Expr, Problem, Rule
 
 _OPS = {"eq": "==", "ne": "!=", "lt": "<", "gt": ">", "lte": "<=", "gte": ">="}
 
 
-def _literal(node: dict[str, Any], params: dict[str, Any]) -> tuple[bool, Any]:
-    if node.get("type") == "literal":
-        return True, node.get("value")
+def _literal(node: Mapping[str, Any], params: dict[str, Any]) -> tuple[bool, Any]:
+    """A literal, or ``param('name')`` of a known param: a value known before any event."""
+    if is_literal(node):
+        return True, literal_value(node)
     if node.get("type") == "function_expression" and node.get("value") == "param":
         kids = node.get("children") or []
-        if len(kids) == 1 and kids[0].get("type") == "literal" and kids[0]["value"] in params:
-            return True, params[kids[0]["value"]]
+        name = literal_str(kids[0]) if len(kids) == 1 else None
+        if name is not None and name in params:
+            return True, params[name]
     return False, None
 
 
@@ -91,15 +94,14 @@ def _suggest(name: str, op: str, value: Any, lit_type: str, field_kinds: set[str
 
 def mismatches(expr: Expr, params: dict[str, Any]) -> Iterator[tuple[str, str]]:
     """(message, suggestion) for each comparison that cannot match on some engine."""
-    for node in root_nodes(expr.compiled.parsed):
-        if node.get("type") != "comparator":
+    for node, at in scoped(expr.compiled.parsed):
+        if at is None:  # inside a filter or projection: an element's field, not the event's
             continue
-        left, right = node["children"]
-        for fnode, lnode in ((left, right), (right, left)):
-            path = field_path(fnode)
-            is_lit, value = _literal(lnode, params)
-            if path is None or not is_lit:
+        for relative, other in compared_paths(node):
+            is_lit, value = _literal(other, params)
+            if not is_lit:
                 continue
+            path = at + relative
             types = field_types(path)
             lit_type = _json_type(value)
             if types is None or lit_type is None:
