@@ -1,4 +1,11 @@
-"""``dasalert eval FILE…``: run the rules over captured events and print the alerts."""
+"""``dasalert eval FILE…``: run the rules over captured events and print the alerts.
+
+``eval`` is the Lambda minus the outputs: the same ``Engine`` (rule set, dedup, thresholds,
+redaction, titles) over the whole capture in one pass, and the same alert table as
+``dasalert run`` and the console output (``engine.outputs.console.table_rows``), in the same
+order. It accepts what ``run`` does not — plain events, JSON lines, decrypted records — and
+sends nothing anywhere.
+"""
 
 from __future__ import annotations
 
@@ -15,21 +22,26 @@ DESCRIPTION = (
     "Evaluate rules over activity events read from files ('-' is standard input): single JSON "
     "events, JSON lines (e.g. `dasalert decode` output), arrays, decrypted "
     "DatabaseActivityMonitoringRecord envelopes, or encrypted Kinesis/Firehose events and raw "
-    "record payloads (decrypted with --local-key, else AWS KMS). Dedup and thresholds run in "
-    "event time exactly as in the Lambda. Alerts go to standard output as a table or, with "
-    "--format json, one JSON object per line; a summary goes to standard error. Exit 0 even "
+    "record payloads (decrypted with --local-key, else AWS KMS). It is the Lambda minus the "
+    "outputs: the same engine, dedup and thresholds in event time, the same alerts and titles "
+    "as `dasalert run`, in the same table and order. Alerts go to standard output as a table "
+    "or, with --format json, one JSON object per line; a summary goes to standard error. Exit 0 "
+    "even "
     "when there are alerts; 1 when a rule file does not load or an input cannot be read."
 )
-
-_SEVERITY_COL = 8
-_RULE_COL_MAX = 32
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_input_arguments(parser)
     parser.add_argument("--rules", default="rules", metavar="PATH", help="rules (default ./rules)")
     parser.add_argument("--lists", metavar="PATH", help="lists.yaml (default: beside the rules)")
-    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text: the alert table (as `dasalert run` prints it); json: one alert per line "
+        "(Alert.to_dict(), the SNS message body); the summary goes to stderr either way",
+    )
     parser.add_argument(
         "--keep-params", action="store_true", help="keep paramList values (bind values) in alerts"
     )
@@ -58,11 +70,13 @@ def run(args: argparse.Namespace) -> int:
         resource_id=args.resource_id,
         decoder_options=decoder_options(args),
     )
-    for problem in read.problems:
-        print(problem, file=err)
+    for input_problem in read.problems:
+        print(input_problem, file=err)
 
     result = wired.engine.process(read.events)
-    alerts = sorted(result.alerts, key=lambda a: (a.first_seen or "", a.rule_id))
+    from engine.outputs.console import alert_order
+
+    alerts = alert_order(result.alerts)
     out = sys.stdout
     if args.format == "json":
         for alert in alerts:
@@ -82,23 +96,11 @@ def run(args: argparse.Namespace) -> int:
     return 1 if (load_errors or read.problems) else 0
 
 
-def _clean(text: Any) -> str:
-    """One terminal-safe line: event text can hold newlines and escape sequences."""
-    return "".join(ch if ch.isprintable() else " " for ch in str(text))
-
-
 def write_table(alerts: list[Any], out: TextIO) -> None:
+    """The table ``dasalert run`` and the console output print: one renderer, one order."""
+    from engine.outputs.console import table_rows
+
     if not alerts:
         out.write("no alerts\n")
         return
-    rule_w = min(_RULE_COL_MAX, max(4, *(len(a.rule_id) for a in alerts)))
-    sev, rule, count, seen = "SEVERITY", "RULE", "COUNT", "FIRST SEEN"
-    out.write(f"{sev:<{_SEVERITY_COL}}  {rule:<{rule_w}}  {count:>5}  {seen:<20}  TITLE\n")
-    for a in alerts:
-        seen = (a.first_seen or "-")[:19].replace("T", " ")
-        rule = a.rule_id if len(a.rule_id) <= rule_w else a.rule_id[: rule_w - 1] + "…"
-        kind = "" if a.kind == "rule" else f"[{a.kind}] "
-        out.write(
-            f"{a.severity.upper():<{_SEVERITY_COL}}  {rule:<{rule_w}}  {a.count:>5}  "
-            f"{seen:<20}  {kind}{_clean(a.title)}\n"
-        )
+    out.write("\n".join(table_rows(alerts)) + "\n")

@@ -37,6 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="rule file or directory (default: $DASALERT_RULES or ./rules)",
     )
+    parser.add_argument("--lists", metavar="PATH", help="lists.yaml (default: beside the rules)")
     parser.add_argument(
         "--format",
         choices=("text", "json"),
@@ -95,7 +96,7 @@ def _pipeline(args: argparse.Namespace, out: TextIO) -> tuple[Any, int]:
     rules_path = args.rules or os.environ.get("DASALERT_RULES") or "rules"
     state = MemoryStateStore()
     try:
-        wired = build_engine(rules_path, state)
+        wired = build_engine(rules_path, state, lists_path=args.lists)
     except RulesUnavailable as exc:
         raise ConfigError("--rules", str(exc)) from exc
     loaded = wired.loaded

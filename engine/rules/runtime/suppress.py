@@ -23,6 +23,7 @@ key                             kind      meaning
 ``df:<alert id>`` (namespace)   maximum   ``first`` = minus the window's first event time
 ``tc:<rule>:<group>:<bucket>``  counter   matching events of a group in one sub-bucket
 ``tf:<rule>:<group>:<bucket>``  counter   1 when the threshold fired in that sub-bucket
+``tm:<rule>:<group>:<bucket>``  maximum   ``first`` = minus the sub-bucket's earliest event time
 ==============================  ========  ===================================================
 
 ``<fp>`` is a digest of the whole event, ``<group>`` a digest of the group value's JSON (a group
@@ -302,8 +303,16 @@ class ThresholdCounter:
         every: dict[int, int] = {}
         for bucket, _ in located:
             every[bucket] = every.get(bucket, 0) + 1
+        earliest: dict[int, float] = {}
+        for bucket, hit in located:
+            t = _timed(hit)
+            earliest[bucket] = min(t, earliest.get(bucket, t))
         for bucket, amount in every.items():
             state.incr(f"tc:{prefix}:{bucket}", amount, expires_at=expires(bucket))
+            # the sub-bucket's earliest event: an alert's first seen is exact across batches
+            state.record_max(
+                f"tm:{prefix}:{bucket}", "first", -earliest[bucket], expires_at=expires(bucket)
+            )
         counted: list[Counted] = []
         added: dict[int, int] = {}
         for bucket, hit in located:
@@ -375,13 +384,31 @@ class ThresholdCounter:
                 tally.suppressed += 1  # another shard fired first
                 continue
             # (a duplicate can fire here too: the attempt that counted it died before firing)
-            firing = self._firing(
-                make_id, group, start, hit, decision.total, place.epoch, decision.first
-            )
+            first = self._first_seen(prefix, shape, decision.bucket, decision.first)
+            firing = self._firing(make_id, group, start, hit, decision.total, place.epoch, first)
             firing.context.update(context)
             firings.append(firing)
             emitted.add(firing.alert_id)
         return firings, tally
+
+    def _first_seen(
+        self, prefix: str, shape: BucketShape, bucket: int, first: float | None
+    ) -> float | None:
+        """The earliest event of the firing window, read from the per-sub-bucket minima.
+
+        The firing step alone knows only this batch's events; when earlier batches counted some
+        (the Lambda and ``dasalert run`` process one record at a time) it can only say "the
+        start of the oldest sub-bucket". Reading the stored minima (at most one read per
+        sub-bucket, and only when a threshold fires) gives every path the same exact time.
+        """
+        stored = [
+            -seen
+            for k in shape.span(bucket)
+            if (seen := self.state.read_namespace(f"tm:{prefix}:{k}").get("first")) is not None
+        ]
+        if not stored:
+            return first
+        return min(stored) if first is None else max(min(stored), first)
 
     @staticmethod
     def _firing(

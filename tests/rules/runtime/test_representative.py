@@ -65,3 +65,14 @@ def test_threshold_alert_carries_the_event_that_reached_the_count() -> None:
     events = [ev(v, T0 + i) for i, v in enumerate(["CREATE TABLE", "ALTER TABLE", "DROP TABLE"])]
     [alert] = Engine(RuleSet([rule]), MemoryStateStore()).process(events).alerts
     assert alert.title == "DDL by app: DROP TABLE"
+
+
+def test_threshold_first_seen_is_exact_when_earlier_batches_counted_the_events() -> None:
+    rule = ddl_rule(threshold=Threshold(3, 300, compile_expr("dbUserName")))
+    # 7 s apart: inside one 30 s sub-bucket the old answer was its start (T0), not T0 + 7
+    events = [ev("CREATE TABLE", T0 + 7 + i) for i in range(3)]
+    whole = Engine(RuleSet([rule]), MemoryStateStore()).process(events).alerts
+    per_event = Engine(RuleSet([rule]), MemoryStateStore())
+    emitted = [a for e in events for a in per_event.process([e]).alerts]
+    assert [a.first_seen for a in emitted] == [a.first_seen for a in whole]
+    assert whole[0].first_seen is not None and whole[0].first_seen.endswith(":07.000000Z")
