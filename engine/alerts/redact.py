@@ -481,7 +481,12 @@ def _bare_or_value(text: str, toks: list[Tok], j: int, ranges: _Ranges) -> int:
 
 
 def needs_redaction(text: str) -> bool:
-    """True when ``text`` mentions anything ``redact_sql`` might mask (the cheap pre-check)."""
+    """True when ``text`` mentions anything ``redact_sql`` might mask (the cheap pre-check).
+
+    Only the first ``MAX_TEXT_CHARS`` are read: redaction never reads further (``cap_text``).
+    """
+    if len(text) > MAX_TEXT_CHARS:
+        text = text[:MAX_TEXT_CHARS]
     low = text.lower()
     if any(trigger in low for trigger in _TRIGGERS):
         return True
