@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jmespath.parser import Parser
 
-from engine.rules.jptext import operands, unparse
+from engine.rules.jpast import operands, unparse
 from engine.rules.lang.loader import load_rules
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -19,7 +19,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from engine.rules.jptext import operands, unparse
+from engine.rules.jpast import operands, unparse
 from engine.rules.model import Expr, Rule
 from engine.rules.runtime.interpreter import make_interpreter
 from engine.rules.runtime.ruleset import event_date, is_true
