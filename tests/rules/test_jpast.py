@@ -432,3 +432,22 @@ def test_mixed_types_compare_the_whole_path() -> None:
     assert plain and found("@.exitCode == '0'") == plain  # the lint copy missed `@.`
     # the lint copy took the prefix `exitCode` for the value of `exitCode.code[0]`
     assert found("exitCode.code[0] == '0'") == []
+
+
+def test_the_toolbox_imports_only_jmespath_and_the_standard_library() -> None:
+    """Every room of engine.rules (the runtime above all) may import it: it imports no room."""
+    import ast
+    import sys
+    from pathlib import Path
+
+    import engine.rules.jpast as jpast
+
+    tree = ast.parse(Path(jpast.__file__).read_text())
+    roots = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            roots |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            roots.add(node.module.split(".")[0])
+    assert roots - {"jmespath"} <= set(sys.stdlib_module_names) | {"__future__"}
+    assert "jmespath" in roots

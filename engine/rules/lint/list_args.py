@@ -3,8 +3,8 @@
 ``starts_with_any``, ``ends_with_any`` and ``contains_any`` take a *literal list* of strings. Given
 a single string they test that one string, so ``starts_with_any(dbUserName, 'admins')`` — meant
 as "a name in the list ``admins``" — quietly tests the prefix ``admins`` and is almost never true.
-A named list is read only by ``in_list``/``in_list_ci``/``cidr_match``; this is an error because
-the rule runs and is silently wrong.
+A text that names a list of lists.yaml is that list (operators extend a signature there); any
+other text is an error because the rule runs and is silently wrong.
 """
 
 from __future__ import annotations
@@ -12,18 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from engine.rules.jpast import walk
+from engine.rules.jpast import literal_str, walk
 from engine.rules.lint import LintContext, check
 from engine.rules.model import Expr, Problem, Rule
 
 # function -> index of the argument that must be a list
 LIST_ARGS: dict[str, int] = {"starts_with_any": 1, "ends_with_any": 1, "contains_any": 1}
-
-
-def _text_literal(node: dict[str, Any]) -> str | None:
-    if node.get("type") == "literal" and isinstance(node.get("value"), str):
-        return str(node["value"])
-    return None
 
 
 def text_for_list(expr: Expr, lists: dict[str, Any]) -> Iterator[tuple[str, str]]:
@@ -33,20 +27,13 @@ def text_for_list(expr: Expr, lists: dict[str, Any]) -> Iterator[tuple[str, str]
             continue
         name, idx = node["value"], LIST_ARGS[node["value"]]
         args = node.get("children") or []
-        text = _text_literal(args[idx]) if idx < len(args) else None
+        text = literal_str(args[idx]) if idx < len(args) else None
         if text is None:
             continue
-        message = f"`{name}()` takes a list as argument {idx + 1}, not the text '{text}'"
         if text in lists:
-            values = ", ".join(f"'{v}'" for v in list(lists[text])[:3])
-            hint = (
-                f"'{text}' is a named list, which `{name}()` does not read: write its values "
-                f"as a literal list ([{values}{', …' if len(lists[text]) > 3 else ''}]), or use "
-                f"in_list / in_list_ci for membership"
-            )
-        else:
-            hint = f"write a list: {name}(…, ['{text}'])"
-        yield message, hint
+            continue  # a named list: its values are the prefixes / suffixes / needles
+        message = f"`{name}()` takes a list as argument {idx + 1}, not the text '{text}'"
+        yield message, f"write a list: {name}(…, ['{text}']), or name a list of lists.yaml"
 
 
 @check("list-argument")

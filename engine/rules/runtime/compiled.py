@@ -16,7 +16,7 @@ from typing import Any
 
 from jmespath.visitor import TreeInterpreter, _equals, _is_actual_number
 
-from engine.rules.jpast import field_path, is_falsy, walk
+from engine.rules.jpast import field_path, is_falsy, literal_str, walk
 from engine.rules.runtime.interpreter import SafeInterpreter
 
 Fn = Callable[[Any], Any]
@@ -161,8 +161,8 @@ def _compile_comparator(node: dict[str, Any], interp: SafeInterpreter) -> Fn | N
     left_node, right_node = node["children"]
     left, right = compile_node(left_node, interp), compile_node(right_node, interp)
     if op in ("eq", "ne"):
-        lit = right_node.get("value") if right_node.get("type") == "literal" else None
-        if type(lit) is str:  # `x == 'DDL'`: the 0/1-versus-bool special case cannot apply
+        lit = literal_str(right_node)
+        if lit is not None:  # `x == 'DDL'`: the 0/1-versus-bool special case cannot apply
             if op == "ne":
                 return lambda v: left(v) != lit
             return lambda v: left(v) == lit
