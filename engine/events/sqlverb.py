@@ -107,10 +107,21 @@ _TWO_WORD_KINDS = frozenset(
     }
 )
 _FIRST_OF_PAIR = frozenset(first for first, _ in _TWO_WORD_KINDS)
+# A third word that belongs to the verb after these pairs: ALTER SERVER AUDIT SPECIFICATION is
+# not ALTER SERVER AUDIT, and DROP DATABASE AUDIT SPECIFICATION is no DROP DATABASE.
+_THIRD_WORDS: dict[tuple[str, str], str] = {
+    ("SERVER", "AUDIT"): "SPECIFICATION",
+    ("DATABASE", "AUDIT"): "SPECIFICATION",
+}
+# Second words kept only when this third word follows: SET SESSION AUTHORIZATION is an identity
+# change, SET SESSION sql_mode = … stays SET.
+_SECOND_NEEDS_THIRD: dict[tuple[str, str], str] = {("SET", "SESSION"): "AUTHORIZATION"}
 _KIND_VERBS = frozenset({"CREATE", "ALTER", "DROP"})
 # First word -> the second words that belong to the verb.
 _SECOND_WORDS: dict[str, frozenset[str]] = {
-    "SET": frozenset({"PASSWORD", "ROLE", "TRANSACTION", "DEFAULT"}),
+    "SET": frozenset({"PASSWORD", "ROLE", "TRANSACTION", "DEFAULT", "SESSION"}),
+    "EXECUTE": frozenset({"AS"}),  # T-SQL EXECUTE AS LOGIN|USER = …: an identity change
+    "EXEC": frozenset({"AS"}),
     "RENAME": frozenset({"TABLE", "USER"}),
     "TRUNCATE": frozenset({"TABLE"}),
     "LOAD": frozenset({"DATA", "XML", "INDEX"}),
@@ -212,14 +223,21 @@ def _parse(sql: str, skip: re.Pattern[str]) -> tuple[str | None, int]:
                 second = word()
                 if second is not None and (kind, second) in _TWO_WORD_KINDS:
                     words.append(second)
+                    third = _THIRD_WORDS.get((kind, second))
+                    if third is not None and word() == third:
+                        words.append(third)
     else:
         allowed = _SECOND_WORDS.get(first)
         if allowed is not None:
             second = word()
             if second is not None and second in allowed:
-                words.append(second)
-                if second == "DEFAULT" and word() == "ROLE":  # SET DEFAULT ROLE
-                    words.append("ROLE")
+                needed = _SECOND_NEEDS_THIRD.get((first, second))
+                if needed is None:
+                    words.append(second)
+                    if second == "DEFAULT" and word() == "ROLE":  # SET DEFAULT ROLE
+                        words.append("ROLE")
+                elif word() == needed:
+                    words += (second, needed)
     return " ".join(words), pos
 
 
@@ -249,6 +267,11 @@ _FIRST_WORD_ACTION: dict[str, str] = {
     **dict.fromkeys(("CREATE", "ALTER", "DROP", "RENAME", "COMMENT"), "DDL"),
 }
 _WHOLE_VERB_ACTION: dict[str, str] = {
+    # identity changes: the session acts as another principal from here on
+    "SET ROLE": "ROLE",
+    "SET SESSION AUTHORIZATION": "ROLE",
+    "EXECUTE AS": "ROLE",
+    "EXEC AS": "ROLE",
     "SET PASSWORD": "ROLE",
     "SET DEFAULT ROLE": "ROLE",
     "RENAME USER": "ROLE",
