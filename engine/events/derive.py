@@ -44,6 +44,9 @@ _LOGIN_FAILED_COMMANDS = frozenset(
     {"AUTH FAILURE", "AUTHENTICATION FAILURE", "LOGIN FAILED", "FAILED_CONNECT", "FAILED CONNECT"}
 )
 _PG_AUTH_SQLSTATES = frozenset({"28P01", "28000"})
+# pgaudit files SET under MISC, but these SETs change who the session is: ROLE, as the SQL verb
+# table says for the other engines (EXECUTE AS on SQL Server).
+_IDENTITY_VERBS = frozenset({"SET ROLE", "SET SESSION AUTHORIZATION"})
 _PG_AUTH_MESSAGES = (
     "password authentication failed",
     "authentication failed for user",
@@ -72,6 +75,7 @@ _SQLSERVER_COMMAND_ACTION = {
     "DELETE": "WRITE",
     "MERGE": "WRITE",
     "EXECUTE": "FUNCTION",
+    "IMPERSONATE": "ROLE",  # EXECUTE AS LOGIN/USER (audit action IMPERSONATE)
     **dict.fromkeys(
         (
             "GRANT",
@@ -133,7 +137,7 @@ def error_code(value: object) -> str | None:
 
 
 def _has_text(value: object) -> bool:
-    return type(value) is str and bool(value.strip())  # type: ignore[attr-defined]
+    return type(value) is str and bool(value.strip())
 
 
 def derive_postgres(raw: dict, command: str, cls: str, verb: str | None) -> Derived:
@@ -157,6 +161,8 @@ def derive_postgres(raw: dict, command: str, cls: str, verb: str | None) -> Deri
         action = verb_action(command)
         if action == "MISC" and verb:
             action = verb_action(verb)
+    elif action == "MISC" and verb in _IDENTITY_VERBS:
+        action = "ROLE"
     return action, failed, code
 
 

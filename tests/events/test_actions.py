@@ -204,7 +204,11 @@ def test_mysql_query_errno_is_failed_not_login() -> None:
         ("WRITE", "INSERT", "insert into t values (1)", "WRITE"),
         ("FUNCTION", "DO", "do $$ begin end $$", "FUNCTION"),
         ("MISC", "SET", "set search_path = x", "MISC"),
-        ("MISC_SET", "SET", "set role x", "MISC"),
+        ("MISC_SET", "SET", "set time zone 'UTC'", "MISC"),
+        # identity changes are ROLE although pgaudit files them under MISC
+        ("MISC_SET", "SET", "set role x", "ROLE"),
+        ("MISC", "SET", "SET SESSION AUTHORIZATION postgres", "ROLE"),
+        ("MISC", "SET", "SET SESSION statement_timeout = 0", "MISC"),
         ("ALL", "CREATE ROLE", "create role eve", "ROLE"),  # unknown class: command tag decides
         ("", "SELECT", "select 1", "READ"),
         (None, "???", "drop table t", "DDL"),  # then the SQL
