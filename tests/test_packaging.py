@@ -44,7 +44,7 @@ def _functions() -> dict[str, dict]:
     return {
         name: res
         for name, res in _template()["Resources"].items()
-        if res["Type"] == "AWS::Serverless::Function"
+        if not name.startswith("Fn::ForEach::") and res["Type"] == "AWS::Serverless::Function"
     }
 
 
@@ -268,6 +268,11 @@ def test_samconfig_builds_without_a_container_and_acknowledges_iam() -> None:
     # make runs in the repository root, as the tests above run it (no copy of .venv and .git)
     assert build["build_in_source"] is True
     deploy = cfg["deploy"]["parameters"]
-    assert "CAPABILITY_IAM" in deploy["capabilities"].split()
+    assert {"CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"} <= set(deploy["capabilities"].split())
+    # SAM CLI expands Fn::ForEach only when asked (build, validate, package, deploy), and
+    # `sam build` / `sam package` take no parameter values: the list it loops over needs a default.
+    assert cfg["global"]["parameters"]["language_extensions"] is True
+    assert "parameter_overrides" not in build
+    assert _template()["Parameters"]["ResourceIds"]["Default"] == ""
     tags = dict(pair.split("=", 1) for pair in deploy["tags"].split())
     assert tags["app"] == '"dasalert"'  # stack tags, copied to every taggable resource

@@ -1,31 +1,45 @@
 """template.yaml, offline: SAM transforms it, cfn-lint finds no error, IAM is least privilege.
 
-The transform runs exactly as `sam deploy` would run it (after `sam package` replaced ``CodeUri``
-with an S3 URI), with a managed-policy loader that needs no AWS account: the template names no
-AWS managed policy, so an empty map is the truth, not a stub that hides something.
+CloudFormation runs the template's two transforms in order: AWS::LanguageExtensions expands
+``Fn::ForEach`` (one event source mapping per listed database) with the deployed parameter values,
+then the SAM transform runs on the result. ``_expand_foreach`` does the first step for the one
+shape the template uses, and the SAM translator then runs exactly as `sam deploy` would run it
+(after `sam package` replaced ``CodeUri`` with an S3 URI), with a managed-policy loader that needs
+no AWS account: the template names no AWS managed policy, so an empty map is the truth, not a stub
+that hides something. cfn-lint also lints the source template itself, expanding ``Fn::ForEach``
+on its own, as `sam validate --lint` does.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import re
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cfnlint.api import lint
+from cfnlint.api import ManualArgs, lint
 from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import yaml_parse
 
 ROOT = Path(__file__).resolve().parent.parent
 
 CLUSTER_PARAMS = {
-    "StreamArn": "arn:aws:kinesis:us-east-1:123456789012:stream/aws-rds-das-cluster-ABCDEFGHIJ",
-    "ResourceId": "cluster-ABCDEFGHIJ",
-    "KmsKeyArn": "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+    "ResourceIds": "cluster-ABCDEFGHIJ",
+    "KmsKeyArns": "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
     "SlackWebhookSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:slack-AbCdEf",
     "AlertEmail": "secops@example.com",
 }
+# Twenty databases of both kinds under two keys: one stack for all of them.
+MANY_IDS = [f"cluster-{i:02d}AURORA" for i in range(12)] + [f"db-{i:02d}ORACLE" for i in range(8)]
+MANY_PARAMS = dict(
+    CLUSTER_PARAMS,
+    ResourceIds=",".join(MANY_IDS),
+    KmsKeyArns="arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab,"
+    "arn:aws:kms:us-east-1:123456789012:key/9234abcd-12ab-34cd-56ef-1234567890ab",
+)
 # Every optional resource switched on: customer keys for the stream, queues and logs, a Slack bot.
 FULL_PARAMS = dict(
     CLUSTER_PARAMS,
@@ -49,8 +63,50 @@ def source() -> dict[str, Any]:
     return yaml_parse((ROOT / "template.yaml").read_text())
 
 
+FOREACH = re.compile(r"^Fn::ForEach::\w+$")
+
+
+def _substitute(node: Any, name: str, value: str) -> Any:
+    """The loop variable's value in a fragment: ``Ref`` to it and ``${name}`` in ``Fn::Sub``."""
+    if isinstance(node, list):
+        return [_substitute(item, name, value) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if node == {"Ref": name}:
+        return value
+    out = {k: _substitute(v, name, value) for k, v in node.items()}
+    if isinstance(out.get("Fn::Sub"), str):
+        out["Fn::Sub"] = out["Fn::Sub"].replace("${" + name + "}", value)
+    return out
+
+
+def _expand_foreach(tpl: dict[str, Any], params: dict[str, str]) -> dict[str, Any]:
+    """AWS::LanguageExtensions' expansion of ``Fn::ForEach`` in Resources, for a collection that
+    is a CommaDelimitedList parameter: ``&{name}`` in a logical id is the value without its
+    non-alphanumeric characters, ``${name}`` the value itself."""
+    out = copy.deepcopy(tpl)
+    resources: dict[str, Any] = {}
+    for key, value in out["Resources"].items():
+        if not FOREACH.match(key):
+            resources[key] = value
+            continue
+        name, collection, fragment = value
+        items = [item.strip() for item in params[collection["Ref"]].split(",")]
+        for item in items:
+            for id_template, body in fragment.items():
+                logical_id = id_template.replace("&{" + name + "}", re.sub(r"\W|_", "", item))
+                logical_id = logical_id.replace("${" + name + "}", item)
+                assert logical_id not in resources, f"duplicate logical id {logical_id}"
+                resources[logical_id] = _substitute(body, name, item)
+    out["Resources"] = resources
+    transforms = out["Transform"]
+    assert transforms[0] == "AWS::LanguageExtensions", "expansion runs first"
+    out["Transform"] = transforms[1]
+    return out
+
+
 def _transform(source: dict[str, Any], params: dict[str, str]) -> dict[str, Any]:
-    tpl = copy.deepcopy(source)
+    tpl = _expand_foreach(source, params)
     tpl["Globals"]["Function"]["CodeUri"] = "s3://dasalert-artifacts/dasalert.zip"  # sam package
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("AWS_DEFAULT_REGION", "us-east-1")  # SAM resolves AWS::Region offline from it
@@ -86,8 +142,7 @@ def test_every_optional_resource_on_transforms_and_lints_clean(source: dict[str,
 def test_instance_resource_ids_transform_too(source: dict[str, Any]) -> None:
     params = dict(
         CLUSTER_PARAMS,
-        StreamArn="arn:aws:kinesis:us-east-1:123456789012:stream/aws-rds-das-db-ABCDEFGHIJ",
-        ResourceId="db-ABCDEFGHIJ",
+        ResourceIds="db-ABCDEFGHIJ",
         SlackWebhookSecretArn="",
         AlertEmail="",
         SecurityHubEnabled="false",
@@ -104,7 +159,6 @@ def test_function_runtime_and_kinesis_event_source(transformed: dict[str, Any]) 
     env = fn["Environment"]["Variables"]
     for var in (
         "DASALERT_RULES",
-        "DASALERT_RESOURCE_ID",
         "SNS_TOPIC_ARN",
         "SLACK_WEBHOOK_SECRET_ARN",
         "SECURITYHUB_ENABLED",
@@ -113,9 +167,15 @@ def test_function_runtime_and_kinesis_event_source(transformed: dict[str, Any]) 
         "LOG_LEVEL",
     ):
         assert var in env, var
+    # each record's stream ARN names its database: no stack-wide resource id
+    assert "DASALERT_RESOURCE_ID" not in env
     (esm,) = _resources(transformed, "AWS::Lambda::EventSourceMapping").values()
     p = esm["Properties"]
-    assert p["EventSourceArn"] == {"Ref": "StreamArn"}
+    assert p["FunctionName"] == {"Ref": "StreamFunction"}
+    assert p["EventSourceArn"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:kinesis:${AWS::Region}:${AWS::AccountId}"
+        ":stream/aws-rds-das-cluster-ABCDEFGHIJ"
+    }
     assert p["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert p["BisectBatchOnFunctionError"] is True
     assert p["StartingPosition"] == {"Ref": "StartingPosition"}
@@ -127,24 +187,55 @@ def test_function_runtime_and_kinesis_event_source(transformed: dict[str, Any]) 
         assert key in p
 
 
-def test_kms_decrypt_only_on_the_key_under_the_resource_context(source: dict[str, Any]) -> None:
+def _kms_statements(source: dict[str, Any]) -> list[dict[str, Any]]:
     role = source["Resources"]["StreamFunctionRole"]["Properties"]
     stmts = _statements(role["Policies"][0]["PolicyDocument"])
-    kms = [s for s in stmts if "Fn::If" in s and s["Fn::If"][0] == "IsCluster"]
-    assert len(kms) == 1
-    cond, cluster, instance = kms[0]["Fn::If"]
-    assert cond == "IsCluster"
-    for stmt, ctx_key in (
-        (cluster, "kms:EncryptionContext:aws:rds:dbc-id"),
-        (instance, "kms:EncryptionContext:aws:rds:db-id"),
-    ):
+    return [s for s in stmts if s.get("Sid", "").startswith("Decrypt") and "DataKeys" in s["Sid"]]
+
+
+def _allows(stmt: dict[str, Any], context: dict[str, str], ids: list[str]) -> bool:
+    """IAM's verdict on one statement's condition for a request's encryption context, with
+    ``Ref: ResourceIds`` bound to ``ids``: keys and operators are ANDed, a list is any-of, and
+    a key missing from the request fails StringEquals/StringLike."""
+
+    def values(v: Any) -> list[str]:
+        if v == {"Ref": "ResourceIds"}:
+            return ids
+        return v if isinstance(v, list) else [v]
+
+    for op, conds in stmt["Condition"].items():
+        for key, wanted in conds.items():
+            got = context.get(key.removeprefix("kms:EncryptionContext:"))
+            if got is None:
+                return False
+            match = (lambda a, b: a == b) if op == "StringEquals" else fnmatchcase
+            assert op in ("StringEquals", "StringLike"), op
+            if not any(match(got, w) for w in values(wanted)):
+                return False
+    return True
+
+
+@pytest.mark.parametrize("ids", [["cluster-ABCDEFGHIJ"], ["db-ABCDEFGHIJ"], MANY_IDS])
+def test_kms_decrypt_exactly_under_the_listed_encryption_contexts(
+    source: dict[str, Any], ids: list[str]
+) -> None:
+    stmts = _kms_statements(source)
+    assert len(stmts) == 2
+    for stmt in stmts:
         assert stmt["Action"] == "kms:Decrypt"
-        assert stmt["Resource"] == {"Ref": "KmsKeyArn"}
-        assert stmt["Condition"] == {"StringEquals": {ctx_key: {"Ref": "ResourceId"}}}
-    # IsCluster is decided by the resource id's prefix
-    assert source["Conditions"]["IsCluster"] == {
-        "Fn::Equals": [{"Fn::Select": [0, {"Fn::Split": ["-", {"Ref": "ResourceId"}]}]}, "cluster"]
+        assert stmt["Resource"] == {"Ref": "KmsKeyArns"}
+    # every context RDS could use for a listed or an unlisted database, each kind of key
+    others = ["cluster-OTHER", "db-OTHER"]
+    allowed = set()
+    for key in ("aws:rds:dbc-id", "aws:rds:db-id"):
+        for rid in ids + others:
+            if any(_allows(s, {key: rid}, ids) for s in stmts):
+                allowed.add((key, rid))
+    expected = {
+        ("aws:rds:dbc-id" if rid.startswith("cluster-") else "aws:rds:db-id", rid) for rid in ids
     }
+    assert allowed == expected
+    assert not any(_allows(s, {}, ids) for s in stmts)  # no context, no decrypt
 
 
 def test_no_wildcard_resource_or_action_in_function_permissions(
@@ -157,7 +248,11 @@ def test_no_wildcard_resource_or_action_in_function_permissions(
         docs.append(pol["Properties"]["PolicyDocument"])
     flat = json.dumps(docs)
     assert '"*"' not in flat
-    assert ":*" not in flat
+    # The only patterns: the activity streams of this account and region (their names are
+    # fixed by RDS), and the kind of resource id each KMS context key takes.
+    streams = "arn:${AWS::Partition}:kinesis:${AWS::Region}:${AWS::AccountId}:stream/aws-rds-das-*"
+    patterns = set(re.findall(r'"([^"]*\*[^"]*)"', flat))
+    assert patterns == {streams, "cluster-*", "db-*"}
 
 
 def test_each_output_permission_names_exactly_one_resource(source: dict[str, Any]) -> None:
@@ -232,6 +327,8 @@ def test_state_table_actions_are_exactly_what_the_store_calls(source: dict[str, 
     policy = source["Resources"]["OutputsPolicy"]["Properties"]["PolicyDocument"]
     (stmt,) = [s for s in _statements(policy) if s.get("Sid") == "StateTable"]
     assert set(stmt["Action"]) == called
+    # BatchWriteItem would also allow deletes: the store's batches must stay puts only
+    assert "DeleteRequest" not in code
 
 
 def test_alarm_key_grant_is_limited_to_this_account(source: dict[str, Any]) -> None:
@@ -307,7 +404,7 @@ def test_functions_log_json_at_the_chosen_level(
 
 def test_logs_queues_and_state_are_kept_when_the_stack_goes(source: dict[str, Any]) -> None:
     res = source["Resources"]
-    kept = [n for n, r in res.items() if r["Type"] in (
+    kept = [n for n, r in res.items() if not FOREACH.match(n) and r["Type"] in (
         "AWS::Logs::LogGroup", "AWS::SQS::Queue", "AWS::DynamoDB::Table"
     )]
     assert len(kept) == 5
@@ -349,9 +446,15 @@ def test_encrypted_stream_key_is_usable_only_through_kinesis(source: dict[str, A
     stmt, absent = stream_key[1], stream_key[2]
     assert absent == NO_VALUE
     assert (stmt["Action"], stmt["Resource"]) == ("kms:Decrypt", {"Ref": "StreamEncryptionKeyArn"})
-    cond = stmt["Condition"]["StringEquals"]
-    assert cond["kms:ViaService"] == {"Fn::Sub": "kinesis.${AWS::Region}.amazonaws.com"}
-    assert "kms:EncryptionContext:aws:kinesis:arn" in cond
+    assert stmt["Condition"] == {
+        "StringEquals": {"kms:ViaService": {"Fn::Sub": "kinesis.${AWS::Region}.amazonaws.com"}},
+        "StringLike": {
+            "kms:EncryptionContext:aws:kinesis:arn": {
+                "Fn::Sub": "arn:${AWS::Partition}:kinesis:${AWS::Region}:${AWS::AccountId}"
+                ":stream/aws-rds-das-*"
+            }
+        },
+    }
 
 
 def test_only_the_functions_publish_alerts_and_only_alarms_publish_to_ops(
@@ -402,3 +505,92 @@ def test_decoder_parameters_match_what_the_code_accepts(source: dict[str, Any]) 
     assert set(params["SlackMinSeverity"]["AllowedValues"]) == {
         "info", "low", "medium", "high", "critical"
     }
+
+
+# ---------------------------------------------------------------- many streams, one stack
+
+
+def test_one_event_source_mapping_per_listed_database(source: dict[str, Any]) -> None:
+    out = _transform(source, MANY_PARAMS)
+    assert [str(m) for m in lint(json.dumps(out), regions=["us-east-1"])] == []
+    esms = _resources(out, "AWS::Lambda::EventSourceMapping")
+    arns = {
+        e["Properties"]["EventSourceArn"]["Fn::Sub"].rsplit("aws-rds-das-", 1)[1]
+        for e in esms.values()
+    }
+    assert arns == set(MANY_IDS)
+    assert len(esms) == len(MANY_IDS)
+    for esm in esms.values():
+        p = esm["Properties"]
+        assert p["FunctionName"] == {"Ref": "StreamFunction"}
+        assert p["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        assert p["ParallelizationFactor"] == {"Ref": "ParallelizationFactor"}
+    # one function, one watchdog, one table, one topic for all twenty
+    assert len(_resources(out, "AWS::Lambda::Function")) == 2
+    assert len(_resources(out, "AWS::DynamoDB::Table")) == 1
+
+
+def test_each_stream_arn_names_its_database_for_the_decoder(source: dict[str, Any]) -> None:
+    """The function has no stack-wide resource id: the decoder takes each record's database from
+    the stream ARN the mapping reads, which must therefore have the name RDS gives it."""
+    from engine.das.sources import resource_id_from_arn
+
+    out = _transform(source, MANY_PARAMS)
+    for esm in _resources(out, "AWS::Lambda::EventSourceMapping").values():
+        arn = esm["Properties"]["EventSourceArn"]["Fn::Sub"]
+        arn = arn.replace("${AWS::Partition}", "aws").replace("${AWS::Region}", "us-east-1")
+        arn = arn.replace("${AWS::AccountId}", "123456789012")
+        assert resource_id_from_arn(arn) in MANY_IDS
+
+
+def test_watchdog_expects_every_listed_database(source: dict[str, Any]) -> None:
+    from engine.pipeline.config import Config
+
+    env = source["Resources"]["HealthFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["DASALERT_EXPECTED_RESOURCES"] == {"Fn::Join": [",", {"Ref": "ResourceIds"}]}
+    joined = ",".join(MANY_IDS)  # what CloudFormation's Fn::Join makes of the list
+    config = Config.from_env({"DASALERT_RULES": "rules", "DASALERT_EXPECTED_RESOURCES": joined})
+    assert list(config.expected_resources) == MANY_IDS
+
+
+@pytest.mark.parametrize("ids", ["cluster-ABCDEFGHIJ", ",".join(MANY_IDS)])
+def test_cfn_lint_expands_and_accepts_the_source_template(ids: str) -> None:
+    """What `sam validate --lint` runs: cfn-lint on the template as written, expanding
+    Fn::ForEach itself, for one database and for twenty."""
+    text = (ROOT / "template.yaml").read_text()
+    params = [{**CLUSTER_PARAMS, "ResourceIds": ids}]
+    matches = lint(text, regions=["us-east-1"], config=ManualArgs(parameters=params))
+    assert [str(m) for m in matches] == []
+
+
+def test_cfn_lint_checks_inside_the_loop() -> None:
+    """The test above would pass if cfn-lint skipped Fn::ForEach: an error in the loop's body
+    must be found."""
+    text = (ROOT / "template.yaml").read_text()
+    broken = text.replace("          BatchSize: !Ref BatchSize", '          BatchSize: "many"')
+    assert broken != text
+    matches = lint(broken, regions=["us-east-1"], config=ManualArgs(parameters=[CLUSTER_PARAMS]))
+    assert any(m.rule.id == "E3012" for m in matches)
+
+
+@pytest.mark.parametrize(
+    ("ids", "accepted"),
+    [
+        ("", False),  # the default: only there for SAM CLI's offline expansion
+        ("cluster-A1,,db-B2", False),
+        ("cluster-A1,", False),
+        ("cluster-A1", True),
+        (",".join(MANY_IDS), True),
+    ],
+)
+def test_deploying_without_resource_ids_is_refused(
+    source: dict[str, Any], transformed: dict[str, Any], ids: str, accepted: bool
+) -> None:
+    """CloudFormation's Rules run before any change; this one is Not(Contains(list, ""))."""
+    (assertion,) = source["Rules"]["ResourceIdsGiven"]["Assertions"]
+    assert assertion["Assert"] == {"Fn::Not": [{"Fn::Contains": [{"Ref": "ResourceIds"}, ""]}]}
+    values = ids.split(",")  # how CloudFormation splits a CommaDelimitedList
+    assert ("" not in values) is accepted
+    pattern = source["Parameters"]["ResourceIds"]["AllowedPattern"]
+    assert all(re.fullmatch(pattern, v) for v in values)  # the pattern alone lets "" through
+    assert transformed["Rules"] == source["Rules"]  # the transforms keep the rule
