@@ -276,3 +276,59 @@ def test_samconfig_builds_without_a_container_and_acknowledges_iam() -> None:
     assert _template()["Parameters"]["ResourceIds"]["Default"] == ""
     tags = dict(pair.split("=", 1) for pair in deploy["tags"].split())
     assert tags["app"] == '"dasalert"'  # stack tags, copied to every taggable resource
+
+
+# ---------------------------------------------------------------- package metadata
+
+
+def _project() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def test_license_file_is_the_one_the_metadata_declares() -> None:
+    project = _project()["project"]
+    assert project["license"] == "Apache-2.0"  # PEP 639 SPDX expression
+    assert project["license-files"] == ["LICENSE"]
+    text = (ROOT / "LICENSE").read_text()
+    assert "Apache License" in text and "Version 2.0, January 2004" in text
+    assert "TERMS AND CONDITIONS FOR USE, REPRODUCTION, AND DISTRIBUTION" in text
+    # a license expression and a license classifier together are rejected by PyPI
+    assert not [c for c in project["classifiers"] if c.startswith("License ::")]
+
+
+def test_version_is_written_once_and_the_cli_reports_it() -> None:
+    import engine
+
+    pyproject = _project()
+    assert "version" not in pyproject["project"]
+    assert "version" in pyproject["project"]["dynamic"]
+    assert pyproject["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "engine.__version__"}
+    out = subprocess.run(
+        [sys.executable, "-m", "engine", "--version"],
+        cwd=ROOT, capture_output=True, text=True, check=True, timeout=60,
+    )
+    assert out.stdout.strip() == f"dasalert {engine.__version__}"
+
+
+def test_classifiers_name_every_supported_python_including_lambdas() -> None:
+    from packaging.specifiers import SpecifierSet
+
+    project = _project()["project"]
+    runtime = _template()["Globals"]["Function"]["Runtime"].removeprefix("python")
+    listed = {
+        c.rsplit(" :: ", 1)[1]
+        for c in project["classifiers"]
+        if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c)
+    }
+    assert runtime in listed
+    assert all(SpecifierSet(project["requires-python"]).contains(v) for v in listed)
+
+
+def test_extras_never_reach_the_lambda_bundle() -> None:
+    """Tools (tests, lint, bench, the pytest plugin) are extras; the bundle installs the lock,
+    which is made from [project] dependencies only."""
+    project = _project()["project"]
+    extras = {_name(req) for reqs in project["optional-dependencies"].values() for req in reqs}
+    assert {"pytest", "moto", "cfn-lint", "aws-sam-translator"} <= extras
+    assert not extras & set(_locked())
+    assert "uv" not in _locked()  # the lock's tool is not in the lock
