@@ -1,9 +1,15 @@
 """The output interface, its delivery report and the tiny registry (StreamAlert style).
 
 A new destination is one new module in ``engine/outputs`` with a class decorated by
-``@register("name")``. ``send`` never raises for a delivery problem: it reports, per alert,
-whether the alert was delivered, failed in a way a retry may fix, or failed for good, so the
-caller can retry, report ``batchItemFailures`` or dead-letter it — and nothing is silently lost.
+``@register("name", enabled_by=…, min_severity=…)`` and a ``from_env`` classmethod. The
+registration is everything the rest of the product knows about an output: routing builds it from
+the environment, turns it on when one of its variables is set, and gives it its default minimum
+severity; ``dasalert lint`` and ``send-test`` take the list of names from it. No other module
+keeps a list of outputs.
+
+``send`` never raises for a delivery problem: it reports, per alert, whether the alert was
+delivered, failed in a way a retry may fix, or failed for good, so the caller can retry, report
+``batchItemFailures`` or dead-letter it — and nothing is silently lost.
 """
 
 from __future__ import annotations
@@ -11,11 +17,15 @@ from __future__ import annotations
 import enum
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from engine.alerts import Alert
+from engine.alerts.model import SEVERITIES
+
+if TYPE_CHECKING:
+    from engine.outputs.routing import OutputContext
 
 
 class Status(enum.Enum):
@@ -94,33 +104,106 @@ class Output(ABC):
     # Slack or SNS would page a second time.
     updates_in_place: ClassVar[bool] = False
 
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], ctx: OutputContext) -> Output:
+        """The output configured from ``env``; a ``ConfigError`` naming the variable when the
+        configuration is wrong (raised at start-up, not at the first incident). The default
+        suits an output that needs no configuration."""
+        return cls()
+
     @abstractmethod
     def send(self, alerts: Sequence[Alert], deadline: Deadline | None = None) -> DeliveryReport:
         """Deliver what can be delivered; report every alert exactly once."""
 
 
-_REGISTRY: dict[str, type[Output]] = {}
+@dataclass(frozen=True)
+class OutputSpec:
+    """What an output declares when it registers.
+
+    ``enabled_by``: when ``DASALERT_OUTPUTS`` is not set, the output is on if any of these
+    variables is set (non-empty; with ``flag``, set to a true value such as ``true``).
+    ``min_severity``: the default of ``<NAME>_MIN_SEVERITY``. ``ops``: whether the default ops
+    route (pipeline and rule-error alerts) includes it. ``fallback``: on when nothing at all is
+    configured, so a deployment never sends its alerts nowhere.
+    """
+
+    name: str
+    cls: type[Output]
+    enabled_by: tuple[str, ...] = ()
+    flag: bool = False
+    min_severity: str = "info"
+    ops: bool = True
+    fallback: bool = False
+
+    @property
+    def min_severity_variable(self) -> str:
+        return f"{self.name.upper()}_MIN_SEVERITY"
+
+    def enabled(self, env: Mapping[str, str]) -> bool:
+        from engine.pipeline.env import env_bool, env_str
+
+        if self.flag:
+            return any(env_bool(env, v) for v in self.enabled_by)
+        return any(env_str(env, v) for v in self.enabled_by)
+
+    def build(self, env: Mapping[str, str], ctx: OutputContext) -> Output:
+        return self.cls.from_env(env, ctx)
 
 
-def register(name: str) -> Callable[[type[Output]], type[Output]]:
+_REGISTRY: dict[str, OutputSpec] = {}
+
+
+def register(
+    name: str,
+    *,
+    enabled_by: Sequence[str] = (),
+    flag: bool = False,
+    min_severity: str = "info",
+    ops: bool = True,
+    fallback: bool = False,
+) -> Callable[[type[Output]], type[Output]]:
+    """Class decorator: declare an output (see :class:`OutputSpec` for the meaning of each
+    argument). A second class under a taken name is a programming error, raised at import."""
+    if min_severity not in SEVERITIES:
+        raise ValueError(f"output {name!r}: unknown min_severity {min_severity!r}")
+
     def deco(cls: type[Output]) -> type[Output]:
-        if name in _REGISTRY and _REGISTRY[name] is not cls:
+        old = _REGISTRY.get(name)
+        if old is not None and old.cls is not cls:
             raise ValueError(f"output {name!r} registered twice")
         cls.name = name
-        _REGISTRY[name] = cls
+        _REGISTRY[name] = OutputSpec(
+            name, cls, tuple(enabled_by), flag, min_severity, ops, fallback
+        )
         return cls
 
     return deco
 
 
-def registry() -> dict[str, type[Output]]:
-    """Every registered output, importing the modules of this package once."""
+def _import_outputs() -> None:
+    """Import every module of this package once, so each output has registered itself."""
     import importlib
     import pkgutil
 
     import engine.outputs as pkg
 
     for mod in pkgutil.iter_modules(pkg.__path__):
-        if mod.name not in {"base"}:
+        if mod.name != "base":
             importlib.import_module(f"engine.outputs.{mod.name}")
-    return dict(_REGISTRY)
+
+
+def specs() -> dict[str, OutputSpec]:
+    """Every registered output by name, in name order (not import order: routing must not
+    depend on which module some caller happened to import first)."""
+    _import_outputs()
+    return {name: _REGISTRY[name] for name in sorted(_REGISTRY)}
+
+
+def registry() -> dict[str, type[Output]]:
+    """Every registered output class by name."""
+    return {name: spec.cls for name, spec in specs().items()}
+
+
+def output_names() -> tuple[str, ...]:
+    """The names a rule's ``outputs:`` and ``DASALERT_OUTPUTS`` may use."""
+    return tuple(specs())

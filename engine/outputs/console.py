@@ -104,7 +104,7 @@ def table_rows(alerts: Sequence[Alert]) -> list[str]:
     return lines
 
 
-@register("console")
+@register("console", min_severity="info", fallback=True)
 class ConsoleOutput(Output):
     """Writes alerts to ``stream`` (stdout by default); ``fmt`` is ``table`` or ``json``."""
 

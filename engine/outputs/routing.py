@@ -22,13 +22,12 @@ from typing import Any, TextIO
 
 from engine.alerts import Alert
 from engine.alerts.model import SEVERITIES, severity_rank
-from engine.outputs.base import Deadline, DeliveryReport, Output, registry
-from engine.pipeline.env import ConfigError, env_bool, env_str
+from engine.outputs.base import Deadline, DeliveryReport, Output, OutputSpec, specs
+from engine.pipeline.env import ConfigError
 
 log = logging.getLogger("dasalert.outputs")
 
 OPS_KINDS = frozenset({"pipeline", "rule_error"})
-DEFAULT_MIN_SEVERITY = {"slack": "medium", "securityhub": "low", "sns": "info", "console": "info"}
 
 
 def env_list(env: Mapping[str, str], name: str) -> list[str] | None:
@@ -99,33 +98,24 @@ class OutputContext:
         return self.stream if self.stream is not None else sys.stdout
 
 
-def _configured(env: Mapping[str, str]) -> list[str]:
-    """The outputs whose configuration is present, when ``DASALERT_OUTPUTS`` is not set."""
-    names = []
-    if any(
-        env_str(env, v)
-        for v in ("SLACK_WEBHOOK_SECRET_ARN", "SLACK_WEBHOOK_URL", "SLACK_BOT_TOKEN_SECRET_ARN")
-    ):
-        names.append("slack")
-    if env_str(env, "SNS_TOPIC_ARN"):
-        names.append("sns")
-    if env_bool(env, "SECURITYHUB_ENABLED"):
-        names.append("securityhub")
-    return names or ["console"]
+def _configured(env: Mapping[str, str], known: Mapping[str, OutputSpec]) -> list[str]:
+    """The outputs whose configuration is present, when ``DASALERT_OUTPUTS`` is not set: each
+    output's own ``enabled_by`` variables decide; the fallback output(s) when none is on."""
+    on = [name for name, spec in known.items() if spec.enabled(env)]
+    return on or [name for name, spec in known.items() if spec.fallback]
+
+
+def _unknown(variable: str, name: str, known: Mapping[str, OutputSpec]) -> ConfigError:
+    return ConfigError(variable, f"unknown output {name!r}; known: {', '.join(sorted(known))}")
 
 
 def build_output(name: str, env: Mapping[str, str], ctx: OutputContext) -> Output:
     """One configured output instance by its registered name (``ConfigError`` if wrong)."""
-    known = registry()
-    cls = known.get(name)
-    if cls is None:
-        raise ConfigError(
-            "DASALERT_OUTPUTS", f"unknown output {name!r}; known: {', '.join(sorted(known))}"
-        )
-    from_env = getattr(cls, "from_env", None)
-    if from_env is None:
-        return cls()
-    return from_env(env, ctx)
+    known = specs()
+    spec = known.get(name)
+    if spec is None:
+        raise _unknown("DASALERT_OUTPUTS", name, known)
+    return spec.build(env, ctx)
 
 
 @dataclass
@@ -159,30 +149,29 @@ class Router:
             clock=clock or _utcnow,
             stream=stream,
         )
+        known = specs()
         listed = env_list(env, "DASALERT_OUTPUTS")
-        enabled = list(only) if only is not None else (listed or _configured(env))
+        enabled = list(only) if only is not None else (listed or _configured(env, known))
+        for n in enabled:
+            if n not in known:
+                raise _unknown("DASALERT_OUTPUTS", n, known)
         staging_env = env_list(env, "DASALERT_STAGING_OUTPUTS")
-        staging = staging_env if staging_env is not None else ["console"]
+        # experimental rules: by default only where nothing pages (the fallback output, console)
+        fallback = [n for n, spec in known.items() if spec.fallback]
+        staging = staging_env if staging_env is not None else fallback
         ops_env = env_list(env, "DASALERT_OPS_OUTPUTS")
-        ops = ops_env if ops_env is not None else [n for n in enabled if n != "securityhub"]
+        ops = ops_env if ops_env is not None else [n for n in enabled if known[n].ops]
         if only is not None:
             staging, ops = [n for n in staging if n in enabled], [n for n in ops if n in enabled]
-        known = registry()
-        for var, names in (
-            ("DASALERT_OUTPUTS", enabled),
-            ("DASALERT_STAGING_OUTPUTS", staging),
-            ("DASALERT_OPS_OUTPUTS", ops),
-        ):
+        for var, names in (("DASALERT_STAGING_OUTPUTS", staging), ("DASALERT_OPS_OUTPUTS", ops)):
             for n in names:
                 if n not in known:
-                    raise ConfigError(
-                        var, f"unknown output {n!r}; known: {', '.join(sorted(known))}"
-                    )
+                    raise _unknown(var, n, known)
         outputs: dict[str, Output] = {}
         for n in dict.fromkeys([*enabled, *staging, *ops]):
-            outputs[n] = build_output(n, env, ctx)
+            outputs[n] = known[n].build(env, ctx)
         min_sev = {
-            n: env_severity(env, f"{n.upper()}_MIN_SEVERITY", DEFAULT_MIN_SEVERITY.get(n, "info"))
+            n: env_severity(env, known[n].min_severity_variable, known[n].min_severity)
             for n in outputs
         }
         return cls(outputs, tuple(dict.fromkeys(enabled)), min_sev, tuple(staging), tuple(ops))

@@ -49,7 +49,10 @@ def _account_of(alert: Alert) -> str | None:
     return _arn_parts(alert)[2]
 
 
-@register("securityhub")
+# Findings are security incidents: pipeline health alerts stay out of Security Hub by default.
+@register(
+    "securityhub", enabled_by=("SECURITYHUB_ENABLED",), flag=True, min_severity="low", ops=False
+)
 class SecurityHubOutput(Output):
     updates_in_place = True  # Id = alert id: a repeat updates the one finding (count, last seen)
     """Imports alerts as ASFF findings into the account's default product."""

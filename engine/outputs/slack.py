@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 from engine.alerts import Alert
@@ -236,7 +237,11 @@ class ChannelMap:
         return next(self.by_severity[s] for s in SEVERITIES if s in self.by_severity)
 
 
-@register("slack")
+@register(
+    "slack",
+    enabled_by=("SLACK_WEBHOOK_SECRET_ARN", "SLACK_WEBHOOK_URL", "SLACK_BOT_TOKEN_SECRET_ARN"),
+    min_severity="medium",
+)
 class SlackOutput(Output):
     """Sends each rule's alerts as one Block Kit message; reports every alert."""
 
@@ -312,9 +317,7 @@ class SlackOutput(Output):
                 for a in group:
                     report.add(a.id, Status.PERMANENT, f"cannot render: {type(exc).__name__}")
                 continue
-            outcome = self.policy.call(
-                lambda p=payload, c=channel: self.transport.post(p, c), deadline
-            )
+            outcome = self.policy.call(partial(self.transport.post, payload, channel), deadline)
             for a in group:
                 report.add(a.id, outcome.status, outcome.reason)
         return report
@@ -331,4 +334,4 @@ def _secret(ctx: OutputContext, arn: str, keys: tuple[str, ...]) -> Callable[[],
 def _check_arn(variable: str, arn: str, error: type[Exception]) -> None:
     parts = arn.split(":")
     if len(parts) < 7 or parts[0] != "arn" or parts[2] != "secretsmanager":
-        raise error(variable, f"not a Secrets Manager ARN: {arn!r}")  # type: ignore[call-arg]
+        raise error(variable, f"not a Secrets Manager ARN: {arn!r}")

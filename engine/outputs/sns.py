@@ -142,7 +142,7 @@ def _pack(entries: Sequence[_Entry]) -> list[list[_Entry]]:
     return batches
 
 
-@register("sns")
+@register("sns", enabled_by=("SNS_TOPIC_ARN",), min_severity="info")
 class SnsOutput(Output):
     """Publishes alerts to one topic with ``PublishBatch``."""
 

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.rules.lang.loader import LoadResult, load_rules
-from engine.rules.lang.schema import KNOWN_OUTPUTS
 from engine.rules.lint import LintContext, all_checks
 from engine.rules.model import Problem
 
@@ -59,14 +58,15 @@ class LintReport:
 
 
 def known_outputs() -> frozenset[str]:
-    """Registered output names; the documented four when the registry is empty or broken."""
+    """The output names the outputs registry declares (imported here, when lint runs, so that
+    loading rules never imports the outputs). Empty when an output module fails to import:
+    the ``unknown-output`` check then stays silent rather than call every name unknown."""
     try:
-        from engine.outputs.base import registry
+        from engine.outputs.base import output_names
 
-        names = frozenset(registry())
+        return frozenset(output_names())
     except Exception:  # an output module that fails to import must not break lint
-        names = frozenset()
-    return names or frozenset(KNOWN_OUTPUTS)
+        return frozenset()
 
 
 def derived_fields() -> frozenset[str]:
