@@ -71,8 +71,6 @@ SEVERITY_VALUES: tuple[str, ...] = SEVERITIES
 STATUS_VALUES = ("stable", "experimental", "deprecated")
 ENGINE_VALUES: tuple[str, ...] = ENGINES
 DEFAULT_TEST_ENGINE = "postgres"
-# when `dasalert` cannot import the outputs registry (or it is empty)
-KNOWN_OUTPUTS = ("console", "slack", "sns", "securityhub")
 
 # the offset of one event in a multi-event test: `at: +30s` (seconds after the base logTime)
 TEST_OFFSET_KEY = "at"
