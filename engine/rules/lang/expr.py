@@ -24,9 +24,11 @@ from jmespath.parser import Parser
 
 from engine.rules.jpast import literal_list, literal_str, original_ast, walk
 from engine.rules.model import Expr
+from engine.rules.runtime import helpers
 from engine.rules.runtime.functions import (
     CUSTOM_FUNCTIONS,
     LITERAL_ARGS,
+    MAX_ARGS,
     DasFunctions,
     compile_regex,
     parse_network,
@@ -154,8 +156,11 @@ def check_functions(
             )
             continue
         n, variadic = _arity(name)
-        if (len(args) < n) if variadic else (len(args) != n):
-            want = f"at least {n}" if variadic else str(n)
+        most = MAX_ARGS.get(name)
+        if ((len(args) < n) if variadic else (len(args) != n)) or (
+            most is not None and len(args) > most
+        ):
+            want = (f"{n} to {most}" if most else f"at least {n}") if variadic else str(n)
             example = CUSTOM_FUNCTIONS.get(name, (0, ""))[1].split(" — ")[0]
             out.append(
                 (
@@ -178,6 +183,8 @@ def _check_literal_arg(
     params: Mapping[str, Any],
 ) -> list[tuple[str, str | None]]:
     text = literal_str(arg)
+    if what in ("regexes", "regexes_ci"):
+        return _check_patterns(fn, arg, text, lists, what == "regexes_ci")
     if what == "cidr" and text is None:
         items = literal_list(arg)
         if items is None:
@@ -212,9 +219,30 @@ def _check_literal_arg(
                 did_you_mean(text, params) or _define_hint("params", text, params),
             )
         ]
+    if what == "tz":
+        try:
+            helpers.zone(text)
+        except ValueError as exc:
+            return [(f"`{fn}()`: {exc}", "e.g. 'UTC', 'Europe/Paris', 'America/New_York'")]
+        return []
+    if what == "hours":
+        try:
+            helpers.parse_hours(text)
+        except ValueError as exc:
+            return [
+                (
+                    f"`{fn}()`: hours {exc}",
+                    "write e.g. 'mon-fri 07:00-19:00' or 'mon-fri 08:00-18:00, sat 09:00-12:00'",
+                )
+            ]
+        return []
+    if what == "regex_ci":
+        what, fn_ci = "regex", True
+    else:
+        fn_ci = fn == "imatches"
     if what == "regex":
         try:
-            compile_regex(text, fn == "imatches")
+            compile_regex(text, fn_ci)
         except re.error as exc:
             return [(f"bad regex {text!r} in `{fn}()`: {exc}", "fix the pattern (Python re)")]
     if what == "cidr" and parse_network(text) is None:
@@ -229,6 +257,45 @@ def _check_literal_arg(
         if bad:
             return [(f"list `{text}` used as networks has entries that are not CIDRs: {bad}", None)]
     return []
+
+
+def _check_patterns(
+    fn: str, arg: dict[str, Any], text: str | None, lists: Mapping[str, Any], ignore_case: bool
+) -> list[tuple[str, str | None]]:
+    """``matches_any(x, ['re1', 're2'])`` or ``matches_any(x, 'list_name')``: every regex
+    compiles (a named list's entries too, so a bad line in lists.yaml is caught at load)."""
+    if text is not None:
+        if text not in lists:
+            return [
+                (
+                    f"`{fn}()` takes a list of regexes or the name of one; `{text}` is no list",
+                    did_you_mean(text, lists) or f"write {fn}(das.sql, ['{text}'])",
+                )
+            ]
+        patterns: list[Any] = list(lists[text] or [])
+        where = f" in list `{text}`"
+    else:
+        items = literal_list(arg)
+        if items is None:
+            return [
+                (
+                    f"argument 2 of `{fn}()` must be a literal list of regexes or a list name",
+                    f"write {fn}(das.sql, ['outfile', 'dumpfile']) or {fn}(das.sql, 'my_list')",
+                )
+            ]
+        patterns, where = items, ""
+    out: list[tuple[str, str | None]] = []
+    for p in patterns:
+        if not isinstance(p, str):
+            out.append((f"`{fn}()`: {p!r}{where} is not a regex (a string)", None))
+            continue
+        try:
+            compile_regex(p, ignore_case)
+        except re.error as exc:
+            out.append(
+                (f"bad regex {p!r}{where} in `{fn}()`: {exc}", "fix the pattern (Python re)")
+            )
+    return out
 
 
 def _define_hint(section: str, name: str, known: Mapping[str, Any]) -> str:

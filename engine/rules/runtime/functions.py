@@ -27,6 +27,8 @@ import jmespath
 from jmespath.exceptions import JMESPathTypeError
 from jmespath.functions import Functions, signature
 
+from engine.rules.runtime import helpers
+
 ANY: dict[str, list[str]] = {"types": []}
 
 # name -> (arity, one-line doc with an example); the loader and `docs/rules.md` use it
@@ -56,7 +58,23 @@ CUSTOM_FUNCTIONS: dict[str, tuple[int, str]] = {
     "ends_with_any": (2, "ends_with_any(objectName, ['_bak', '_old']) — any suffix"),
     "contains_any": (2, "contains_any(lower(commandText), ['into outfile', 'pg_read_file'])"),
     "to_int": (1, "to_int(exitCode) — an integer from a number or numeric string, else null"),
+    "matches_any": (2, "matches_any(das.sql, 'exfil_patterns') — any regex of a (named) list"),
+    "imatches_any": (2, "imatches_any(das.sql, ['outfile', 'dumpfile']) — same, ignoring case"),
+    "regex_extract": (
+        2,
+        "regex_extract(das.sql, 'outfile\\s+(\\S+)', `1`) — a group (default: the first, "
+        "else the whole match) of the first match, ignoring case; null when none",
+    ),
+    "ip_prefix": (2, "ip_prefix(remoteHost, `24`) — the address's network ('10.1.2.0/24')"),
+    "hour": (2, "hour(das.time, 'Europe/Paris') — the hour 0-23 in an IANA time zone"),
+    "weekday": (2, "weekday(das.time, 'Europe/Paris') — 1 (Monday) … 7 in an IANA time zone"),
+    "in_hours": (
+        3,
+        "in_hours(das.time, 'mon-fri 07:00-19:00', 'Europe/Paris') — inside these hours there",
+    ),
 }
+# functions with optional trailing arguments: name -> the most arguments they take
+MAX_ARGS: dict[str, int] = {"regex_extract": 3}
 
 # argument positions that must be literals: function -> {index: what it names}
 LITERAL_ARGS: dict[str, dict[int, str]] = {
@@ -67,6 +85,12 @@ LITERAL_ARGS: dict[str, dict[int, str]] = {
     "regex_findall": {1: "regex"},
     "param": {0: "param"},
     "cidr_match": {1: "cidr"},
+    "matches_any": {1: "regexes"},
+    "imatches_any": {1: "regexes_ci"},
+    "regex_extract": {1: "regex_ci"},
+    "hour": {1: "tz"},
+    "weekday": {1: "tz"},
+    "in_hours": {1: "hours", 2: "tz"},
 }
 
 
@@ -224,6 +248,7 @@ class DasFunctions(Functions):
         self.lists: dict[str, frozenset[Any]] = {}
         self._lists_ci: dict[str, frozenset[str]] = {}
         self._list_nets: dict[str, tuple[Network, ...]] = {}
+        self._list_strings: dict[str, tuple[str, ...]] = {}
         for name, values in (lists or {}).items():
             items = [v for v in (values or []) if isinstance(v, str | int | float)]
             self.lists[name] = frozenset(v for v in items if not isinstance(v, bool))
@@ -376,13 +401,74 @@ class DasFunctions(Functions):
     def _func_upper(self, value: Any) -> str | None:
         return value.upper() if _is_str(value) else None
 
-    @staticmethod
-    def _strings(items: Any) -> tuple[str, ...]:
+    def _strings(self, items: Any) -> tuple[str, ...]:
+        """A literal list, or the name of a list in lists.yaml (operators extend a signature
+        there without editing the rule), or one string."""
         if _is_str(items):
-            return (items,)
+            named = self.lists.get(items)
+            if named is None:
+                return (items,)
+            cached = self._list_strings.get(items)
+            if cached is None:
+                cached = self._list_strings[items] = tuple(sorted(v for v in named if _is_str(v)))
+            return cached
         if isinstance(items, list):
             return tuple(i for i in items if _is_str(i))
         return ()
+
+    @signature(ANY, ANY)
+    def _func_matches_any(self, value: Any, patterns: Any) -> bool:
+        return any(self._search(value, p, False) for p in self._strings(patterns))
+
+    @signature(ANY, ANY)
+    def _func_imatches_any(self, value: Any, patterns: Any) -> bool:
+        return any(self._search(value, p, True) for p in self._strings(patterns))
+
+    @signature(ANY, {"types": [], "variadic": True})
+    def _func_regex_extract(self, value: Any, *rest: Any) -> str | None:
+        """The text a signature found, to show or to test: ``regex_extract(das.sql, …)``.
+
+        Case-insensitive (SQL comes in any case; the text keeps its own). The group defaults to
+        the first capturing group, or the whole match when the pattern has none; a group that
+        does not exist or did not take part gives null. A long value is first searched under the
+        regex time budget, then matched within its first ``REGEX_UNTIMED_MAX_CHARS`` characters.
+        """
+        pattern, group = rest[0], rest[1:]
+        if not _is_str(value) or not _is_str(pattern) or len(group) > 1:
+            return None
+        try:
+            regex = compile_regex(pattern, True)
+        except re.error:
+            return None
+        which: Any = group[0] if group else (1 if regex.groups else 0)
+        if isinstance(which, bool) or not isinstance(which, int | float) or which != int(which):
+            return None
+        if not 0 <= which <= regex.groups:
+            return None
+        if len(value) >= REGEX_TIMED_FROM_CHARS and not timed_search(regex, value):
+            return None
+        match = regex.search(value, 0, REGEX_UNTIMED_MAX_CHARS)
+        return match.group(int(which)) if match is not None else None
+
+    @signature(ANY, ANY)
+    def _func_ip_prefix(self, ip: Any, bits: Any) -> str | None:
+        return helpers.ip_prefix(parse_ip(ip) if _is_str(ip) else None, bits)
+
+    # -- time (IANA zones; engine.rules.runtime.helpers) --------------------------------------
+
+    @signature(ANY, ANY)
+    def _func_hour(self, when: Any, tz: Any) -> int | None:
+        stamp = helpers.local(when, tz)
+        return stamp.hour if stamp is not None else None
+
+    @signature(ANY, ANY)
+    def _func_weekday(self, when: Any, tz: Any) -> int | None:
+        stamp = helpers.local(when, tz)
+        return stamp.isoweekday() if stamp is not None else None
+
+    @signature(ANY, ANY, ANY)
+    def _func_in_hours(self, when: Any, spec: Any, tz: Any) -> bool:
+        return helpers.in_hours(when, spec, tz)
 
     @signature(ANY, ANY)
     def _func_starts_with_any(self, value: Any, prefixes: Any) -> bool:

@@ -258,8 +258,8 @@ JSON = st.recursive(
     max_leaves=8,
 )
 CALLS = [
-    f"{name}(a, b)" if arity == 2 else f"{name}(a)" for name, (arity, _) in CUSTOM_FUNCTIONS.items()
-] + ["a < b", "a >= b", "a == b", "a != b"]
+    f"{name}({', '.join(['a', 'b', 'a'][:arity])})" for name, (arity, _) in CUSTOM_FUNCTIONS.items()
+] + ["a < b", "a >= b", "a == b", "a != b", "regex_extract(a, b, a)"]
 
 
 @settings(max_examples=300, deadline=None)
