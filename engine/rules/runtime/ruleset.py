@@ -35,6 +35,7 @@ from engine.rules.model import Expr, Rule
 from engine.rules.runtime.compiled import Fn, compile_node
 from engine.rules.runtime.guards import Guard, best_guard, derive_guards
 from engine.rules.runtime.interpreter import SafeInterpreter
+from engine.rules.runtime.prefilter import SqlText, guarded, required_literals
 
 UTC = dt.UTC
 
@@ -104,6 +105,8 @@ class RuleSet:
         # The rule language's interpreter: jmespath's, except that ordering a number against a
         # string gives null (no match) instead of raising. Shared by every rule: built once.
         self._interpreter = SafeInterpreter(self._options)
+        # rule id -> the SQL literals that rule needs (None: not prefiltered), for tests and lint
+        self.prefiltered: dict[str, frozenset[str] | None] = {}
         self._any: tuple[Rule, ...] = tuple(r for r in self.rules if r.actions is None)
         actions = {a for r in self.rules if r.actions is not None for a in r.actions}
         # Keep the authors' order inside each bucket so that results are stable.
@@ -111,10 +114,12 @@ class RuleSet:
             a: tuple(r for r in self.rules if r.actions is None or a in r.actions) for a in actions
         }
         # (rule, compiled when, ((exemption, compiled when), …)): what the hot loop walks
+        # Signature rules skip their regex when the SQL holds none of its literals (prefilter)
+        sql_text = SqlText()
         compiled = {
             r.id: (
                 r,
-                compile_node(r.when.compiled.parsed, self._interpreter),
+                self._predicate(r, sql_text),
                 tuple(
                     (x, compile_node(x.when.compiled.parsed, self._interpreter)) for x in r.unless
                 ),
@@ -127,6 +132,13 @@ class RuleSet:
             a: _Bucket.of([compiled[r.id] for r in bucket], guards)
             for a, bucket in self._by_action.items()
         }
+
+    def _predicate(self, rule: Rule, sql_text: SqlText) -> Fn:
+        """The rule's compiled ``when``, behind its SQL literal prefilter when it has one."""
+        when = compile_node(rule.when.compiled.parsed, self._interpreter)
+        literals = required_literals(rule.when.compiled.parsed, self.lists)
+        self.prefiltered[rule.id] = literals
+        return guarded(when, literals, sql_text) if literals else when
 
     def _guards(self) -> dict[str, Guard]:
         """Each rule's most selective guard besides ``das.action`` (the first index level)."""
