@@ -193,6 +193,9 @@ def test_webhook_url_from_secrets_manager_and_no_secret_in_debug_logs(aws, slack
         Name="dasalert/slack-webhook-logtest", SecretString=json.dumps({"url": slack.webhook_url})
     )["ARN"]
     caplog.set_level(logging.DEBUG)
+    # The Lambda runtime pins botocore to WARNING; unpinned here so that the SDK's own DEBUG
+    # records (the Secrets Manager response among them) exist and are checked.
+    caplog.set_level(logging.DEBUG, logger="botocore")
     sleep = Recorder()
     router = Router.from_env(
         {"DASALERT_OUTPUTS": "slack", "SLACK_WEBHOOK_SECRET_ARN": arn}, sleeper=sleep
