@@ -139,4 +139,6 @@ def test_every_rule_is_indexed_and_deduplicated(loaded) -> None:
     """No shipped rule runs on every event, and none can flood a responder."""
     for rule in loaded.rules:
         assert rule.actions, rule.id
-        assert rule.dedup is not None or rule.threshold is not None, rule.id
+        # a sequence fires once per completed sequence, a first-seen rule once per new value
+        stateful = rule.threshold or rule.sequence or rule.first_seen
+        assert rule.dedup is not None or stateful is not None, rule.id
