@@ -30,6 +30,7 @@ Soundness, which the property tests check against the plain evaluation:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -264,14 +265,20 @@ def guarded(when: Fn, literals: frozenset[str], sql: SqlText) -> Fn:
     never hides text the conjunct could see.
     """
     needles = tuple(sorted(literals, key=len, reverse=True))
+    # substring tests beat a regex alternation up to about a dozen needles (measured)
+    find = re.compile("|".join(map(re.escape, needles))).search if len(needles) > 12 else None
 
     def check(event: Any) -> Any:
         low = sql.of(event)
         if low is None:
             return when(event)  # non-ASCII: evaluate exactly
-        for needle in needles:
-            if needle in low:
+        if find is not None:
+            if find(low) is not None:
                 return when(event)
+        else:
+            for needle in needles:
+                if needle in low:
+                    return when(event)
         if type(event) is dict and type(event.get("das")) is dict:
             raw = event.get("commandText")
             das_sql = event["das"].get("sql")
