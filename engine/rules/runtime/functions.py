@@ -208,6 +208,9 @@ def parse_network(text: str) -> Network | None:
         return None
 
 
+CIDR_CACHE_MAX = 65536  # (address, networks) answers remembered per RuleSet
+
+
 @functools.lru_cache(maxsize=65536)
 def parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     """An address from what DAS puts in ``remoteHost``: plain, ``[v6]``, ``v4:port``, v4-mapped.
@@ -248,6 +251,7 @@ class DasFunctions(Functions):
         self.lists: dict[str, frozenset[Any]] = {}
         self._lists_ci: dict[str, frozenset[str]] = {}
         self._list_nets: dict[str, tuple[Network, ...]] = {}
+        self._cidr_answers: dict[Any, bool] = {}
         self._list_strings: dict[str, tuple[str, ...]] = {}
         for name, values in (lists or {}).items():
             items = [v for v in (values or []) if isinstance(v, str | int | float)]
@@ -377,10 +381,27 @@ class DasFunctions(Functions):
     def _func_cidr_match(self, ip: Any, spec: Any) -> bool:
         if not _is_str(ip):
             return False
+        # A stream repeats its few client addresses endlessly: remember each answer (the lists
+        # cannot change under a RuleSet). Bounded: cleared when full, never grows unchecked.
+        if _is_str(spec):
+            key: Any = (ip, spec)
+        elif isinstance(spec, list) and all(_is_str(s) for s in spec):
+            key = (ip, tuple(spec))
+        else:
+            key = None
+        if key is not None:
+            cached = self._cidr_answers.get(key)
+            if cached is not None:
+                return cached
         addr = parse_ip(ip)
-        if addr is None:
-            return False
-        return any(addr.version == n.version and addr in n for n in self._networks(spec))
+        found = addr is not None and any(
+            addr.version == n.version and addr in n for n in self._networks(spec)
+        )
+        if key is not None:
+            if len(self._cidr_answers) >= CIDR_CACHE_MAX:
+                self._cidr_answers.clear()
+            self._cidr_answers[key] = found
+        return found
 
     @signature(ANY)
     def _func_is_private_ip(self, ip: Any) -> bool:
