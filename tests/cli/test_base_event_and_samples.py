@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from engine.cli import main
-from engine.events import ENGINES, base_event
+from engine.events import ENGINES, base_event, normalize
 from engine.rules.lang.loader import load_rule_text
 from engine.rules.testing.runner import run_test
 
@@ -74,3 +74,28 @@ def test_shipped_decoded_events_equal_a_fresh_decode_of_the_demo_stream(capsys) 
     events = [json.loads(line) for line in shipped.splitlines()]
     assert len(events) == 101
     assert {e["das"]["engine"] for e in events} == set(ENGINES)
+
+
+def test_the_docs_table_of_base_events_matches_the_base_events() -> None:
+    import re
+
+    text = (ROOT / "docs" / "rule-testing.md").read_text(encoding="utf-8")
+    section = text[text.index("### The base events") : text.index("## `dasalert test`")]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    checked = 0
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        field = cells[0].strip("`")
+        if "/" in field or "." in field:
+            continue  # composite rows (class / command, das.*) are checked below
+        for engine, cell in zip(ENGINES, cells[1:], strict=True):
+            shown = re.match(r"`([^`]*)`", cell)
+            assert shown, (field, engine, cell)
+            value = base_event(engine)[field]
+            want = value if isinstance(value, str) else json.dumps(value)
+            assert shown.group(1).strip('"') == want, (field, engine)
+            checked += 1
+    assert checked >= 7 * 4
+    for engine in ENGINES:
+        das = normalize(base_event(engine))["das"]
+        assert (das["action"], das["verb"]) == ("READ", "SELECT")
