@@ -75,7 +75,9 @@ class Checker:
     def err(self, line: int | None, message: str, suggestion: str | None = None) -> None:
         self.problems.append(Problem(self.file, line, self.rule_id, message, suggestion))
 
-    def string(self, node: YNode, what: str, *, example: str | None = None) -> str | None:
+    def string(self, node: YNode | None, what: str, *, example: str | None = None) -> str | None:
+        if node is None:  # an absent key: the caller reports it, if it must
+            return None
         if node.kind == "scalar" and isinstance(node.value, str):
             if not node.value.strip():
                 self.err(
@@ -89,7 +91,9 @@ class Checker:
         self.err(node.line, f"`{what}` must be a string, not {node_type(node)}", hint)
         return None
 
-    def enum(self, node: YNode, what: str, allowed: tuple[str, ...]) -> str | None:
+    def enum(self, node: YNode | None, what: str, allowed: tuple[str, ...]) -> str | None:
+        if node is None:  # an absent key: the caller reports it, if it must
+            return None
         value = node.value if node.kind == "scalar" else None
         if isinstance(value, str) and value in allowed:
             return value
@@ -103,7 +107,9 @@ class Checker:
         self.err(node.line, f"`{what}` must be one of {', '.join(allowed)}, not `{shown}`", sugg)
         return None
 
-    def keys(self, node: YNode, what: str, allowed: tuple[str, ...]) -> None:
+    def keys(self, node: YNode | None, what: str, allowed: tuple[str, ...]) -> None:
+        if node is None:  # an absent key: the caller reports it, if it must
+            return None
         for key in node.value:
             if key in allowed:
                 continue
@@ -115,7 +121,9 @@ class Checker:
             )
             self.err(node.line_of(key), f"unknown key `{key}` in {what}", sugg)
 
-    def mapping(self, node: YNode, what: str, example: str) -> bool:
+    def mapping(self, node: YNode | None, what: str, example: str) -> bool:
+        if node is None:  # an absent key: the caller reports it, if it must
+            return False
         if node.kind == "map":
             return True
         self.err(
@@ -123,14 +131,18 @@ class Checker:
         )
         return False
 
-    def seq(self, node: YNode, what: str, example: str) -> list[YNode] | None:
+    def seq(self, node: YNode | None, what: str, example: str) -> list[YNode] | None:
+        if node is None:  # an absent key: the caller reports it, if it must
+            return None
         if node.kind == "seq":
             return node.value
         self.err(node.line, f"`{what}` must be a list, not {node_type(node)}", f"write {example}")
         return None
 
-    def expr(self, node: YNode, what: str) -> Expr | None:
+    def expr(self, node: YNode | None, what: str) -> Expr | None:
         """Compile a JMESPath expression; report syntax, function, list and param problems."""
+        if node is None:  # an absent key: the caller reports it, if it must
+            return None
         if not (node.kind == "scalar" and isinstance(node.value, str)):
             hint = (
                 'quote the whole expression, e.g. when: "`true`"'
@@ -161,7 +173,9 @@ class Checker:
             self.err(node.line, f"`{what}`: {message}", suggestion)
         return None if bad else expr
 
-    def duration(self, node: YNode, what: str, maximum: int = S.MAX_WINDOW_S) -> int | None:
+    def duration(self, node: YNode | None, what: str, maximum: int = S.MAX_WINDOW_S) -> int | None:
+        if node is None:  # an absent key: the caller reports it, if it must
+            return None
         seconds = S.parse_duration(node.value) if node.kind == "scalar" else None
         if seconds is None or seconds <= 0 or seconds > maximum:
             shown = node.value if node.kind == "scalar" else node_type(node)
@@ -175,7 +189,9 @@ class Checker:
             return None
         return seconds
 
-    def integer(self, node: YNode, what: str, minimum: int) -> int | None:
+    def integer(self, node: YNode | None, what: str, minimum: int) -> int | None:
+        if node is None:  # an absent key: the caller reports it, if it must
+            return None
         v = node.value if node.kind == "scalar" else None
         if isinstance(v, int) and not isinstance(v, bool) and v >= minimum:
             return v
