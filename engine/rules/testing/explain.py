@@ -27,14 +27,14 @@ from engine.rules.runtime.ruleset import event_date, is_true
 _MAX_VALUE = 70
 
 
-def show(value: Any) -> str:
+def show(value: Any, limit: int = _MAX_VALUE) -> str:
     """A value as compact JSON, cut to one readable line."""
     try:
         text = json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":"))
     except (TypeError, ValueError):
         text = repr(value)
     text = "".join(ch if ch.isprintable() else " " for ch in text)
-    return text if len(text) <= _MAX_VALUE else text[: _MAX_VALUE - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _mark(value: Any) -> str:
@@ -173,7 +173,7 @@ def explain_events(
         return show(value)
 
     lines: list[str] = []
-    seen: dict[str, list[float]] = {}
+    seen: dict[str, list[Any]] = {}
     for i, event in enumerate(events, 1):
         lines.append(f"  event {i}: {event_label(event)}")
         matched, sub = ex.rule(rule, event)
@@ -183,7 +183,41 @@ def explain_events(
             continue
         epoch = _epoch(event)
         th = rule.threshold
-        if th is not None:
+        seq = getattr(rule, "sequence", None)
+        first_seen = getattr(rule, "first_seen", None)
+        if seq is not None:
+            key = key_of(seq.by, event)
+            steps = []
+            for n, step in enumerate(seq.steps, 1):
+                if is_true(ex.value(step.when.compiled.parsed, event)):
+                    done = seen.setdefault(f"{key}#{n}", [])
+                    done.append(epoch or 0.0)
+                    label = f'"{step.name}"' if step.name else f"{n}"
+                    steps.append(f"step {label} (min {step.min}): {len(done)} so far")
+            lines.append(
+                f"    = match: sequence by {key} within {_duration(seq.within_s)}: "
+                + ("; ".join(steps) or "no step")
+            )
+        elif first_seen is not None:
+            lines.append(
+                f"    = match: first seen? key {key_of(first_seen.key, event)}"
+                + (f" in scope {key_of(first_seen.scope, event)}" if first_seen.scope else "")
+                + f" (learning {_duration(first_seen.learn_s)}, remembered "
+                f"{_duration(first_seen.remember_s)})"
+            )
+        elif th is not None and getattr(th, "distinct", None) is not None:
+            group = key_of(th.group_by, event)
+            value = key_of(th.distinct, event)
+            values = seen.setdefault(group, [])
+            values.append(epoch or 0.0)
+            distinct = seen.setdefault(f"{group}#values", [])
+            if value not in distinct:
+                distinct.append(value)
+            lines.append(
+                f"    = match: distinct count group {group}: value {value}, {len(distinct)} "
+                f"distinct of {th.count} needed within {_duration(th.window_s)}"
+            )
+        elif th is not None:
             group = key_of(th.group_by, event)
             times = seen.setdefault(group, [])
             if epoch is not None:
@@ -204,6 +238,12 @@ def explain_events(
             )
         else:
             lines.append("    = match: its own alert (no dedup, no threshold)")
+        for n, esc in enumerate(getattr(rule, "escalate", ()) or ()):
+            value = ex.value(esc.when.compiled.parsed, event)
+            lines.append(
+                f"      escalate[{n}] to {esc.severity}: {unparse(esc.when.compiled.parsed)}"
+                f"  → {show(value)} {_mark(value)}"
+            )
     return lines
 
 
@@ -225,7 +265,7 @@ def explain_alerts(alerts: Sequence[Mapping[str, Any]]) -> list[str]:
             extra = f", dedup key {a.get('dedup_key')}"
         others = {k: v for k, v in ctx.items() if k not in ("threshold", "window_s", "group")}
         if others:
-            extra += f", context {show(others)}"
+            extra += f", context {show(others, 400)}"
         lines.append(
             f"    [{a.get('severity')}] {a.get('kind')} {show(a.get('title'))} "
             f"count={a.get('count')} {span}{extra}"

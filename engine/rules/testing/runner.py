@@ -137,6 +137,14 @@ class TestReport:
             lines.append("")
             lines.append("=" * 30 + " MIN TESTS " + "=" * 29)
             lines.extend(self.coverage)
+        tested = {o.rule_id for o in self.outcomes}
+        warned = sum(len(ws) for rid, ws in self.warnings.items() if rid in tested)
+        if warned:  # a test can pass for the wrong reason (a misspelt field in its event)
+            lines.append("")
+            lines.append(
+                f"note: {warned} lint warning{'s' * (warned != 1)} on the tested rules — "
+                "`dasalert lint` lists them"
+            )
         lines.append("")
         lines.append("=" * 20 + f" {self.summary()} " + "=" * 20)
         return "\n".join(lines)

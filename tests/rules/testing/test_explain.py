@@ -184,3 +184,27 @@ def test_explainer_survives_an_operand_that_raises() -> None:
     ex = Explainer()
     node = Parser().parse("a.b").parsed
     assert str(ex.value(node, {"a": Boom()})).startswith("<error:")
+
+
+def test_explain_covers_sequence_distinct_and_escalate_rules(capsys) -> None:
+    rules = str(ROOT / "rules")
+    assert main(["test", rules, "-k", "login-success-after-failures", "--explain"]) == 0
+    out = capsys.readouterr().out
+    assert 'step "failed logins" (min 5): 5 so far' in out
+    assert 'step "successful login" (min 1): 1 so far' in out
+    assert "escalate[0] to critical: !cidr_match(remoteHost, 'internal_nets')  → true ✓" in out
+    assert main(["test", rules, "-k", "password-spray", "--explain"]) == 0
+    out = capsys.readouterr().out
+    assert "5 distinct of 5 needed within 10m" in out
+
+
+def test_a_passing_run_still_says_how_many_lint_warnings_there_are(tmp_path: Path, capsys) -> None:
+    write(tmp_path, "ddl.yaml", RULE.replace("event: {dbUserName: app}", "event: {rowcount: 1}"))
+    assert main(["test", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "note: " in out and "lint warning" in out and "on the tested rules" in out
+    write(tmp_path, "ddl.yaml", RULE)  # without the misspelt field: one warning fewer
+    main(["test", str(tmp_path)])
+    clean = capsys.readouterr().out
+    count = int(out.split("note: ")[1].split()[0])
+    assert (count - 1 == 0 and "note: " not in clean) or f"note: {count - 1} " in clean
