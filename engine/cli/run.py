@@ -98,7 +98,8 @@ def _pipeline(args: argparse.Namespace, out: TextIO) -> tuple[Any, int]:
     try:
         wired = build_engine(rules_path, state, lists_path=args.lists)
     except RulesUnavailable as exc:
-        raise ConfigError("--rules", str(exc)) from exc
+        hint = "" if args.rules else " (default: $DASALERT_RULES, else ./rules; pass --rules DIR)"
+        raise ConfigError("--rules", f"{exc}{hint}") from exc
     loaded = wired.loaded
     for problem in loaded.problems:
         print(f"dasalert run: {problem}", file=sys.stderr)

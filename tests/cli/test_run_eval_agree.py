@@ -52,3 +52,24 @@ def test_run_and_eval_print_the_same_table(capsys) -> None:
     assert table[0].split()[:5] == ["SEVERITY", "RULE", "COUNT", "FIRST", "SEEN"]
     ddl = [line for line in table if "ddl-by-non-admin" in line]
     assert ddl and all(line.endswith("DROP TABLE") for line in ddl)  # the most recent event
+
+
+def test_run_from_elsewhere_says_where_it_looked_for_rules(tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DASALERT_RULES", raising=False)
+    assert main(["run", STREAM, "--local-key", KEY]) == 2
+    err = capsys.readouterr().err
+    assert "rules does not exist" in err and "pass --rules DIR" in err
+
+
+def test_run_takes_lists_like_the_other_commands(tmp_path, capsys) -> None:
+    lists = tmp_path / "lists.yaml"
+    lists.write_text((ROOT / "rules" / "lists.yaml").read_text(encoding="utf-8"))
+    argv = ["run", STREAM, "--local-key", KEY, "--rules", RULES, "--lists", str(lists)]
+    assert main([*argv, "--format", "json"]) == 0
+    with_file = capsys.readouterr().out.splitlines()
+    lists.write_text("lists: {}\n")
+    assert main([*argv, "--format", "json"]) == 0
+    captured = capsys.readouterr()
+    assert "unknown list" in captured.err  # the rules that name a list no longer load
+    assert len(captured.out.splitlines()) < len(with_file)
