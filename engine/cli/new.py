@@ -32,6 +32,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="rules directory to write into (default: $DASALERT_RULES or ./rules)",
     )
     parser.add_argument("--severity", default="medium", help="info, low, medium, high, critical")
+    parser.add_argument(
+        "--kind",
+        default="statement",
+        choices=("statement", "threshold", "sequence"),
+        help="statement: one event matches (default); threshold: N events per group in a "
+        "window; sequence: ordered steps by one key",
+    )
     parser.add_argument("--force", action="store_true", help="overwrite existing files")
     parser.add_argument(
         "--stdout", action="store_true", help="print the rule file instead of writing anything"
@@ -43,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
 
     rules_dir = args.rules or os.environ.get("DASALERT_RULES") or "rules"
     try:
-        sc = scaffold(args.rule_id, rules_dir, args.engine, severity=args.severity)
+        sc = scaffold(args.rule_id, rules_dir, args.engine, severity=args.severity, kind=args.kind)
         if args.stdout:
             sys.stdout.write(sc.rule_text)
             return 0

@@ -81,3 +81,25 @@ def test_stdout_writes_nothing(tmp_path: Path, capsys) -> None:
     assert main(["new", "drop-watch", "--rules", str(tmp_path), "--stdout"]) == 0
     assert capsys.readouterr().out.startswith("# Scaffolded by `dasalert new drop-watch`")
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("kind", ["statement", "threshold", "sequence"])
+@pytest.mark.parametrize("engine", ENGINES)
+def test_every_kind_passes_on_every_engine(tmp_path: Path, kind: str, engine: str, capsys) -> None:
+    argv = ["new", f"{kind}-rule", "--rules", str(tmp_path), "--kind", kind, "--engine", engine]
+    assert main(argv) == 0
+    lint_rc, test_rc, out = _lint_and_test(tmp_path, capsys)
+    assert (lint_rc, test_rc) == (0, 0), out
+    assert "0 errors, 0 warnings" in out and "2 passed" in out
+    text = (tmp_path / f"{kind}-rule.yaml").read_text()
+    assert ("threshold:" in text) == (kind == "threshold")
+    assert ("sequence:" in text) == (kind == "sequence")
+
+
+def test_threshold_near_miss_fails_when_the_count_is_lowered(tmp_path: Path, capsys) -> None:
+    argv = ["new", "burst", "--rules", str(tmp_path), "--kind", "threshold", "--engine", "mysql"]
+    assert main(argv) == 0
+    rule = tmp_path / "burst.yaml"
+    rule.write_text(rule.read_text().replace("count: 3", "count: 2"))
+    _, test_rc, out = _lint_and_test(tmp_path, capsys)
+    assert test_rc == 1 and "near miss, two failed logins (mysql) FAIL" in out

@@ -87,7 +87,34 @@ _EVENTS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     ),
 }
 
+# engine -> (failed login, successful login): the shapes each engine reports them in
+_LOGINS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
+    "postgres": (
+        {"class": "MISC", "command": "AUTH FAILURE", "commandText": None, "exitCode": "28P01"},
+        {"class": "MISC", "command": "CONNECT", "commandText": None, "exitCode": None},
+    ),
+    "mysql": (
+        {"class": "MAIN", "command": "FAILED_CONNECT", "commandText": "", "exitCode": "1045"},
+        {"class": "MAIN", "command": "CONNECT", "commandText": "", "exitCode": "0"},
+    ),
+    "oracle": (
+        {"command": "LOGON", "commandText": None, "exitCode": 1017},
+        {"command": "LOGON", "commandText": None, "exitCode": 0},
+    ),
+    "sqlserver": (
+        {"class": "LOGIN", "command": "LOGIN FAILED", "exitCode": 0, "commandText": None},
+        {"class": "LOGIN", "command": "LOGIN SUCCEEDED", "exitCode": 1, "commandText": None},
+    ),
+}
+KINDS = ("statement", "threshold", "sequence")
+HOST = {"remoteHost": "203.0.113.7"}
+
 TITLE = "Table dropped by {dbUserName} on {databaseName} ({das.engine})"
+TITLES = {
+    "statement": TITLE,
+    "threshold": "Failed logins from {remoteHost} ({das.engine})",
+    "sequence": "Login from {remoteHost} after failures ({das.engine})",
+}
 WHEN = "das.action == 'DDL' && das.verb == 'DROP TABLE'"
 TITLE_PLACEHOLDER = "@@TITLE:{engine}@@"
 
@@ -133,39 +160,96 @@ def _block(event: dict[str, Any], indent: str) -> list[str]:
     return [f"{indent}{k}: {json.dumps(v)}" for k, v in event.items()]
 
 
-def rule_text(rule_id: str, engines: Sequence[str], severity: str = "medium") -> str:
-    """The rule file, with placeholders where the expected titles go."""
+def _flow(event: dict[str, Any]) -> str:
+    return "{" + ", ".join(f"{k}: {json.dumps(v)}" for k, v in event.items()) + "}"
+
+
+def _events(events: list[dict[str, Any]]) -> list[str]:
+    return ["    events:", *(f"      - {_flow(e)}" for e in events)]
+
+
+def _test(name: str, engine: str, body: list[str], expect: str) -> list[str]:
+    return [f"  - name: {name} ({engine})", f"    engine: {engine}", *body, f"    expect: {expect}"]
+
+
+def rule_text(
+    rule_id: str, engines: Sequence[str], severity: str = "medium", kind: str = "statement"
+) -> str:
+    """The rule file, with placeholders where the expected titles go.
+
+    ``statement``: one event matches (a dropped table); ``threshold``: N matching events per
+    group in a window (failed logins per host); ``sequence``: ordered steps by one key (failed
+    logins, then a login that works, from one host).
+    """
+    if kind not in KINDS:
+        raise ScaffoldError(f"kind {kind!r}: expected one of {', '.join(KINDS)}")
     lines = [
-        f"# Scaffolded by `dasalert new {rule_id}`. Change `when`, the title and the tests,",
+        f"# Scaffolded by `dasalert new {rule_id}`. Change the predicate, the title and the tests,",
         "# then: dasalert lint <rules dir> && dasalert test <rules dir> -k " + rule_id,
-        "# The fields a test does not give come from `dasalert base-event ENGINE`.",
+        "# The fields a test does not give come from `dasalert base-event ENGINE`;",
+        "# `dasalert test --explain` shows why each test event matches or not.",
         f"id: {rule_id}",
-        f'title: "{TITLE}"',
+        f'title: "{TITLES[kind]}"',
         "description: >-",
         "  TODO: what this detects, why it matters, and what a benign match looks like.",
         f"severity: {severity}",
         "status: experimental   # alerts go to the staging route until you set `stable`",
-        "tags: [attack.impact]",
+        "tags: [attack.impact]" if kind == "statement" else "tags: [attack.credential_access]",
         f"runbook: runbooks/{rule_id}.md",
-        "when: >-",
-        f"  {WHEN}",
-        'dedup: {key: "[das.clusterId || das.instanceId, dbUserName]", window: 1h}',
-        "tests:",
     ]
-    for engine in engines:
-        positive, near_miss = _EVENTS[engine]
+    group = '"[das.clusterId || das.instanceId, remoteHost]"'
+    if kind == "statement":
         lines += [
-            f"  - name: a table is dropped ({engine})",
-            f"    engine: {engine}",
-            "    event:",
-            *_block(positive, "      "),
-            f'    expect: {{match: true, title: "{TITLE_PLACEHOLDER.format(engine=engine)}"}}',
-            f"  - name: near miss, a table is created ({engine})",
-            f"    engine: {engine}",
-            "    event:",
-            *_block(near_miss, "      "),
-            "    expect: {match: false}",
+            "when: >-",
+            f"  {WHEN}",
+            'dedup: {key: "[das.clusterId || das.instanceId, dbUserName]", window: 1h}',
         ]
+    elif kind == "threshold":
+        lines += [
+            "when: das.action == 'LOGIN_FAILED'",
+            f"threshold: {{count: 3, window: 5m, group_by: {group}}}",
+        ]
+    else:
+        lines += [
+            "sequence:",
+            f"  by: {group}",
+            "  within: 10m",
+            "  steps:",
+            "    - {name: failed logins, when: \"das.action == 'LOGIN_FAILED'\", min: 3}",
+            "    - {name: a login that works, when: \"das.action == 'CONNECT'\"}",
+        ]
+    lines.append("tests:")
+    for engine in engines:
+        title = TITLE_PLACEHOLDER.format(engine=engine)
+        hit = f'{{match: true, title: "{title}"}}'
+        if kind == "statement":
+            positive, near_miss = _EVENTS[engine]
+            lines += _test(
+                "a table is dropped", engine, ["    event:", *_block(positive, "      ")], hit
+            )
+            lines += _test(
+                "near miss, a table is created",
+                engine,
+                ["    event:", *_block(near_miss, "      ")],
+                "{match: false}",
+            )
+            continue
+        fail, ok = ({**e, **HOST} for e in _LOGINS[engine])
+        if kind == "threshold":
+            lines += _test("three failed logins from one host", engine, _events([fail] * 3), hit)
+            lines += _test(
+                "near miss, two failed logins", engine, _events([fail] * 2), "{match: false}"
+            )
+        else:
+            lines += _test(
+                "three failures then a login that works", engine, _events([fail] * 3 + [ok]), hit
+            )
+            lines += _test(
+                "near miss, two failures then a login",
+                engine,
+                _events([fail] * 2 + [ok]),
+                "{match: false}",
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -213,6 +297,7 @@ def scaffold(
     engines: Sequence[str] | None = None,
     *,
     severity: str = "medium",
+    kind: str = "statement",
 ) -> Scaffold:
     """Build (not write) the rule and runbook files for ``rule_id`` under ``rules_dir``."""
     from engine.rules.lang.schema import RULE_ID_RE, SEVERITY_VALUES, kebab
@@ -226,7 +311,7 @@ def scaffold(
     chosen = parse_engines(engines)
     directory = Path(rules_dir)
     rule_file = directory / f"{rule_id}.yaml"
-    text = rule_text(rule_id, chosen, severity)
+    text = rule_text(rule_id, chosen, severity, kind)
     titles = _titles(text, str(rule_file))
     for engine in chosen:
         title = titles.get(engine, "").replace("\\", "\\\\").replace('"', '\\"')
