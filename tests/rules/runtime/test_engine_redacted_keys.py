@@ -49,3 +49,21 @@ def test_keys_without_secrets_are_unchanged() -> None:
     [alert] = _engine(r).process([event]).alerts
     assert alert.dedup_key == json.dumps(["app", "SELECT 1"], separators=(",", ":"))
     assert redact_event(event) == event | {"das": event["das"]}
+
+
+def test_an_event_is_redacted_once_however_many_rules_it_reaches(monkeypatch) -> None:
+    """A hostile event can match or break every rule; redacting 64 KiB costs ~0.4 s, once."""
+    import engine.rules.runtime.engine as engine_module
+
+    calls: list[int] = []
+    real = engine_module.redact_event
+
+    def counting(event, *, keep_params=False):
+        calls.append(id(event))
+        return real(event, keep_params=keep_params)
+
+    monkeypatch.setattr(engine_module, "redact_event", counting)
+    key = Dedup(compile_expr("[dbUserName, commandText]"), 3600)
+    rules = [rule(f"r{n}", "`true`", dedup=key) for n in range(5)]
+    alerts = _engine(*rules).process([ev("ROLE", commandText=SQL)]).alerts
+    assert len(alerts) == 5 and len(calls) == 1
