@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from engine.outputs.base import Deadline
+from engine.outputs.base import Deadline, Status
 from engine.pipeline.batch import HEARTBEAT_NS
 from engine.pipeline.metrics import emit_silent
 from engine.pipeline.watchdog import find_silent, silence_alert
@@ -34,8 +34,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     for s in silent:
         emit_silent(metrics, s.resource_id)
     metrics.add_metric(name="ResourcesWatched", unit="Count", value=len(last_seen))
-    sent = sorted({d.alert_id for d in result.deliveries if d.status.value == "delivered"})
-    failed = sorted({d.alert_id for d in result.deliveries if d.status.value != "delivered"})
+    sent = sorted({d.alert_id for d in result.deliveries if d.status is Status.DELIVERED})
+    failed = sorted({d.alert_id for d in result.deliveries if d.status is not Status.DELIVERED})
     logger.info(
         "heartbeat check",
         extra={

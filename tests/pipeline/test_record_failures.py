@@ -8,10 +8,12 @@ server (permanent) and a closed loopback port (transient).
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import boto3
 import pytest
+from aws_lambda_powertools import Metrics
 from botocore.config import Config
 
 from engine.alerts import system
@@ -21,6 +23,7 @@ from engine.das.keys import LocalKeyProvider
 from engine.das.records import RawRecord
 from engine.outputs.routing import Router
 from engine.pipeline.batch import OK, PERMANENT, TRANSIENT, Pipeline, RecordStatus, summarize
+from engine.pipeline.metrics import emit_batch
 from engine.pipeline.state import MemoryStateStore, StateStore
 from engine.pipeline.state_dynamodb import DynamoDBStateStore, create_table
 from engine.rules import build_engine
@@ -168,3 +171,20 @@ def test_an_unreachable_state_table_retries_the_record(keys, encoder, rules, aws
     assert all(isinstance(o.status, RecordStatus) for o in result.outcomes)
     assert batch_item_failures(result) == [{"itemIdentifier": "1"}, {"itemIdentifier": "2"}]
     assert dlq.docs == [] and output.sent == []  # nothing lost, nothing sent twice later
+
+
+def test_dead_lettered_records_of_both_kinds_are_counted(keys, encoder, rules, capsys) -> None:
+    state = MemoryStateStore()
+    p, _, dlq = pipeline(keys, BuggyEngine(rules, state), state)
+    result = p.run([rec(1, b"not a DAS record"), rec(2, encode(encoder, [ddl("mallory", 2)]))])
+    assert sorted(d["kind"] for d in dlq.docs) == ["undecodable_record", "unevaluated_record"]
+    capsys.readouterr()
+    metrics = Metrics(namespace="dasalert", service="dasalert")
+    emit_batch(metrics, result)
+    metrics.flush_metrics()
+    docs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
+    totals = next(d for d in docs if "RecordsDeadLettered" in d)
+    assert totals["RecordsDeadLettered"] == [2.0]
+    reasons = {d["Reason"]: d["RecordsFailed"] for d in docs if "Reason" in d}
+    assert reasons == {"bad_envelope": [1.0], "engine_error": [1.0]}
+    assert totals["RecordsRetried"] == [0.0]
