@@ -69,8 +69,15 @@ def classify(exc: BaseException, service: str) -> AwsFailure:
     resp = getattr(exc, "response", None)
     if not isinstance(resp, dict):  # no answer: connection error, timeout, credentials
         return AwsFailure(True, f"{service} unreachable: {name}", name)
-    err = resp.get("Error") or {}
-    code, msg = str(err.get("Code", "")), str(err.get("Message", ""))[:MAX_MESSAGE]
-    status = int((resp.get("ResponseMetadata") or {}).get("HTTPStatusCode") or 0)
+    # Read defensively: this runs inside an ``except`` and must never raise itself.
+    err = resp.get("Error")
+    err = err if isinstance(err, dict) else {}
+    meta = resp.get("ResponseMetadata")
+    meta = meta if isinstance(meta, dict) else {}
+    code, msg = str(err.get("Code") or ""), str(err.get("Message") or "")[:MAX_MESSAGE]
+    try:
+        status = int(meta.get("HTTPStatusCode") or 0)
+    except (TypeError, ValueError):
+        status = 0
     reason = f"{service} {code}: {msg}".strip()
     return AwsFailure(retryable_code(code, status), reason, code, status)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import boto3
 import pytest
 from botocore.config import Config
+from hypothesis import given
+from hypothesis import strategies as st
 
 from engine.outputs.aws_errors import RETRYABLE_CODES, classify, retryable_code
 from engine.outputs.base import Status
@@ -96,3 +98,37 @@ def test_per_entry_codes_use_the_same_rule() -> None:
     assert retryable_code("SomeNewThrottlingError") and retryable_code("X", 429)
     assert not retryable_code("AccessDeniedException", 403)
     assert not retryable_code("InvalidAccess")
+
+
+class _Answered(Exception):
+    """An exception carrying a (possibly malformed) service answer, as botocore's do."""
+
+    def __init__(self, response: object) -> None:
+        super().__init__("answered")
+        self.response = response
+
+
+_values = st.none() | st.integers(-1, 999) | st.text(max_size=30) | st.booleans()
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(["Error", "ResponseMetadata", "Other"]),
+        _values
+        | st.dictionaries(
+            st.sampled_from(["Code", "Message", "HTTPStatusCode"]), _values, max_size=3
+        ),
+        max_size=3,
+    )
+)
+def test_the_mapper_never_raises_and_follows_its_rule(response: dict) -> None:
+    failure = classify(_Answered(response), "SNS")
+    assert failure.reason.startswith("SNS")
+    assert len(failure.reason) <= len("SNS ") + len(failure.code) + 2 + 200
+    assert failure.retryable == retryable_code(failure.code, failure.http_status)
+    assert failure.retryable == (
+        failure.code in RETRYABLE_CODES
+        or "Throttl" in failure.code
+        or failure.http_status == 429
+        or failure.http_status >= 500
+    )
