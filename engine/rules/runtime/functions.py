@@ -20,8 +20,8 @@ import re
 import signal
 import string
 import threading
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import jmespath
 from jmespath.exceptions import JMESPathTypeError
@@ -166,6 +166,7 @@ class _Alarm(BaseException):
 
 
 _armed = False
+_T = TypeVar("_T")
 
 
 def _on_alarm(signum: int, frame: Any) -> None:
@@ -175,17 +176,30 @@ def _on_alarm(signum: int, frame: Any) -> None:
 
 def timed_search(compiled: re.Pattern[str], value: str, budget_s: float = REGEX_BUDGET_S) -> bool:
     """``compiled.search(value) is not None`` within ``budget_s``, else RegexBudgetExceeded."""
+    return _timed(compiled, value, budget_s, lambda v, end: compiled.search(v, 0, end) is not None)
+
+
+def timed_finditer(
+    compiled: re.Pattern[str], value: str, budget_s: float = REGEX_BUDGET_S
+) -> list[re.Match[str]]:
+    """Every match of ``compiled`` in ``value`` within ``budget_s``, else RegexBudgetExceeded."""
+    return _timed(compiled, value, budget_s, lambda v, end: list(compiled.finditer(v, 0, end)))
+
+
+def _timed(
+    compiled: re.Pattern[str], value: str, budget_s: float, run: Callable[[str, int], _T]
+) -> _T:
     global _armed
     if len(value) < REGEX_TIMED_FROM_CHARS:
-        return compiled.search(value) is not None
+        return run(value, len(value))
     if threading.current_thread() is not threading.main_thread():
-        return compiled.search(value, 0, REGEX_UNTIMED_MAX_CHARS) is not None
+        return run(value, min(len(value), REGEX_UNTIMED_MAX_CHARS))
     if signal.getsignal(signal.SIGALRM) is not _on_alarm:
         signal.signal(signal.SIGALRM, _on_alarm)
     _armed = True
     signal.setitimer(signal.ITIMER_REAL, budget_s)
     try:
-        return compiled.search(value) is not None
+        return run(value, len(value))
     except _Alarm:
         raise RegexBudgetExceeded(
             f"regex {compiled.pattern[:80]!r} ran past its {budget_s * 1000:.0f} ms budget on "
@@ -350,7 +364,7 @@ class DasFunctions(Functions):
         except re.error:
             return []
         found: list[str] = []
-        for match in regex.finditer(value):
+        for match in timed_finditer(regex, value):
             if regex.groups == 0:
                 found.append(match.group())
                 continue

@@ -63,3 +63,26 @@ def test_a_rule_whose_regex_runs_out_of_time_is_a_rule_error() -> None:
     assert [m.rule.id for m in evaluation.matches] == ["ok"]
     [error] = evaluation.errors
     assert error.rule.id == "slow" and "RegexBudgetExceeded" in str(error.error)
+
+
+def test_regex_findall_runs_under_the_same_budget() -> None:
+    rule = Rule(
+        id="slow-findall",
+        title="t",
+        severity="low",
+        when=compile_expr(f"length(regex_findall(commandText, '{SLOW}')) > `0`"),
+    )
+    evaluation = RuleSet([rule], {}, {}, options=make_options()).evaluate_all(
+        {"commandText": HOSTILE, "das": {"action": "READ"}}
+    )
+    [error] = evaluation.errors
+    assert "RegexBudgetExceeded" in str(error.error)
+
+
+def test_regex_findall_on_a_long_value_still_finds_every_match() -> None:
+    value = "x" * 10_000 + " s3://bucket-a " + "y" * 10_000 + " s3://bucket-b"
+    options = make_options()
+    found = compile_expr("regex_findall(v, 's3://([a-z-]+)')").compiled.search(
+        {"v": value}, options=options
+    )
+    assert found == ["bucket-a", "bucket-b"]
