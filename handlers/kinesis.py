@@ -1,8 +1,10 @@
 """Lambda entry point on the DAS Kinesis stream (template.yaml: ``StreamFunction``).
 
 Thin on purpose: the batch is ``engine.pipeline.batch.Pipeline.run``. The response is the partial
-batch response, listing only records that failed for a transient reason; undecodable records were
-dead-lettered and alerted by the pipeline, so they are not retried.
+batch response, listing only records that failed for a transient reason (KMS or the state table
+throttled or unreachable, an output still failing); undecodable records, and records the rule
+engine raised on or the state table refused for good, were dead-lettered and alerted by the
+pipeline, so they are not retried.
 
 Why not powertools' ``BatchProcessor``: it treats any exception as "retry this record", while
 dasalert must split transient from permanent failures, map an alert's delivery failure back to
