@@ -68,6 +68,10 @@ class RecordStatus(enum.StrEnum):
 OK, DROPPED = RecordStatus.OK, RecordStatus.DROPPED
 TRANSIENT, PERMANENT = RecordStatus.TRANSIENT, RecordStatus.PERMANENT
 HEARTBEAT_NS = "heartbeat"
+# More events than any activity record carries (they hold tens to hundreds): a record above this
+# is refused whole (permanent, dead-lettered, replayable) instead of being normalized and
+# evaluated event by event, which for millions of events would exhaust the function's memory.
+MAX_EVENTS_PER_RECORD = 100_000
 HEARTBEAT_TTL_S = 7 * 86400  # a silent resource is reported for a week, then forgotten
 PIPELINE_WINDOW_S = system.PIPELINE_WINDOW_S
 UNDECODABLE_RULE = system.UNDECODABLE_RULE
@@ -285,6 +289,12 @@ class Pipeline:
             )
             return None
         out.resource_id = self._resource_id(rec)
+        if len(decoded.events) > MAX_EVENTS_PER_RECORD:
+            reason = "too_many_events"
+            self._fail(out, PERMANENT, reason)
+            message = f"{len(decoded.events)} events, more than {MAX_EVENTS_PER_RECORD}"
+            failed.append(_Failed(index, rec, reason, message, out.resource_id))
+            return None
         out.heartbeats = decoded.heartbeats
         out.events = len(decoded.events)
         cid, iid = decoded.cluster_id, decoded.instance_id
