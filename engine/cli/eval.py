@@ -33,7 +33,12 @@ DESCRIPTION = (
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_input_arguments(parser)
-    parser.add_argument("--rules", default="rules", metavar="PATH", help="rules (default ./rules)")
+    parser.add_argument(
+        "--rules",
+        action="append",
+        metavar="PATH",
+        help="rules (default ./rules); repeat to layer your folder over the shipped pack",
+    )
     parser.add_argument("--lists", metavar="PATH", help="lists.yaml (default: beside the rules)")
     parser.add_argument(
         "--format",
@@ -53,14 +58,17 @@ def run(args: argparse.Namespace) -> int:
 
     err = sys.stderr
     wired = build_engine(
-        args.rules, lists_path=args.lists, keep_params=args.keep_params, require_rules=False
+        args.rules or ["rules"],
+        lists_path=args.lists,
+        keep_params=args.keep_params,
+        require_rules=False,
     )
     loaded = wired.loaded
     load_errors = [p for p in loaded.problems if p.level == "error"]
     for problem in load_errors:
         print(problem, file=err)
     if not loaded.rules:
-        print(f"dasalert eval: no rules loaded from {args.rules}", file=err)
+        print(f"dasalert eval: no rules loaded from {args.rules or 'rules'}", file=err)
         return 1
 
     read = read_events(

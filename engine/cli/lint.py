@@ -33,6 +33,14 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         for problem in report.problems:
             print(problem, file=out)
+    result = report.result
+    if result.tunes and not args.quiet:
+        # the effective pack: what each tune entry did, so an expired or mistyped one shows
+        print("tunes:", file=out)
+        for status in result.tunes:
+            print(f"  {status}", file=out)
+        if result.disabled:
+            print(f"  disabled: {', '.join(result.disabled)}", file=out)
     print(report.summary(), file=out)
     if report.errors or (args.strict and report.warnings):
         return 1

@@ -34,8 +34,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--rules",
         metavar="PATH",
+        action="append",
         default=None,
-        help="rule file or directory (default: $DASALERT_RULES or ./rules)",
+        help="rule file or directory; repeat to layer your folder over the shipped pack "
+        "(default: $DASALERT_RULES, path-separated, or ./rules)",
     )
     parser.add_argument("--lists", metavar="PATH", help="lists.yaml (default: beside the rules)")
     parser.add_argument(

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.pipeline.state import MemoryStateStore, StateStore
-from engine.rules.lang.loader import LoadResult, load_rules
+from engine.rules.lang.loader import LoadResult, load_rules, split_paths
 from engine.rules.runtime.engine import Engine
 from engine.rules.runtime.ruleset import RuleSet
 
@@ -54,7 +54,7 @@ def build_engine(
     when a path does not exist or nothing loaded, because an engine that can alert on nothing
     must not look healthy. ``state`` defaults to a fresh in-memory store (CLI, tests).
     """
-    path_list = [paths] if isinstance(paths, str | Path) else list(paths)
+    path_list = split_paths(paths)  # `rules:/opt/our-rules` or several paths: layered folders
     if require_rules:
         for p in path_list:
             if not Path(p).exists():

@@ -17,6 +17,8 @@ folder), or from ``lists_path``.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +28,7 @@ from engine.rules.lang import schema as S
 from engine.rules.lang.expr import compile_expr
 from engine.rules.lang.lists import load_lists_text
 from engine.rules.lang.testspec import read_tests
+from engine.rules.lang.tune import Tune, TuneStatus, apply_tunes, is_tune_file, read_tunes
 from engine.rules.lang.validate import Checker, node_type
 from engine.rules.lang.yamlsrc import YNode, parse_yaml
 from engine.rules.model import (
@@ -42,7 +45,14 @@ from engine.rules.model import (
 )
 from engine.rules.runtime.index import derive_actions
 
-__all__ = ["LoadResult", "discover", "load_lists_text", "load_rule_text", "load_rules"]
+__all__ = [
+    "LoadResult",
+    "discover",
+    "load_lists_text",
+    "load_rule_text",
+    "load_rules",
+    "split_paths",
+]
 
 MAX_FILE_BYTES = 1_000_000
 
@@ -56,6 +66,9 @@ class LoadResult:
     files: list[str] = field(default_factory=list)  # rule files read
     # rule id -> key (``when``, ``outputs``, ``title``, …) -> line: where lint points
     key_lines: dict[str, dict[str, int]] = field(default_factory=dict)
+    # what each ``tune:`` entry did, and the rules it disabled (the effective pack)
+    tunes: list[TuneStatus] = field(default_factory=list)
+    disabled: list[str] = field(default_factory=list)
 
     @property
     def errors(self) -> list[Problem]:
@@ -346,7 +359,7 @@ def _escalate(c: Checker, node: YNode) -> tuple[Escalation, ...]:
 
 def _sequence(c: Checker, node: YNode) -> Sequence | None:
     example = (
-        "{by: \"[das.clusterId, remoteHost]\", within: 10m, steps: "
+        '{by: "[das.clusterId, remoteHost]", within: 10m, steps: '
         "[{when: \"das.action == 'LOGIN_FAILED'\", min: 5}, {when: \"das.action == 'CONNECT'\"}]}"
     )
     if not c.mapping(node, "sequence", example):
@@ -479,17 +492,106 @@ def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[Path], list[
     return [keep[f] for f in dedup(rule_files)], [keep[f] for f in dedup(list_files)], problems
 
 
+def split_paths(paths: str | Path | Iterable[str | Path]) -> list[Path]:
+    """Rule folders in order: ``DASALERT_RULES=rules:/opt/ours`` (``os.pathsep``-separated) or
+    ``--rules`` given several times; later folders tune earlier ones."""
+    items = [paths] if isinstance(paths, str | Path) else list(paths)
+    out: list[Path] = []
+    for item in items:
+        out += [Path(part) for part in str(item).split(os.pathsep) if part]
+    return out
+
+
 def load_rules(
-    paths: str | Path | Iterable[str | Path], *, lists_path: str | Path | None = None
+    paths: str | Path | Iterable[str | Path],
+    *,
+    lists_path: str | Path | None = None,
+    today: dt.date | None = None,
 ) -> LoadResult:
-    """Every rule under ``paths`` that validates, the lists and params, and all problems."""
-    if isinstance(paths, str | Path):
-        paths = [paths]
-    rule_files, list_files, problems = discover(paths)
-    if lists_path is not None:
-        list_files = [Path(lists_path)]
+    """Every rule under ``paths`` that validates, the lists and params, and all problems.
+
+    Several paths layer: a later one adds rules, *extends* a list of the same name (its values
+    are added), *overrides* a param, and may hold ``tune:`` files (``engine.rules.lang.tune``)
+    that add an exception to a rule or disable it. Within one path a name is defined once.
+    ``today`` (default: the UTC date) decides whether a ``disable`` has expired.
+    """
+    folders = split_paths(paths)
+    problems: list[Problem] = []
     lists: dict[str, list[Any]] = {}
     params: dict[str, Any] = {}
+    rule_files: list[Path] = []
+    layers: list[list[Path]] = []
+    for folder in folders:
+        found_rules, found_lists, found_problems = discover([folder])
+        problems += found_problems
+        rule_files += [f for f in found_rules if f not in rule_files]
+        layers.append(found_lists)
+    if lists_path is not None:
+        layers = [[Path(lists_path)]]
+    for list_files in layers:
+        _read_lists(list_files, lists, params, problems)
+    rules: list[Rule] = []
+    key_lines: dict[str, dict[str, int]] = {}
+    first_seen: dict[str, Rule] = {}
+    tunes: list[Tune] = []
+    for rf in rule_files:
+        text, problem = _read(rf)
+        if problem:
+            problems.append(problem)
+            continue
+        root, _ = parse_yaml(text or "", str(rf))
+        if is_tune_file(root):
+            assert root is not None
+            c = Checker(str(rf), lists, params)
+            tunes += read_tunes(c, root)
+            problems += c.problems
+            continue
+        rule, rps, lines = load_rule_text(text or "", str(rf), lists, params)
+        problems += rps
+        if rule is None:
+            continue
+        if rule.id in first_seen:
+            prev = first_seen[rule.id]
+            problems.append(
+                Problem(
+                    rule.file,
+                    rule.line,
+                    rule.id,
+                    f"duplicate rule id `{rule.id}` (also in {prev.file}:{prev.line})",
+                    "give each rule its own id; to change a shipped rule, `tune:` it",
+                )
+            )
+            continue
+        first_seen[rule.id] = rule
+        rules.append(rule)
+        key_lines[rule.id] = lines
+    day = today or dt.datetime.now(dt.UTC).date()
+    effective, statuses, tune_problems = apply_tunes(rules, tunes, day)
+    problems += tune_problems
+    return LoadResult(
+        effective,
+        lists,
+        params,
+        problems,
+        [str(f) for f in rule_files],
+        key_lines,
+        tunes=statuses,
+        disabled=[r.id for r in rules if r.id not in _ids(effective)],
+    )
+
+
+def _ids(rules: list[Rule]) -> set[str]:
+    return {r.id for r in rules}
+
+
+def _read_lists(
+    list_files: list[Path],
+    lists: dict[str, list[Any]],
+    params: dict[str, Any],
+    problems: list[Problem],
+) -> None:
+    """One layer's lists.yaml files: names once per layer; an earlier layer's list is extended
+    and its params overridden."""
     seen_names: dict[str, str] = {}
     for lf in list_files:
         text, problem = _read(lf)
@@ -498,7 +600,7 @@ def load_rules(
             continue
         ls, ps, lps = load_lists_text(text or "", str(lf))
         problems += lps
-        for section, new, into in (("list", ls, lists), ("param", ps, params)):
+        for section, new in (("list", ls), ("param", ps)):
             for name, value in new.items():
                 key = f"{section}:{name}"
                 if key in seen_names:
@@ -513,32 +615,8 @@ def load_rules(
                     )
                     continue
                 seen_names[key] = str(lf)
-                into[name] = value
-    rules: list[Rule] = []
-    key_lines: dict[str, dict[str, int]] = {}
-    first_seen: dict[str, Rule] = {}
-    for rf in rule_files:
-        text, problem = _read(rf)
-        if problem:
-            problems.append(problem)
-            continue
-        rule, rps, lines = load_rule_text(text or "", str(rf), lists, params)
-        problems += rps
-        if rule is None:
-            continue
-        if rule.id in first_seen:
-            prev = first_seen[rule.id]
-            problems.append(
-                Problem(
-                    rule.file,
-                    rule.line,
-                    rule.id,
-                    f"duplicate rule id `{rule.id}` (also in {prev.file}:{prev.line})",
-                    "give each rule its own id",
-                )
-            )
-            continue
-        first_seen[rule.id] = rule
-        rules.append(rule)
-        key_lines[rule.id] = lines
-    return LoadResult(rules, lists, params, problems, [str(f) for f in rule_files], key_lines)
+                if section == "param":
+                    params[name] = value
+                else:
+                    known = lists.setdefault(name, [])
+                    known += [v for v in value if v not in known]

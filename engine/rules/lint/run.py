@@ -41,6 +41,13 @@ class LintReport:
             f"{files} file{'s' * (files != 1)}, {rules} rule{'s' * (rules != 1)} loaded: "
             f"{e} error{'s' * (e != 1)}, {w} warning{'s' * (w != 1)}"
         )
+        tuned = self.result.tunes
+        if tuned:
+            applied = sum(t.status == "applied" for t in tuned)
+            text += (
+                f"; {applied} of {len(tuned)} tune entr{'ies' if len(tuned) != 1 else 'y'} "
+                f"applied, {len(self.result.disabled)} rule(s) disabled"
+            )
         return text + (f"\n{self.skipped_note()}" if self.unchecked else "")
 
     def skipped_note(self) -> str:

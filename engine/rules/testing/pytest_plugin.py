@@ -28,7 +28,7 @@ import pytest
 _SUFFIXES = (".yaml", ".yml")
 _LISTS_FILES = ("lists.yaml", "lists.yml")
 _ID_RE = re.compile(r"^id\s*:", re.M)
-_WHEN_RE = re.compile(r"^when\s*:", re.M)
+_WHEN_RE = re.compile(r"^(?:when|sequence)\s*:", re.M)  # a sequence rule may have no `when`
 _ROOTS_KEY = pytest.StashKey[tuple[set[Path], set[Path]]]()
 
 

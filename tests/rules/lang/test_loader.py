@@ -516,12 +516,24 @@ def test_lists_file_problems():
     assert only(problems, "unknown key `list`").suggestion == "did you mean `lists`?"
 
 
-def test_same_list_in_two_lists_files(tmp_path):
+def test_same_list_in_two_lists_files_of_one_folder(tmp_path):
     for d in ("a", "b"):
         (tmp_path / d).mkdir()
         (tmp_path / d / "lists.yaml").write_text("lists: {admins: [x]}\n")
-    result = load_rules([tmp_path / "a", tmp_path / "b"])
+    result = load_rules([tmp_path])
     assert any("also defined in" in p.message for p in result.problems)
+
+
+def test_a_later_folder_extends_lists_and_overrides_params(tmp_path):
+    for d, text in (
+        ("a", "lists: {admins: [x, y]}\nparams: {n: 1}\n"),
+        ("b", "lists: {admins: [y, z]}\nparams: {n: 2}\n"),
+    ):
+        (tmp_path / d).mkdir()
+        (tmp_path / d / "lists.yaml").write_text(text)
+    result = load_rules([tmp_path / "a", tmp_path / "b"])
+    assert result.problems == []
+    assert result.lists == {"admins": ["x", "y", "z"]} and result.params == {"n": 2}
 
 
 def test_deprecated_backtick_string_is_a_warning_not_an_error():
