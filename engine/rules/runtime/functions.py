@@ -175,8 +175,21 @@ def _on_alarm(signum: int, frame: Any) -> None:
 
 
 def timed_search(compiled: re.Pattern[str], value: str, budget_s: float = REGEX_BUDGET_S) -> bool:
-    """``compiled.search(value) is not None`` within ``budget_s``, else RegexBudgetExceeded."""
-    return _timed(compiled, value, budget_s, lambda v, end: compiled.search(v, 0, end) is not None)
+    """``compiled.search(value) is not None`` within ``budget_s``, else RegexBudgetExceeded.
+
+    When the whole value runs out of time, its first REGEX_TIMED_FROM_CHARS characters are
+    searched (under a budget too): a match there is a match, so padding appended after a
+    statement cannot turn a detection into an error; only "no match" stays unknown (the error).
+    """
+    try:
+        return _timed(
+            compiled, value, budget_s, lambda v, end: compiled.search(v, 0, end) is not None
+        )
+    except RegexBudgetExceeded:
+        head = value[: REGEX_TIMED_FROM_CHARS - 1]
+        if _timed(compiled, head, budget_s, lambda v, end: compiled.search(v, 0, end) is not None):
+            return True
+        raise
 
 
 def timed_finditer(

@@ -86,3 +86,22 @@ def test_regex_findall_on_a_long_value_still_finds_every_match() -> None:
         {"v": value}, options=options
     )
     assert found == ["bucket-a", "bucket-b"]
+
+
+def _whole_value_only(pattern, value) -> bool:
+    from engine.rules.runtime import functions
+
+    return functions._timed(pattern, value, 0.05, lambda v, end: pattern.search(v, 0, end))
+
+
+def test_padding_after_a_match_cannot_turn_it_into_an_error() -> None:
+    import re
+
+    # greedy: runs to the end of the padding, then backtracks over every " POLICY x"
+    pattern = re.compile(r"(?s)NOAUDIT\b.*\bPOLICY\s+\w+;")
+    padded = "NOAUDIT POLICY ora_secureconfig;" + " POLICY x" * (4 * 1024 * 1024)
+    with pytest.raises(RegexBudgetExceeded):
+        _whole_value_only(pattern, padded)
+    assert timed_search(pattern, padded, budget_s=0.05)
+    with pytest.raises(RegexBudgetExceeded):
+        timed_search(re.compile(SLOW), HOSTILE, budget_s=0.05)  # no match in the head: unknown
