@@ -14,6 +14,7 @@ import operator
 from collections.abc import Callable
 from typing import Any
 
+from jmespath.exceptions import JMESPathTypeError
 from jmespath.visitor import TreeInterpreter, _equals, _is_actual_number
 
 from engine.rules.jpast import field_path, is_falsy, literal_str, walk
@@ -145,6 +146,14 @@ def compile_node(node: dict[str, Any], interp: SafeInterpreter) -> Fn:
                 pass
             else:
                 return lambda v: constant
+        direct = _direct(interp, fname, len(args))
+        if direct is not None:
+            if len(args) == 1:
+                (d0,) = args
+                return lambda v: direct(d0(v))
+            if len(args) == 2:
+                d0, d1 = args
+                return lambda v: direct(d0(v), d1(v))
         if len(args) == 1:
             (a0,) = args
             return lambda v: call(fname, [a0(v)])
@@ -154,6 +163,33 @@ def compile_node(node: dict[str, Any], interp: SafeInterpreter) -> Fn:
         return lambda v: call(fname, [a(v) for a in args])
     visit = interp.visit
     return lambda v: visit(node, v)
+
+
+def _direct(interp: SafeInterpreter, fname: str, arity: int) -> Callable[..., Any] | None:
+    """A function whose arguments jmespath would not type-check, called without the checks.
+
+    Most of dasalert's functions take any value and are total on their own (``in_list``,
+    ``aws_internal_user``, ``cidr_match``…): jmespath's ``call_function`` only looks the name up
+    and counts the arguments, per event. The loader already checked name and arity, so the
+    compiled rule calls the method itself — with the one thing ``DasFunctions.call_function``
+    adds, a type error becoming null. Typed or variadic signatures keep the generic path.
+    """
+    functions = getattr(interp, "_functions", None)
+    spec = getattr(functions, "FUNCTION_TABLE", {}).get(fname)
+    if spec is None:
+        return None
+    signature = spec.get("signature") or []
+    if len(signature) != arity or any(s.get("variadic") or s.get("types") for s in signature):
+        return None
+    method = spec["function"]
+
+    def direct(*args: Any) -> Any:
+        try:
+            return method(functions, *args)
+        except JMESPathTypeError:
+            return None
+
+    return direct
 
 
 def _compile_comparator(node: dict[str, Any], interp: SafeInterpreter) -> Fn | None:
