@@ -44,6 +44,7 @@ _COPIED = {
     "not_expression": "visit_not_expression",
     "comparator": "visit_comparator",
     "function_expression": "visit_function_expression",
+    "multi_select_list": "visit_multi_select_list",
 }
 
 
@@ -132,6 +133,14 @@ def compile_node(node: dict[str, Any], interp: SafeInterpreter) -> Fn:
         comparator = _compile_comparator(node, interp)
         if comparator is not None:
             return comparator
+    if kind == "multi_select_list":
+        # `['READ', 'WRITE']` in `contains([…], das.action)`: a list of literals is one fresh
+        # list per event; null in, null out, as jmespath does
+        if all(k.get("type") == "literal" for k in kids):
+            items = [k["value"] for k in kids]
+            return lambda v: None if v is None else list(items)
+        parts = [compile_node(k, interp) for k in kids]
+        return lambda v: None if v is None else [p(v) for p in parts]
     if kind == "function_expression":
         fname = node["value"]
         args = [compile_node(k, interp) for k in kids]
