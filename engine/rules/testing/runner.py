@@ -138,11 +138,11 @@ class TestReport:
             lines.append("=" * 30 + " MIN TESTS " + "=" * 29)
             lines.extend(self.coverage)
         tested = {o.rule_id for o in self.outcomes}
-        warned = sum(len(ws) for rid, ws in self.warnings.items() if rid in tested)
-        if warned:  # a test can pass for the wrong reason (a misspelt field in its event)
+        n_warned = sum(len(ws) for rid, ws in self.warnings.items() if rid in tested)
+        if n_warned:  # a test can pass for the wrong reason (a misspelt field in its event)
             lines.append("")
             lines.append(
-                f"note: {warned} lint warning{'s' * (warned != 1)} on the tested rules — "
+                f"note: {n_warned} lint warning{'s' * (n_warned != 1)} on the tested rules — "
                 "`dasalert lint` lists them"
             )
         lines.append("")
