@@ -561,6 +561,8 @@ def benign_events(count: int = 100_000, seed: int = 7) -> Iterator[dict[str, Any
         actor = rng.choices(actors, weights)[0]
         event = base_event(engine)
         when = START + timedelta(seconds=i * step + rng.random() * step)
+        if actor == "dba" and not 7 <= when.hour < 20:
+            actor = "monitor"  # DBAs change things in working hours; at night the agents poll
         event["logTime"] = _log_time(engine, when)
         event["startTime"] = event["endTime"] = None
         event["dbUserName"] = _user(actor, engine, rng)
