@@ -86,7 +86,7 @@ class _MaterialsManager(DefaultCryptoMaterialsManager):
     lies on the curve. Same inputs, same checks, same DER result (a test compares both).
     """
 
-    def _load_verification_key_from_encryption_context(self, algorithm, encryption_context):  # type: ignore[no-untyped-def]
+    def _load_verification_key_from_encryption_context(self, algorithm, encryption_context):
         encoded = encryption_context.get(ENCODED_SIGNER_KEY)
         info = algorithm.signing_algorithm_info
         if info is None:

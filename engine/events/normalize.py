@@ -149,7 +149,7 @@ def _schema(engine: str | None, raw: dict[str, Any]) -> str | None:
 
 
 def _upper(value: object) -> str:
-    return value.strip().upper() if type(value) is str else ""  # type: ignore[attr-defined]
+    return value.strip().upper() if type(value) is str else ""
 
 
 def _text(value: object) -> str | None:
@@ -157,13 +157,13 @@ def _text(value: object) -> str | None:
 
 
 def _int(value: object) -> int | None:
-    kind = type(value)
-    if kind is int:
-        return value  # type: ignore[return-value]
-    if kind is float:
-        return int(value) if value.is_integer() else None  # type: ignore[attr-defined]
-    if kind is str and value.isdigit() and len(value) < 20:  # type: ignore[attr-defined]
-        return int(value)  # type: ignore[arg-type]
+    # exact types: a bool is not a row count, and a str subclass is not what DAS sends
+    if type(value) is int:
+        return value
+    if type(value) is float:
+        return int(value) if value.is_integer() else None
+    if type(value) is str:
+        return int(value) if value.isdigit() and len(value) < 20 else None
     return None
 
 

@@ -26,10 +26,8 @@ def load_lists_text(
     ):
         return lists, params, c.problems
     c.keys(root, "lists.yaml", S.LISTS_FILE_KEYS)
-    if root.get("lists") is not None and c.mapping(
-        root.get("lists"), "lists", "{admins: [rdsadmin, RDSADMIN]}"
-    ):
-        lnode = root.get("lists")
+    lnode = root.get("lists")
+    if lnode is not None and c.mapping(lnode, "lists", "{admins: [rdsadmin, RDSADMIN]}"):
         for name, values in lnode.value.items():
             if not S.NAME_RE.match(name):
                 c.err(
@@ -54,10 +52,8 @@ def load_lists_text(
                         it.line, f"list `{name}` may hold strings and numbers, not {node_type(it)}"
                     )
             lists[name] = good
-    if root.get("params") is not None and c.mapping(
-        root.get("params"), "params", "{large_read_rows: 100000}"
-    ):
-        pnode = root.get("params")
+    pnode = root.get("params")
+    if pnode is not None and c.mapping(pnode, "params", "{large_read_rows: 100000}"):
         for name, value in pnode.value.items():
             if not S.NAME_RE.match(name):
                 c.err(

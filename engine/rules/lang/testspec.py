@@ -36,27 +36,29 @@ def read_tests(c: Checker, node: YNode) -> tuple[RuleTest, ...]:
 def _test(c: Checker, item: YNode, names: dict[str, int]) -> RuleTest | None:
     c.keys(item, "a test", S.TEST_KEYS)
     name = None
-    if item.get("name") is None:
+    name_node = item.get("name")
+    if name_node is None:
         c.err(item.line, "a test needs a `name`", "add `name: what this test proves`")
     else:
-        name = c.string(item.get("name"), "tests.name")
+        name = c.string(name_node, "tests.name")
         if name is not None and name in names:
             c.err(
-                item.get("name").line,
+                name_node.line,
                 f"duplicate test name `{name}` (first at line {names[name]})",
                 "give each test its own name",
             )
         elif name is not None:
-            names[name] = item.get("name").line
-    engine = S.DEFAULT_TEST_ENGINE
+            names[name] = name_node.line
+    engine: str | None = S.DEFAULT_TEST_ENGINE
     if item.get("engine") is not None:
         engine = c.enum(item.get("engine"), "tests.engine", S.ENGINE_VALUES)
     events = _test_events(c, item)
     expect = None
-    if item.get("expect") is None:
+    expect_node = item.get("expect")
+    if expect_node is None:
         c.err(item.line, "a test needs `expect`", "add `expect: {match: true}` or `{match: false}`")
     else:
-        expect = _expect(c, item.get("expect"))
+        expect = _expect(c, expect_node)
     if name is None or engine is None or events is None or expect is None:
         return None
     return RuleTest(name=name, events=events, expect=expect, engine=engine, line=item.line)
@@ -86,7 +88,11 @@ def _test_events(c: Checker, item: YNode) -> tuple[dict[str, Any], ...] | None:
     if nodes is None:
         return None
     if not nodes:
-        c.err(many.line, "`events` is empty", "list at least one event")
+        c.err(
+            many.line if many is not None else item.line,
+            "`events` is empty",
+            "list at least one event",
+        )
         return None
     out = []
     ok = True
