@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
-from samtranslator.yaml_helper import yaml_parse
+from samtranslator.yaml_helper import yaml_parse  # type: ignore[import-untyped]
 
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS = ("StreamFunction", "HealthFunction")

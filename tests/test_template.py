@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cfnlint.api import ManualArgs, lint
-from samtranslator.translator.transform import transform
-from samtranslator.yaml_helper import yaml_parse
+from cfnlint.api import ManualArgs, lint  # type: ignore[import-untyped]
+from samtranslator.translator.transform import transform  # type: ignore[import-untyped]
+from samtranslator.yaml_helper import yaml_parse  # type: ignore[import-untyped]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -305,13 +305,16 @@ def test_encryption_ttl_alarms_and_retention(transformed: dict[str, Any]) -> Non
 def test_lambda_console_output_carries_no_sql(transformed: dict[str, Any]) -> None:
     """Experimental rules' alerts go to the console (CloudWatch Logs) by default: the function is
     configured so those lines hold no SQL text."""
+    from engine.outputs.console import ConsoleOutput
     from engine.outputs.routing import Router
 
     env = transformed["Resources"]["StreamFunction"]["Properties"]["Environment"]["Variables"]
     assert env["CONSOLE_INCLUDE_SQL"] == "false"
     assert "DASALERT_STAGING_OUTPUTS" not in env  # default staging route: the console
     router = Router.from_env({"CONSOLE_INCLUDE_SQL": env["CONSOLE_INCLUDE_SQL"]})
-    assert router.staging == ("console",) and router.outputs["console"].include_sql is False
+    console = router.outputs["console"]
+    assert router.staging == ("console",) and isinstance(console, ConsoleOutput)
+    assert console.include_sql is False
 
 
 def test_state_table_actions_are_exactly_what_the_store_calls(source: dict[str, Any]) -> None:
