@@ -32,9 +32,19 @@ def site_lists(tmp_path: Path) -> Path:
     return path
 
 
+# a Tuesday at 10:00 UTC, in each engine's own logTime form: inside working hours
+WORKING_HOURS = {
+    "postgres": "2026-11-17 10:00:00.000000+00",
+    "mysql": "2026-11-17 10:00:00.000000+00",
+    "oracle": "2026-11-17 10:00:00.000000",
+    "sqlserver": "2026-11-17 10:00:00.0000000+00",
+}
+
+
 def _event(engine: str, **fields: object) -> dict:
     event = base_event(engine)
     event["remoteHost"] = "10.0.3.7"  # the Oracle base event's documentation address is public
+    event["logTime"] = WORKING_HOURS[engine]
     event.update(fields)
     return event
 
@@ -198,3 +208,18 @@ def test_service_and_app_accounts_quiet_their_own_false_positives(tmp_path, site
         "impersonation",
         "truncate-table",
     ]
+
+
+def test_an_admin_change_at_night_is_still_worth_a_look(tmp_path, site_lists, capsys) -> None:
+    grant = _event(
+        "postgres",
+        **{
+            "class": "ROLE",
+            "command": "GRANT",
+            "dbUserName": "dba_alice",
+            "commandText": "GRANT SELECT ON salaries TO reporting",
+        },
+    )
+    assert _alerts(tmp_path, site_lists, capsys, [grant]) == []
+    grant["logTime"] = "2026-11-17 02:30:00.000000+00"
+    assert _alerts(tmp_path, site_lists, capsys, [grant]) == ["off-hours-privileged-change"]
