@@ -1,5 +1,7 @@
-"""The AWS Encryption SDK message inside ``databaseActivityEvents``: decrypt, and encrypt for the
-encoder.
+"""The AWS Encryption SDK path for the message inside ``databaseActivityEvents``: decrypt (the
+``esdk`` reader mode, and the fallback for shapes the native reader in ``engine.das.message`` does
+not read), and encrypt for the encoder. Importing this module imports the SDK (and boto3): the
+decoder imports it only on first use.
 
 What RDS emits (FORMAT.md §2): message format v1, suite 0x0378
 (``AES_256_GCM_IV12_TAG16_HKDF_SHA384_ECDSA_P384``, signed, non-committing), 262144-byte frames,
@@ -83,7 +85,11 @@ class _MaterialsManager(DefaultCryptoMaterialsManager):
     The SDK decompresses the message's ECDSA P-384 public key in pure Python (two 384-bit modular
     exponentiations, about a fifth of the cost of decrypting a small record); OpenSSL does the
     same through ``EllipticCurvePublicKey.from_encoded_point``, which also checks that the point
-    lies on the curve. Same inputs, same checks, same DER result (a test compares both).
+    lies on the curve. Same DER result for the compressed points RDS sends (a test compares
+    both). One difference: OpenSSL also accepts an *uncompressed* point, which the SDK's own
+    manager refuses and the specification does not allow; the native reader
+    (``engine.das.message``) refuses it too. Kept as is so that ``esdk`` mode stays exactly the
+    path it always was.
     """
 
     def _load_verification_key_from_encryption_context(self, algorithm, encryption_context):
