@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -65,8 +66,17 @@ def default_client_factory(session: Any = None) -> Callable[[str], Any]:
 
     def factory(service: str) -> Any:
         if service not in cache:
+            from botocore.exceptions import NoRegionError
+
             s = session or boto3.session.Session()
-            cache[service] = s.client(service, config=config)
+            # Lambda sets AWS_REGION, which botocore alone does not read: the same region the
+            # data keys use (engine.das.keys), else the profile's
+            region = os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or None
+            try:
+                cache[service] = s.client(service, config=config, region_name=region)
+            except NoRegionError as exc:
+                hint = f"no AWS region for {service}: set AWS_REGION or a profile's region"
+                raise ConfigError("AWS_REGION", hint) from exc
         return cache[service]
 
     return factory
