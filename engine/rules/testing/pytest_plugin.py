@@ -99,6 +99,7 @@ class RuleFile(pytest.File):
         errors = [p for p in loaded.problems if p.level == "error"]
         if errors:
             yield RuleLoadItem.from_parent(self, name="load", problems=[str(p) for p in errors])
+        warnings = _lint_warnings(loaded)
         for rule in loaded.rules:
             for test in rule.tests:
                 yield RuleTestItem.from_parent(
@@ -108,9 +109,26 @@ class RuleFile(pytest.File):
                     test=test,
                     lists=loaded.lists,
                     params=loaded.params,
+                    warnings=warnings.get(rule.id, []),
                 )
             if self.config.getoption("dasalert_min_tests", False):
                 yield RuleCoverageItem.from_parent(self, name=f"{rule.id}::min-tests", rule=rule)
+
+
+def _lint_warnings(loaded: Any) -> dict[str, list[str]]:
+    """Lint's warnings per rule id, shown with a failing test (never fails collection)."""
+    import datetime as dt
+
+    from engine.rules.lint.run import lint_result
+
+    try:
+        report = lint_result(loaded, today=dt.datetime.now(dt.UTC).date())
+    except Exception:
+        return {}
+    out: dict[str, list[str]] = {}
+    for p in report.warnings:
+        out.setdefault(p.rule_id or "", []).append(str(p))
+    return out
 
 
 class RuleTestFailed(Exception):
@@ -126,9 +144,19 @@ class _RuleItem(pytest.Item):
 
 
 class RuleTestItem(_RuleItem):
-    def __init__(self, *, rule: Any, test: Any, lists: Any, params: Any, **kw: Any) -> None:
+    def __init__(
+        self,
+        *,
+        rule: Any,
+        test: Any,
+        lists: Any,
+        params: Any,
+        warnings: list[str] | None = None,
+        **kw: Any,
+    ) -> None:
         super().__init__(**kw)
         self.rule, self.test, self.lists, self.params = rule, test, lists, params
+        self.warnings = warnings or []
 
     def runtest(self) -> None:
         from engine.rules.testing.runner import run_test
@@ -140,10 +168,18 @@ class RuleTestItem(_RuleItem):
                 lines.append("  alerts produced:")
                 lines += [
                     f"    [{a['severity']}] {a['kind']} {a['title']!r} count={a['count']}"
+                    f" first_seen={a.get('first_seen')} last_seen={a.get('last_seen')}"
                     for a in outcome.alerts
                 ]
             else:
                 lines.append("  alerts produced: none")
+            if self.warnings:
+                lines.append("  lint warnings for this rule (one may explain the failure):")
+                lines += [f"    {w}" for w in self.warnings]
+            # why each event matched or not: what `dasalert test --explain` prints
+            explained = run_test(self.rule, self.test, self.lists, self.params, explain=True)
+            lines.append("  explanation:")
+            lines += [f"  {line}" for line in explained.explanation]
             raise RuleTestFailed("\n".join(lines))
 
     def reportinfo(self) -> tuple[Path, int | None, str]:

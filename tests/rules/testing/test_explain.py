@@ -208,3 +208,25 @@ def test_a_passing_run_still_says_how_many_lint_warnings_there_are(tmp_path: Pat
     clean = capsys.readouterr().out
     count = int(out.split("note: ")[1].split()[0])
     assert (count - 1 == 0 and "note: " not in clean) or f"note: {count - 1} " in clean
+
+
+def test_pytest_plugin_failure_shows_warnings_times_and_the_explanation(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    broken = RULE.replace(
+        "    expect: {match: true}", '    expect: {match: true, title: "DDL by app: CREATE"}'
+    ).replace("event: {dbUserName: app}", "event: {dbUserName: app, rowcount: 5}")
+    write(tmp_path, "ddl.yaml", broken)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", str(tmp_path), "-q"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    out = proc.stdout
+    assert proc.returncode == 1, out + proc.stderr
+    assert "first_seen=2019-05-24T00:39:49.940668Z" in out
+    assert "lint warnings for this rule" in out and "`rowcount`" in out
+    assert "explanation:" in out and "das.action == 'DDL'  → true ✓" in out
