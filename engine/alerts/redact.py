@@ -249,6 +249,32 @@ def _mask_statements(text: str, start: int, stop: int, d: Dialect, ranges: _Rang
             scanned = j
         elif _is_secret_word(word):
             _keyword_value(text, toks, i, ranges)
+    if "@" in text[start:stop]:
+        _secret_variables(toks, ranges)
+
+
+def _secret_variables(toks: list[Tok], ranges: _Ranges) -> None:
+    """A variable used as a password, whatever its name: ``SET @q = 'x'; CREATE USER u
+    IDENTIFIED BY @q`` or ``DECLARE @q sysname = 'x'; CREATE LOGIN l WITH PASSWORD = @q``.
+    The literal assigned to it anywhere in the same text is masked."""
+    names: set[str] = set()
+    for i, tok in enumerate(toks):
+        if tok[0] != "w" or not tok[5].startswith("@") or i < 2:
+            continue
+        before, before2 = toks[i - 1][5], toks[i - 2][5]
+        identified = before == "BY" and (
+            before2 == "IDENTIFIED" or (i >= 4 and toks[i - 4][5] == "IDENTIFIED")
+        )
+        keyword = before == "=" and _is_secret_word(before2.lstrip("@").rpartition(".")[2])
+        if identified or keyword:
+            names.add(tok[5])
+    if not names:
+        return
+    for i, tok in enumerate(toks):
+        if tok[0] == "w" and tok[5] in names:
+            v = _assignment(toks, i + 1)
+            if v is not None:
+                _value(toks, v, ranges)
 
 
 def _is_secret_word(word: str) -> bool:

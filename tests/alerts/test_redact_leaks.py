@@ -158,6 +158,18 @@ LEAKS = [
         "Conn_s3cr",
     ),
     (
+        "my29",
+        "mysql",
+        "SET @q = 'My29_s3cr'; CREATE USER u IDENTIFIED BY @q",
+        "My29_s3cr",
+    ),
+    (
+        "ms-var",
+        "sqlserver",
+        "DECLARE @q sysname = 'MsVar_s3cr'; CREATE LOGIN l WITH PASSWORD = @q",
+        "MsVar_s3cr",
+    ),
+    (
         "plpgsql-assign",
         "postgres",
         "DO $$ DECLARE v_pwd text; BEGIN v_pwd := 'PgAssign_s3cr'; END $$",
