@@ -143,3 +143,19 @@ def test_a_bad_regex_in_a_named_list_is_caught_when_the_rule_loads() -> None:
     text = RULE.format(when="matches_any(das.sql, 'bad_patterns')")
     rule, problems, _ = load_rule_text(text, "r.yaml", lists, {})
     assert rule is None and any("in list `bad_patterns`" in p.message for p in problems)
+
+
+def test_time_zones_work_without_the_systems_zone_files() -> None:
+    """Lambda images may have no /usr/share/zoneinfo: the tzdata dependency must be enough."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import zoneinfo, datetime as dt; "
+        "print(dt.datetime(2026, 7, 6, 5, tzinfo=dt.UTC).astimezone("
+        "zoneinfo.ZoneInfo('Europe/Paris')).hour)"
+    )
+    env = {**os.environ, "PYTHONTZPATH": ""}  # no system zone directory at all
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "7", out.stderr
