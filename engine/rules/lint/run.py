@@ -7,10 +7,12 @@ rule without a negative test…). Pure: the date and the known outputs are passe
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from engine.rules.lang.loader import LoadResult, load_rules
 from engine.rules.lint import LintContext, all_checks
@@ -121,8 +123,110 @@ def lint_result(
                 )
     loaded = {rule.file for rule in result.rules}
     broken = {p.file for p in result.problems if p.level == "error"}
-    unchecked = [f for f in result.files if f in broken and f not in loaded]
+    unchecked = []
+    for file in result.files:
+        if file not in broken or file in loaded:
+            continue
+        advice = _advice_despite_errors(file, result, ctx, selected)
+        if advice is None:
+            unchecked.append(file)
+        else:
+            problems.extend(advice)
     return LintReport(result, sorted(problems, key=_sort_key), unchecked, len(selected))
+
+
+# Optional keys whose errors can be set aside to advise on the rest, and the checks that read
+# them (their advice would be wrong without the key: "no test" when the tests have a typo).
+_SET_ASIDE: dict[str, frozenset[str]] = {
+    "tests": frozenset({"test-coverage", "test-event-fields"}),
+    "unless": frozenset({"expired-unless", "internal-users"}),
+    "runbook": frozenset({"runbook"}),
+    "outputs": frozenset({"unknown-output"}),
+    "dedup": frozenset(),
+    "threshold": frozenset(),
+    "escalate": frozenset(),
+    "tags": frozenset(),
+    "references": frozenset(),
+    "description": frozenset(),
+    "status": frozenset(),
+}
+
+
+def _advice_despite_errors(
+    file: str, result: LoadResult, ctx: LintContext, selected: list[Any]
+) -> list[Problem] | None:
+    """Warnings for a rule file that has errors, or None when they cannot be computed.
+
+    An error in an optional key (a typo in a test, an unknown key, a bad runbook path) should not
+    hide what lint would say about the predicate and the title. The keys whose lines hold an
+    error are blanked (line numbers kept), the rest is loaded again, and the checks that do not
+    read a blanked key run on it; each warning says what was set aside. An error in `id`,
+    `title`, `severity` or `when`, or one lint cannot place, leaves the file unchecked.
+    """
+    from engine.rules.lang.loader import load_rule_text
+    from engine.rules.lang.yamlsrc import parse_yaml
+
+    try:
+        text = Path(file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    root, _ = parse_yaml(text, file)
+    if root is None or root.kind != "map":
+        return None
+    starts = sorted((line, key) for key, line in root.key_lines.items())
+    n_lines = len(text.splitlines())
+    spans = {
+        key: (line, (starts[i + 1][0] - 1) if i + 1 < len(starts) else n_lines)
+        for i, (line, key) in enumerate(starts)
+    }
+    drop: set[str] = set()
+    for p in result.problems:
+        if p.file != file or p.level != "error":
+            continue
+        owner = next((k for k, (a, b) in spans.items() if p.line and a <= p.line <= b), None)
+        if owner is None:
+            return None
+        drop.add(owner)
+    if not drop or any(k not in _SET_ASIDE and k in spans and _known(k) for k in drop):
+        return None
+    lines = text.splitlines()
+    for key in drop:
+        a, b = spans[key]
+        for i in range(a - 1, b):
+            lines[i] = ""
+    rule, problems, key_lines = load_rule_text("\n".join(lines) + "\n", file, ctx.lists, ctx.params)
+    if rule is None:
+        return None
+    skip = frozenset().union(*(_SET_ASIDE.get(k, frozenset()) for k in drop))
+    aside = ", ".join(f"`{k}`" for k in sorted(drop))
+    sub = dataclasses.replace(ctx, key_lines={**ctx.key_lines, rule.id: key_lines})
+    out = []
+    for fn in selected:
+        if getattr(fn, "check_name", "") in skip:
+            continue
+        try:
+            found = list(fn(rule, sub))
+        except Exception:  # advice on a broken file is best effort
+            continue
+        for w in found:
+            if w.level == "error":  # already reported as errors, or follows from them
+                continue
+            out.append(
+                dataclasses.replace(w, message=f"{w.message} (checked with {aside} set aside)")
+            )
+    out += [
+        dataclasses.replace(p, message=f"{p.message} (checked with {aside} set aside)")
+        for p in problems
+        if p.level != "error"
+    ]
+    return out
+
+
+def _known(key: str) -> bool:
+    """A key the schema knows (the required ones cannot be set aside; unknown keys can)."""
+    from engine.rules.lang import schema as S
+
+    return key in S.RULE_KEYS
 
 
 def lint(

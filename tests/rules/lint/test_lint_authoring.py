@@ -89,10 +89,10 @@ def test_a_window_too_long_is_not_answered_with_itself(tmp_path: Path) -> None:
     assert "90d" not in (p.suggestion or "") and "31d" in (p.suggestion or "")
 
 
-def test_files_with_errors_report_how_many_checks_were_skipped(tmp_path: Path) -> None:
+def test_an_error_in_when_leaves_the_file_unchecked_and_says_so(tmp_path: Path) -> None:
     (tmp_path / "ok.yaml").write_text(RULE.format(when="das.action == 'READ'", extra=""))
     (tmp_path / "bad.yaml").write_text(
-        RULE.format(when='das.action == "DDL"', extra="severty: high").replace("id: r", "id: b")
+        RULE.format(when="das.action = 'DDL'", extra="").replace("id: r", "id: b")
     )
     report = lint(tmp_path, today=TODAY)
     assert report.unchecked == [str(tmp_path / "bad.yaml")]
@@ -101,11 +101,35 @@ def test_files_with_errors_report_how_many_checks_were_skipped(tmp_path: Path) -
         .splitlines()[1]
         .startswith(f"{len(all_checks())} warning checks skipped on 1 file with errors")
     )
-    fixed = (tmp_path / "bad.yaml").read_text().replace("severty: high\n", "")
-    (tmp_path / "bad.yaml").write_text(fixed)
-    again = lint(tmp_path, today=TODAY)
-    assert again.unchecked == [] and len(again.summary().splitlines()) == 1
-    assert any('"DDL"' in p.suggestion for p in again.warnings if p.suggestion)
+
+
+def test_warnings_are_computed_with_the_broken_optional_keys_set_aside(tmp_path: Path) -> None:
+    """The review's case: a typo'd key and a typo in a test used to hide every warning until
+    a second run."""
+    text = (
+        RULE.format(
+            when='"das.action == \\"DDL\\" || das.action == \'LOGIN_FAIL\'"',
+            extra="severty: high\nunless:\n  - {when: \"dbUserName == 'x'\", reason: old, "
+            "expires: 2020-01-01}",
+        )
+        .replace("{{match: true}}", "{{macth: true}}")
+        .replace("{match: true}", "{macth: true}")
+    )
+    (tmp_path / "bad.yaml").write_text(text)
+    report = lint(tmp_path, today=TODAY)
+    assert report.unchecked == [] and len(report.summary().splitlines()) == 1
+    errors = [p.message for p in report.errors]
+    assert any("severty" in m for m in errors) and any("macth" in m for m in errors)
+    warned = {p.message.split(" (checked with")[0]: p for p in report.warnings}
+    assert any("LOGIN_FAIL" in m for m in warned)
+    assert any("`DDL` is not a DAS event field" in m for m in warned)
+    assert any("expired on 2020-01-01" in m for m in warned)
+    assert all("(checked with `severty`, `tests` set aside)" in p.message for p in warned.values())
+    # the checks that read a set-aside key stay quiet: no "no negative test" from broken tests
+    assert not any("negative" in m or "positive" in m for m in warned)
+    lines = text.splitlines()
+    for p in report.warnings:  # line numbers point into the real file
+        assert p.line is not None and lines[p.line - 1].strip()
 
 
 BANG = """\
