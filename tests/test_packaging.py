@@ -332,3 +332,79 @@ def test_extras_never_reach_the_lambda_bundle() -> None:
     assert {"pytest", "moto", "cfn-lint", "aws-sam-translator"} <= extras
     assert not extras & set(_locked())
     assert "uv" not in _locked()  # the lock's tool is not in the lock
+
+
+# ---------------------------------------------------------------- the CLI without a checkout
+
+
+def _rule_files(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*") if p.suffix in (".yaml", ".md")}
+
+
+def test_cli_default_pack_is_local_rules_else_the_installed_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import engine
+    from engine.cli.pack import default_rules_path
+
+    monkeypatch.chdir(ROOT)
+    assert default_rules_path() == "rules"
+    monkeypatch.chdir(tmp_path)  # a checkout run elsewhere: nothing to guess, the error says rules
+    assert default_rules_path() == "rules"
+    # an installed package: engine/starter_rules/ beside engine/__init__.py
+    installed = tmp_path / "site" / "engine"
+    (installed / "starter_rules").mkdir(parents=True)
+    (installed / "starter_rules" / "failed-login.yaml").write_text("id: x\n")
+    monkeypatch.setattr(engine, "__file__", str(installed / "__init__.py"))
+    assert default_rules_path() == str((installed / "starter_rules").resolve())
+    (tmp_path / "rules").mkdir()  # ./rules always wins
+    assert default_rules_path() == "rules"
+
+
+@pytest.mark.skipif(
+    os.environ.get("DASALERT_BUNDLE_DEPS") != "1",
+    reason="builds a wheel (setuptools from the package index): set DASALERT_BUNDLE_DEPS=1",
+)
+def test_wheel_ships_the_starter_pack_and_the_installed_cli_finds_it(tmp_path: Path) -> None:
+    import shutil
+
+    src = tmp_path / "src"
+    shutil.copytree(
+        ROOT, src,
+        ignore=shutil.ignore_patterns(".git", ".venv", ".aws-sam", "build", "dist", "*.egg-info",
+                                      "__pycache__", ".*_cache", ".hypothesis"),
+    )
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path / "dist"),
+         str(src)],
+        check=True, capture_output=True, timeout=600,
+    )
+    (wheel,) = (tmp_path / "dist").glob("dasalert-*.whl")
+    with zipfile.ZipFile(wheel) as zf:
+        names = set(zf.namelist())
+    shipped = {n.removeprefix("engine/starter_rules/") for n in names
+               if n.startswith("engine/starter_rules/")}
+    assert shipped == _rule_files(ROOT / "rules")
+    assert not [n for n in names if n.startswith(("tests/", "bench/", "rules/", "samples/"))]
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
+    # installed without a checkout: the wheel's own engine, run where there is no rules/
+    site = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site),
+         str(wheel)],
+        check=True, capture_output=True, timeout=300,
+    )
+    env = dict(os.environ, PYTHONPATH=str(site))
+    where = tmp_path / "elsewhere"
+    where.mkdir()
+    probe = "import engine.cli.pack as p; print(p.__file__); print(p.default_rules_path())"
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=where, env=env, capture_output=True, text=True,
+        check=True, timeout=60,
+    ).stdout.split()
+    assert out[0].startswith(str(site)) and out[1].startswith(str(site))
+    lint = subprocess.run(
+        [sys.executable, "-m", "engine", "lint"], cwd=where, env=env, capture_output=True,
+        text=True, timeout=120,
+    )
+    assert "no such file" not in (lint.stdout + lint.stderr).lower()

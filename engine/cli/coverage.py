@@ -16,7 +16,11 @@ DESCRIPTION = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("paths", nargs="*", default=["rules"], help="rule files or directories")
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        help="rule files or directories (default: ./rules, else the installed starter pack)",
+    )
     parser.add_argument("--lists", help="lists.yaml (default: beside the rules)")
     parser.add_argument(
         "--format",
@@ -27,9 +31,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from engine.cli.pack import default_rules_path
     from engine.rules.lang.loader import load_rules
     from engine.rules.testing.coverage import build_coverage, markdown_document
 
+    args.paths = args.paths or [default_rules_path()]
     loaded = load_rules(args.paths, lists_path=args.lists)
     errors = [p for p in loaded.problems if p.level == "error"]
     for problem in errors:

@@ -17,7 +17,11 @@ DESCRIPTION = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("paths", nargs="*", default=["rules"], help="rule files or directories")
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        help="rule files or directories (default: ./rules, else the installed starter pack)",
+    )
     parser.add_argument("--lists", help="lists.yaml (default: beside the rules)")
     parser.add_argument("--strict", action="store_true", help="warnings fail too")
     parser.add_argument(
@@ -27,6 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from engine.cli.pack import default_rules_path
+
+    args.paths = args.paths or [default_rules_path()]
     today = args.today or dt.datetime.now(dt.UTC).date()
     report = lint(args.paths, lists_path=args.lists, today=today)
     out = sys.stdout

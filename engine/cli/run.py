@@ -88,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _pipeline(args: argparse.Namespace, out: TextIO) -> tuple[Any, int]:
+    from engine.cli.pack import default_rules_path
     from engine.das.decoder import Decoder
     from engine.outputs.routing import Router
     from engine.pipeline.batch import Pipeline
@@ -95,12 +96,17 @@ def _pipeline(args: argparse.Namespace, out: TextIO) -> tuple[Any, int]:
     from engine.pipeline.state import MemoryStateStore
     from engine.rules import RulesUnavailable, build_engine
 
-    rules_path = args.rules or os.environ.get("DASALERT_RULES") or "rules"
+    rules_path = args.rules or os.environ.get("DASALERT_RULES") or default_rules_path()
     state = MemoryStateStore()
     try:
         wired = build_engine(rules_path, state, lists_path=args.lists)
     except RulesUnavailable as exc:
-        hint = "" if args.rules else " (default: $DASALERT_RULES, else ./rules; pass --rules DIR)"
+        hint = (
+            ""
+            if args.rules
+            else " (default: $DASALERT_RULES, else ./rules, else the installed starter pack;"
+            " pass --rules DIR)"
+        )
         raise ConfigError("--rules", f"{exc}{hint}") from exc
     loaded = wired.loaded
     for problem in loaded.problems:
