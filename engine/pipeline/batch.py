@@ -104,6 +104,7 @@ class BatchResult:
     matched: int = 0
     suppressed: int = 0
     duplicates: int = 0
+    state_dropped: int = 0  # stateful-rule matches over a per-call cap: not tracked (a metric)
     rule_errors: int = 0
     rule_load_errors: int = 0  # rule files the container could not load (detection is off)
     kms_calls: int = 0
@@ -231,6 +232,7 @@ class Pipeline:
             result.matched += res.matched
             result.suppressed += res.suppressed
             result.duplicates += res.duplicates
+            result.state_dropped += getattr(res, "state_dropped", 0)
             result.rule_errors += res.rule_errors
             for alert in res.alerts:
                 alerts[alert.id] = alert

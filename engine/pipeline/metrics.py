@@ -31,6 +31,8 @@ ReaderMismatches       Kind                     ``DASALERT_MESSAGE_READER=compar
                                                 only the unverified signature; ``other``)
 RuleErrors             —                        rule evaluations that raised
 RuleLoadErrors         —                        rule problems that kept rules from loading
+StateDropped           —                        sequence / first-seen / distinct-count matches
+                                                left untracked over a per-batch cap
 StreamSilent           ResourceId               the watchdog found a silent resource
 =====================  =======================  ==============================================
 """
@@ -70,6 +72,7 @@ def emit_batch(metrics: Any, result: BatchResult) -> None:
     add(name="ReaderFallbacks", unit=COUNT, value=result.reader_fallbacks)
     add(name="RuleErrors", unit=COUNT, value=result.rule_errors)
     add(name="RuleLoadErrors", unit=COUNT, value=result.rule_load_errors)
+    add(name="StateDropped", unit=COUNT, value=result.state_dropped)
     for kind, n in (
         ("other", result.reader_mismatches),
         ("footer", result.reader_footer_mismatches),

@@ -31,6 +31,7 @@ def test_batch_metrics_as_emf(capsys) -> None:
         ],
         kms_calls=1,
         key_cache_hits=2,
+        state_dropped=4,
     )
     emit_batch(metrics, result)
     metrics.flush_metrics()
@@ -47,6 +48,7 @@ def test_batch_metrics_as_emf(capsys) -> None:
     assert find("Records") == 3 and find("Events") == 3 and find("Heartbeats") == 2
     assert find("RecordsRetried") == 1
     assert find("KmsCalls") == 1 and find("KeyCacheHits") == 2
+    assert find("StateDropped") == 4  # stateful matches over the per-batch cap
     assert find("RecordsFailed", Reason="kms_throttled") == 1
     assert find("RecordsFailed", Reason="bad_envelope") == 1
     assert find("Alerts", RuleId="r1", Severity="high") == 1
