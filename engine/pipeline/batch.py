@@ -105,6 +105,7 @@ class BatchResult:
     suppressed: int = 0
     duplicates: int = 0
     state_dropped: int = 0  # stateful-rule matches over a per-call cap: not tracked (a metric)
+    muted: int = 0  # alerts a responder's mute dropped (engine.pipeline.mutes)
     rule_errors: int = 0
     rule_load_errors: int = 0  # rule files the container could not load (detection is off)
     kms_calls: int = 0
@@ -197,6 +198,9 @@ class Pipeline:
         sources: dict[str, set[int]] = {}  # alert id -> outcome indices
         seen: dict[str, float] = {}  # resource id -> heartbeat time
         failed: list[_Failed] = []
+        begin = getattr(self.engine, "begin_batch", None)
+        if begin is not None:
+            begin()  # mutes are read once per batch, at its first firing
 
         for index, rec in enumerate(records):
             out = RecordOutcome(rec.record_id)
@@ -233,6 +237,7 @@ class Pipeline:
             result.suppressed += res.suppressed
             result.duplicates += res.duplicates
             result.state_dropped += getattr(res, "state_dropped", 0)
+            result.muted += res.muted
             result.rule_errors += res.rule_errors
             for alert in res.alerts:
                 alerts[alert.id] = alert
@@ -423,6 +428,7 @@ def summarize(result: BatchResult) -> dict[str, Any]:
         "failed_by_reason": dict(result.failed_by_reason()),
         "deliveries": dict(Counter(f"{d.output}:{d.status.value}" for d in result.deliveries)),
         "already_sent": result.skipped_already_sent,
+        "muted": result.muted,
         "dead_letters": dict(result.dead_letters),
         "kms_calls": result.kms_calls,
         "key_cache_hits": result.key_cache_hits,

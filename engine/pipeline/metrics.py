@@ -20,6 +20,7 @@ RecordsRetried         —                        records returned in ``batchIte
 RecordsDeadLettered    —                        undecodable or unevaluated records sent to the DLQ
 Alerts                 RuleId, Severity         alerts produced (before idempotent skipping)
 AlertsAlreadySent      —                        alerts skipped: delivered by an earlier attempt
+AlertsMuted            —                        alerts dropped by a responder's mute
 Deliveries             Output, Status           per-output delivery results
 AlertsDeadLettered     —                        alerts no output took, sent to the DLQ
 KmsCalls               —                        KMS Decrypt calls (cost, throttling risk)
@@ -67,6 +68,7 @@ def emit_batch(metrics: Any, result: BatchResult) -> None:
     add(name="RecordsDeadLettered", unit=COUNT, value=dead_records)
     add(name="AlertsDeadLettered", unit=COUNT, value=result.dead_letters["undeliverable_alert"])
     add(name="AlertsAlreadySent", unit=COUNT, value=result.skipped_already_sent)
+    add(name="AlertsMuted", unit=COUNT, value=result.muted)
     add(name="KmsCalls", unit=COUNT, value=result.kms_calls)
     add(name="KeyCacheHits", unit=COUNT, value=result.key_cache_hits)
     add(name="ReaderFallbacks", unit=COUNT, value=result.reader_fallbacks)

@@ -11,9 +11,34 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 # (namespace, name, value, expires_at): one member written by ``put_members``
 Member = tuple[str, str, float, float]
+
+
+@dataclass(frozen=True, slots=True)
+class Mute:
+    """A responder's decision that a rule (for one dedup / group key, or all of it) should not
+    alert until ``until`` (epoch seconds, compared with the alert's event time).
+
+    ``key`` is the canonical JSON text an alert carries as ``dedup_key`` (``None``: every key of
+    the rule). ``kind`` is ``mute`` or ``false_positive`` (a mute a responder marked as a false
+    positive, kept apart so tuning can find them). Validation lives in ``engine.pipeline.mutes``:
+    the store keeps what it is given.
+    """
+
+    rule_id: str
+    key: str | None
+    until: float
+    who: str
+    reason: str
+    created: float
+    kind: str = "mute"
+
+    def applies(self, rule_id: str, key: str | None, at: float) -> bool:
+        """Whether this mute silences an alert of ``rule_id``/``key`` whose event time is ``at``."""
+        return rule_id == self.rule_id and (self.key is None or key == self.key) and at < self.until
 
 
 class StateError(Exception):
@@ -86,6 +111,22 @@ class StateStore(ABC):
     def put_members(self, members: Iterable[Member]) -> None:
         """Overwrite ``name = value`` in each namespace (read back with ``read_namespace``)."""
 
+    # -- mutes (responders, from Slack or the CLI) ------------------------------------------
+    # Few and read together: the engine reads them all once per batch, so they share one
+    # partition. Each expires (TTL) ``expires_at`` after it is written; the caller chooses it.
+
+    @abstractmethod
+    def put_mute(self, mute: Mute, *, expires_at: float) -> None:
+        """Store ``mute``, replacing the one of the same rule and key."""
+
+    @abstractmethod
+    def list_mutes(self) -> list[Mute]:
+        """Every stored mute, expired ones included (the caller compares ``until``)."""
+
+    @abstractmethod
+    def delete_mute(self, rule_id: str, key: str | None) -> bool:
+        """Remove the mute of ``rule_id``/``key``; False when there was none."""
+
 
 class MemoryStateStore(StateStore):
     """In-process store for the CLI, tests and Lambda without a table (state lasts a container).
@@ -101,6 +142,7 @@ class MemoryStateStore(StateStore):
         self._maxima: dict[str, dict[str, float]] = {}
         self._values: dict[str, tuple[str, float]] = {}
         self._slots: dict[str, tuple[float, float]] = {}
+        self._mutes: dict[tuple[str, str | None], tuple[Mute, float]] = {}
         self._lock = threading.Lock()
 
     def _alive(self, expires_at: float) -> bool:
@@ -176,6 +218,18 @@ class MemoryStateStore(StateStore):
             for namespace, name, value, _expires in members:
                 self._maxima.setdefault(namespace, {})[name] = value
 
+    def put_mute(self, mute: Mute, *, expires_at: float) -> None:
+        with self._lock:
+            self._mutes[(mute.rule_id, mute.key)] = (mute, expires_at)
+
+    def list_mutes(self) -> list[Mute]:
+        with self._lock:
+            return [m for m, exp in self._mutes.values() if self._alive(exp)]
+
+    def delete_mute(self, rule_id: str, key: str | None) -> bool:
+        with self._lock:
+            return self._mutes.pop((rule_id, key), None) is not None
+
     def size(self) -> int:
         """Items held (what a test of bounded state counts)."""
         with self._lock:
@@ -184,5 +238,6 @@ class MemoryStateStore(StateStore):
                 + len(self._markers)
                 + len(self._values)
                 + len(self._slots)
+                + len(self._mutes)
                 + sum(len(v) for v in self._maxima.values())
             )

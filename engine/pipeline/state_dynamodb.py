@@ -10,7 +10,14 @@ once-marker        ``o#<key>``                 ``-``          ``expires_at`` (N)
 maximum / member   ``m#<namespace>``           ``<name>``     ``v`` (N), ``expires_at`` (N)?
 value              ``v#<key>``                 ``-``          ``s`` (S), ``expires_at`` (N)
 firing slot        ``a#<key>``                 ``-``          ``v`` (N), ``expires_at`` (N)
+mute               ``mute``                    ``<rule>#…``   ``rule``, ``key``?, ``who``,
+                                                              ``reason``, ``kind`` (S);
+                                                              ``until``, ``created``,
+                                                              ``expires_at`` (N)
 =================  ==========================  =============  ==================================
+
+Mutes share one partition so the engine reads them all with one ``Query`` per batch; their sort
+key is the rule id and a digest of the key (``*`` for a whole rule), so any key fits.
 
 Values and members serve the stateful rule types (sequences, first seen, distinct counts): they are
 read with ``BatchGetItem`` / one ``Query`` per namespace and written with ``BatchWriteItem`` (25
@@ -39,7 +46,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from engine.outputs.aws_errors import classify
-from engine.pipeline.state import Member, StatePermanentError, StateStore, StateUnavailable
+from engine.pipeline.state import (
+    Member,
+    Mute,
+    StatePermanentError,
+    StateStore,
+    StateUnavailable,
+)
 
 MAX_KEY_CHARS = 512
 _BATCH_GET_LIMIT = 100
@@ -52,6 +65,15 @@ def _pk(prefix: str, key: str) -> str:
     if len(key) > MAX_KEY_CHARS:
         key = "sha256:" + hashlib.sha256(key.encode()).hexdigest()
     return f"{prefix}#{key}"
+
+
+_MUTE_PK = "mute"
+
+
+def _mute_sk(rule_id: str, key: str | None) -> str:
+    if key is None:
+        return f"{rule_id}#*"
+    return f"{rule_id}#" + hashlib.sha256(key.encode()).hexdigest()
 
 
 def _num(value: float) -> dict[str, str]:
@@ -304,6 +326,60 @@ class DynamoDBStateStore(StateStore):
                 for (ns, name), (value, exp) in latest.items()
             ]
         )
+
+    # -- mutes -------------------------------------------------------------------------
+    def put_mute(self, mute: Mute, *, expires_at: float) -> None:
+        item: dict[str, Any] = {
+            **self._key(_MUTE_PK, _mute_sk(mute.rule_id, mute.key)),
+            "rule": {"S": mute.rule_id},
+            "until": _num(mute.until),
+            "who": {"S": mute.who},
+            "reason": {"S": mute.reason},
+            "created": _num(mute.created),
+            "kind": {"S": mute.kind},
+            "expires_at": _num(expires_at),
+        }
+        if mute.key is not None:
+            item["key"] = {"S": mute.key}
+        self._ddb.put_item(TableName=self.table, Item=item)
+
+    def list_mutes(self) -> list[Mute]:
+        out: list[Mute] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": _MUTE_PK}},
+            "ConsistentRead": True,
+        }
+        while True:
+            resp = self._ddb.query(**kwargs)
+            for item in resp.get("Items", []):
+                if not self._alive(item):
+                    continue
+                with contextlib.suppress(KeyError, ValueError):  # not ours: ignore, never crash
+                    out.append(
+                        Mute(
+                            rule_id=item["rule"]["S"],
+                            key=item["key"]["S"] if "key" in item else None,
+                            until=float(item["until"]["N"]),
+                            who=item["who"]["S"],
+                            reason=item["reason"]["S"],
+                            created=float(item["created"]["N"]),
+                            kind=item.get("kind", {"S": "mute"})["S"],
+                        )
+                    )
+            last = resp.get("LastEvaluatedKey")
+            if not last:
+                return out
+            kwargs["ExclusiveStartKey"] = last
+
+    def delete_mute(self, rule_id: str, key: str | None) -> bool:
+        resp = self._ddb.delete_item(
+            TableName=self.table,
+            Key=self._key(_MUTE_PK, _mute_sk(rule_id, key)),
+            ReturnValues="ALL_OLD",
+        )
+        return bool(resp.get("Attributes"))
 
     def _batch_write(self, items: list[dict[str, Any]]) -> None:
         for start in range(0, len(items), _BATCH_WRITE_LIMIT):

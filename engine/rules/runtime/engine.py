@@ -25,12 +25,22 @@ placed), and threshold rules cannot count them (``EngineResult.untimed``).
 
 A rule that raises while evaluating an event becomes a ``rule_error`` alert, deduplicated per rule
 per hour of event time, and is counted in ``EngineResult.rule_errors``.
+
+**Mutes** (written by responders from Slack or ``dasalert mute``, see ``engine.pipeline.mutes``)
+drop a rule's alert when a mute of its rule — for the alert's dedup/group key, or for the whole
+rule — holds at the alert's event time. Suppression state is still kept (windows still count),
+so an alert after the mute carries the true count. The mutes are read from the store once, at
+the first firing after ``begin_batch`` (no read at all for a batch that fires nothing), and
+counted in ``EngineResult.muted``. Rule errors are never muted: a broken rule detects nothing.
+A store that cannot be read fails open (the batch alerts as if nothing were muted).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+import logging
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,7 +48,7 @@ from engine.alerts.ids import alert_id
 from engine.alerts.model import Alert
 from engine.alerts.redact import redact_event, redact_sql
 from engine.alerts.render import render_title
-from engine.pipeline.state import StateStore
+from engine.pipeline.state import Mute, StateError, StateStore
 from engine.rules.model import Rule
 from engine.rules.runtime.distinct import DistinctCounter
 from engine.rules.runtime.first_seen import FirstSeenTracker
@@ -57,6 +67,8 @@ from engine.rules.runtime.suppress import (
     representative,
     window_start,
 )
+
+log = logging.getLogger("dasalert.engine")
 
 RULE_ERROR_WINDOW_S = 3600
 RULE_ERROR_KEY = "rule_error"  # never a JSON text, so never equal to a rule's own dedup key
@@ -80,6 +92,7 @@ class EngineResult:
     learning: int = 0  # first-seen values learned (no alert: the learning period)
     pending: int = 0  # sequence / distinct-count matches tracked, nothing fired (yet)
     state_dropped: int = 0  # stateful matches over a per-call cap: not tracked
+    muted: int = 0  # alerts a responder's mute dropped
     errors: list[str] = field(default_factory=list)  # "rule-id: Type: message" (redacted)
 
 
@@ -120,8 +133,10 @@ class Engine:
         *,
         keep_params: bool = False,
         margin_s: int = DEFAULT_MARGIN_S,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.ruleset = ruleset
+        self.clock = clock  # only for mutes of alerts without event time
         self.state = state
         self.keep_params = keep_params
         self._dedup = Deduplicator(state, margin_s=margin_s)
@@ -130,6 +145,30 @@ class Engine:
         self._first_seen = FirstSeenTracker(state, margin_s=margin_s)
         self._distinct = DistinctCounter(state, margin_s=margin_s)
         self._redacted: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}
+        self._mutes: list[Mute] | None = None  # None: not read since ``begin_batch``
+
+    def begin_batch(self) -> None:
+        """Forget the mutes read so far: the next firing reads them again (once per batch).
+
+        The pipeline calls this at the start of each batch; a caller that never does (a rule
+        test, ``dasalert eval``) reads them once for the life of the engine.
+        """
+        self._mutes = None
+
+    def _muted(self, rule: Rule, firing: Firing) -> bool:
+        if self._mutes is None:
+            try:
+                self._mutes = self.state.list_mutes()
+            except StateError as exc:
+                # Fail open: a store that cannot say what is muted must not hold back alerts
+                # (a mute is a convenience; a lost or delayed alert is the failure to avoid).
+                log.warning("mutes unreadable, alerting as if none: %s", type(exc).__name__)
+                self._mutes = []
+        if not self._mutes:
+            return False
+        at = firing.last if firing.last is not None else firing.first
+        when = at if at is not None else self.clock()
+        return any(m.applies(rule.id, firing.key, when) for m in self._mutes)
 
     def _redact(self, event: dict[str, Any]) -> dict[str, Any]:
         """The redacted copy of ``event``, made once per ``process`` call: one hostile event can
@@ -206,7 +245,9 @@ class Engine:
         tally = Tally()
         for aid, win in windows.items():
             firing = self._window(aid, win, tally)
-            if firing is not None:
+            if firing is not None and win.kind == "rule" and self._muted(win.rule, firing):
+                result.muted += 1
+            elif firing is not None:
                 result.alerts.append(self._alert(win.rule, firing, kind=win.kind, error=win.error))
         for rule, hits in thresholds.values():
             th = rule.threshold
@@ -217,13 +258,22 @@ class Engine:
 
             firings, t = self._thresholds.process(rule.id, th.count, th.window_s, hits, make_id)
             tally.add(t)
-            result.alerts.extend(self._alert(rule, f) for f in firings)
+            for th_firing in firings:
+                if self._muted(rule, th_firing):
+                    result.muted += 1
+                else:
+                    result.alerts.append(self._alert(rule, th_firing))
         st = StatefulTally()
         for rule, khs in stateful.values():
             fired, t2 = self._stateful(rule, khs)
             for name in ("duplicates", "untimed", "dropped", "learning", "pending", "suppressed"):
                 setattr(st, name, getattr(st, name) + getattr(t2, name))
-            result.alerts.extend(self._alert(rule, _firing(f)) for f in fired)
+            for f in fired:
+                made = _firing(f)
+                if self._muted(rule, made):
+                    result.muted += 1
+                else:
+                    result.alerts.append(self._alert(rule, made))
         result.suppressed = tally.suppressed + st.suppressed
         tally.duplicates += st.duplicates
         tally.untimed += st.untimed
