@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -244,8 +245,6 @@ def test_sequence_rule_needs_no_when_and_indexes_its_steps_actions() -> None:
 
 
 def test_an_escalation_that_raises_is_skipped_never_losing_the_alert() -> None:
-    import dataclasses
-
     from engine.rules.lang.expr import compile_expr
     from engine.rules.model import Escalation
 
@@ -270,3 +269,39 @@ def test_an_escalation_that_raises_is_skipped_never_losing_the_alert() -> None:
     )
     assert [a.severity for a in eng.process([fail(0, user="root")]).alerts] == ["critical"]
     assert [a.severity for a in eng.process([fail(1, user="app")]).alerts] == ["high"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        SEQ.replace('by: "[das.clusterId || das.instanceId, remoteHost]"', 'by: "boom(@)"'),
+        FIRST_SEEN.replace('key: "[dbUserName, remoteHost]"', 'key: "boom(@)"'),
+        SPRAY.replace("distinct: dbUserName", "distinct: boom(@)"),
+    ],
+)
+def test_a_key_that_raises_is_a_rule_error_alert_not_a_crash(text: str) -> None:
+    from engine.rules.lang.expr import compile_expr
+
+    rule = load(text.replace("boom(@)", "lower(dbUserName)"))
+    broken = compile_expr("boom(@)")
+    if rule.sequence:
+        rule = dataclasses.replace(rule, sequence=dataclasses.replace(rule.sequence, by=broken))
+    elif rule.first_seen:
+        rule = dataclasses.replace(
+            rule, first_seen=dataclasses.replace(rule.first_seen, key=broken)
+        )
+    else:
+        assert rule.threshold is not None
+        rule = dataclasses.replace(
+            rule, threshold=dataclasses.replace(rule.threshold, distinct=broken)
+        )
+    from jmespath import Options
+
+    from tests.rules.runtime.test_engine import BoomFunctions
+
+    eng = Engine(
+        RuleSet([rule], options=Options(custom_functions=BoomFunctions())), MemoryStateStore()
+    )
+    res = eng.process([fail(0), ok(1)])
+    assert res.rule_errors >= 1
+    assert [a.kind for a in res.alerts] == ["rule_error"]
