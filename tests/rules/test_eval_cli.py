@@ -24,6 +24,8 @@ STREAM_ARN = "arn:aws:kinesis:eu-west-1:123456789012:stream/aws-rds-das-cluster-
 
 def pg(**fields) -> dict:
     event = base_event("postgres")
+    # a Tuesday morning: inside the shipped working hours (off-hours-privileged-change stays quiet)
+    event["logTime"] = "2019-05-21 10:39:49.940668+00"
     event.update(fields)
     return event
 
@@ -53,7 +55,7 @@ def test_one_event_text_table_and_summary(tmp_path, capsys) -> None:
     header, row = out.splitlines()
     assert header.split()[:4] == ["SEVERITY", "RULE", "COUNT", "FIRST"]
     assert row.split()[:3] == ["HIGH", "ddl-by-non-admin", "1"]
-    assert "2019-05-24 00:39:49" in row
+    assert "2019-05-21 10:39:49" in row
     assert row.endswith("DDL by non-admin app on postgres: CREATE TABLE")
     assert "dasalert eval: 1 events, 1 matches, 1 alerts, 0 rule errors" in err
 
