@@ -26,6 +26,7 @@ as possible, so the sequence exists within ``within`` if and only if this choice
 
 from __future__ import annotations
 
+import bisect
 from typing import Any
 
 from engine.alerts.ids import alert_id
@@ -137,13 +138,14 @@ class SequenceTracker:
             ev.steps.add(int(step_text))
         ordered = sorted(events.values(), key=lambda e: e.pos)
         completers = [e for e in ordered if e.hit is not None and last in e.steps]
+        by_step = _Steps(ordered, last + 1)
         out: list[Fired] = []
         maybe_replayed: list[_Ev] = []
         for e in completers:
             if consumed is not None and e.epoch <= consumed:
                 maybe_replayed.append(e)
                 continue
-            found = _match(rule, ordered, e, consumed)
+            found = _match(rule, by_step, e, consumed)
             if found is None:
                 tally.pending += 1
                 continue
@@ -173,37 +175,56 @@ class SequenceTracker:
         return out
 
 
-def _match(
-    rule: Rule, ordered: list[_Ev], done: _Ev, consumed: float | None
-) -> list[list[_Ev]] | None:
+class _Steps:
+    """The key's events of each step in time order, with their positions for bisection: a
+    completing event finds each step's latest events before a boundary in O(log n + min), so a
+    batch full of completing events (READ then WRITE by database) stays linear, not quadratic."""
+
+    def __init__(self, ordered: list[_Ev], n_steps: int) -> None:
+        self.events: list[list[_Ev]] = [[] for _ in range(n_steps)]
+        for e in ordered:
+            for i in e.steps:
+                if i < n_steps:
+                    self.events[i].append(e)
+        self.pos = [[e.pos for e in evs] for evs in self.events]
+
+
+def _match(rule: Rule, steps: _Steps, done: _Ev, consumed: float | None) -> list[list[_Ev]] | None:
     """The events each step used for a sequence completed by ``done``, or None (see module)."""
     seq = rule.sequence
     assert seq is not None
     last = len(seq.steps) - 1
-    eligible = [e for e in ordered if consumed is None or e.epoch > consumed]
     used: set[str] = set()
     picks: list[list[_Ev]] = [[] for _ in seq.steps]
     boundary = done.pos
-    inclusive = True
     for i in range(last, -1, -1):
         need = seq.steps[i].min
+        evs = steps.events[i]
+        # the events of step i at or before the boundary (strictly before, for earlier steps)
+        if i == last:
+            end = bisect.bisect_right(steps.pos[i], boundary)
+        else:
+            end = bisect.bisect_left(steps.pos[i], boundary)
         chosen: list[_Ev] = []
-        for e in reversed(eligible):
-            if len(chosen) == need:
-                break
-            if i not in e.steps or e.fp in used:
+        if i == last:
+            if done.fp in used:
+                return None
+            chosen.append(done)  # the completing event is the last step's latest
+            end = bisect.bisect_left(steps.pos[i], boundary)
+        k = end - 1
+        while len(chosen) < need and k >= 0:
+            e = evs[k]
+            k -= 1
+            if consumed is not None and e.epoch <= consumed:
+                break  # time order: everything earlier was consumed too
+            if e.fp in used or e is done:
                 continue
-            if e.pos > boundary or (e.pos == boundary and not inclusive):
-                continue
-            if i == last and not chosen and e is not done:
-                continue  # the completing event is the last step's latest
             chosen.append(e)
         if len(chosen) < need:
             return None
         used.update(e.fp for e in chosen)
         picks[i] = chosen
         boundary = chosen[-1].pos
-        inclusive = False
     if done.epoch - boundary[0] > seq.within_s:
         return None
     return picks

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.pipeline.state import MemoryStateStore, StateStore
 from engine.rules.lang.loader import load_rule_text
@@ -305,3 +308,37 @@ def test_a_key_that_raises_is_a_rule_error_alert_not_a_crash(text: str) -> None:
     res = eng.process([fail(0), ok(1)])
     assert res.rule_errors >= 1
     assert [a.kind for a in res.alerts] == ["rule_error"]
+
+
+def _oracle_first(events: list[tuple[int, int]], need: int, within: int) -> bool:
+    """Is there a completing event with `need` failures strictly before it, all within `within`?"""
+    for j, (t, step) in enumerate(events):
+        if step == 1:
+            before = [u for u, s in events[:j] if s == 0 and t - u <= within]
+            if len(before) >= need:
+                return True
+    return False
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    steps=st.lists(st.integers(0, 1), min_size=1, max_size=25),
+    gaps=st.lists(st.integers(1, 200), min_size=25, max_size=25),
+    cuts=st.sets(st.integers(1, 24), max_size=4),
+)
+def test_sequence_matches_an_oracle_however_the_stream_is_batched(
+    steps: list[int], gaps: list[int], cuts: set[int]
+) -> None:
+    times = [sum(gaps[: i + 1]) for i in range(len(steps))]
+    stream = list(zip(times, steps, strict=True))
+    events = [fail(t) if s == 0 else ok(t) for t, s in stream]
+    whole = engine(SEQ).process(events).alerts
+    assert bool(whole) == _oracle_first(stream, 3, 600)
+    state = MemoryStateStore()
+    bounds = [0, *sorted(c for c in cuts if c < len(events)), len(events)]
+    split = [
+        a
+        for lo, hi in itertools.pairwise(bounds)
+        for a in engine(SEQ, state).process(events[lo:hi]).alerts  # a cold start per batch
+    ]
+    assert [a.id for a in split] == [a.id for a in whole]
