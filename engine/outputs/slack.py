@@ -251,10 +251,12 @@ class SlackOutput(Output):
         *,
         channels: ChannelMap | None = None,
         policy: RetryPolicy | None = None,
+        buttons: bool = False,
     ) -> None:
         install_redactor()
         self.transport = transport
         self.channels = channels
+        self.buttons = buttons  # responder buttons: bot-token mode (an app with interactivity)
         self.policy = policy or RetryPolicy()
 
     @classmethod
@@ -279,7 +281,9 @@ class SlackOutput(Output):
             else:
                 REDACTOR.add(bot_token or "")
                 token = _const(bot_token or "")
-            return cls(BotTransport(token, base_url), channels=channels, policy=policy)
+            return cls(
+                BotTransport(token, base_url), channels=channels, policy=policy, buttons=True
+            )
         hook_arn = env_str(env, "SLACK_WEBHOOK_SECRET_ARN")
         hook_url = env_str(env, "SLACK_WEBHOOK_URL")
         if hook_arn:
@@ -312,7 +316,7 @@ class SlackOutput(Output):
         deadline = deadline or Deadline()
         for channel, group in self._messages(alerts):
             try:
-                payload = render_group(group)
+                payload = render_group(group, actions=self.buttons)
             except Exception as exc:  # a renderer bug must not lose the rest of the batch
                 for a in group:
                     report.add(a.id, Status.PERMANENT, f"cannot render: {type(exc).__name__}")

@@ -7,7 +7,8 @@ which is what stops ``<!channel>``, ``<@U123>`` and ``<https://evil|click>`` fro
 mention or a link), and, inside the SQL code block, backticks are replaced by a look-alike so the
 text cannot close the block. mrkdwn text objects are ``verbatim`` so Slack does not auto-link or
 auto-mention either. Lengths are cut *after* escaping, never in the middle of an entity, so
-every block stays inside Slack's limits.
+every block stays inside Slack's limits. With ``actions`` (bot-token mode) a message ends with
+the responder buttons of ``engine.outputs.slack_buttons``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from engine.alerts import Alert
+from engine.outputs.slack_buttons import actions_block
 
 HEADER_MAX = 150  # header block plain_text
 SECTION_MAX = 3000  # section text
@@ -154,8 +156,18 @@ def _details(alert: Alert) -> list[dict[str, Any]]:
     return blocks
 
 
-def render_one(alert: Alert) -> dict[str, Any]:
-    """The message for a single alert: header, fields, SQL, context."""
+def _with_actions(
+    blocks: list[dict[str, Any]], alerts: Sequence[Alert], actions: bool
+) -> list[dict[str, Any]]:
+    """``blocks`` cut to Slack's limit, keeping room for the buttons (last) when wanted."""
+    block = actions_block(alerts) if actions else None
+    if block is None:
+        return blocks[:BLOCKS_MAX]
+    return [*blocks[: BLOCKS_MAX - 1], block]
+
+
+def render_one(alert: Alert, *, actions: bool = False) -> dict[str, Any]:
+    """The message for a single alert: header, fields, SQL, context (and the buttons)."""
     emoji, sev = _severity_label(alert)
     title = escape(alert.title, oneline=True)
     blocks = [
@@ -164,7 +176,10 @@ def render_one(alert: Alert) -> dict[str, Any]:
         *_details(alert),
         _context(alert, [alert.id]),
     ]
-    return {"text": fit(f"{sev}: {title}", TEXT_MAX), "blocks": blocks[:BLOCKS_MAX]}
+    return {
+        "text": fit(f"{sev}: {title}", TEXT_MAX),
+        "blocks": _with_actions(blocks, [alert], actions),
+    }
 
 
 def _line(alert: Alert) -> str:
@@ -177,7 +192,7 @@ def _line(alert: Alert) -> str:
     return f"• {when} · {who} · {where}/{db}{times} — {_value(alert.title, 200)}"
 
 
-def render_group(alerts: Sequence[Alert]) -> dict[str, Any]:
+def render_group(alerts: Sequence[Alert], *, actions: bool = False) -> dict[str, Any]:
     """One message for many alerts of one rule, instead of one message per alert.
 
     Slack accepts about one message per second per channel; a burst of 40 alerts from one rule
@@ -185,7 +200,7 @@ def render_group(alerts: Sequence[Alert]) -> dict[str, Any]:
     allow, then "and N more") so a responder sees the burst as one incident.
     """
     if len(alerts) == 1:
-        return render_one(alerts[0])
+        return render_one(alerts[0], actions=actions)
     top = max(alerts, key=lambda a: a.severity_rank)
     emoji, sev = _severity_label(top)
     # ``rule_title`` is the unrendered template ("DDL by {dbUserName}"): show the rendered title
@@ -239,7 +254,7 @@ def render_group(alerts: Sequence[Alert]) -> dict[str, Any]:
         blocks.append(_code_section("Example SQL (redacted)", sql))
     blocks.append(_context(top, [a.id for a in alerts]))
     text = fit(f"{sev}: {n} alerts · {name}", TEXT_MAX)
-    return {"text": text, "blocks": blocks[:BLOCKS_MAX]}
+    return {"text": text, "blocks": _with_actions(blocks, alerts, actions)}
 
 
 def group_by_rule(alerts: Sequence[Alert]) -> list[list[Alert]]:
