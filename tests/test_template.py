@@ -47,6 +47,8 @@ FULL_PARAMS = dict(
     DataEncryptionKeyArn="arn:aws:kms:us-east-1:123456789012:key/3234abcd-12ab-34cd-56ef-1234567890ab",
     SlackBotTokenSecretArn="arn:aws:secretsmanager:us-east-1:123456789012:secret:bot-AbCdEf",
     SlackChannels="critical=#sec-page,default=#sec-feed",
+    SlackSigningSecretArn="arn:aws:secretsmanager:us-east-1:123456789012:secret:sign-AbCdEf",
+    SlackResponders="U0123ABC,W0456DEF",
     OpsEmail="oncall@example.com",
 )
 
@@ -455,7 +457,7 @@ def test_logs_queues_and_state_are_kept_when_the_stack_goes(source: dict[str, An
     kept = [n for n, r in res.items() if not FOREACH.match(n) and r["Type"] in (
         "AWS::Logs::LogGroup", "AWS::SQS::Queue", "AWS::DynamoDB::Table"
     )]
-    assert len(kept) == 5
+    assert len(kept) == 6  # + the optional Slack buttons function's log group
     for name in kept:
         assert res[name]["DeletionPolicy"] == "Retain", name
         assert res[name]["UpdateReplacePolicy"] == "Retain", name
@@ -473,7 +475,7 @@ def test_queues_and_logs_use_the_customer_key_when_given(source: dict[str, Any])
         props = res[name]["Properties"]
         assert _if(props["KmsMasterKeyId"], "HasDataKey") == (key, NO_VALUE)
         assert _if(props["SqsManagedSseEnabled"], "HasDataKey") == (NO_VALUE, True)
-    for name in ("StreamLogGroup", "HealthLogGroup"):
+    for name in ("StreamLogGroup", "HealthLogGroup", "SlackActionsLogGroup"):
         assert _if(res[name]["Properties"]["KmsKeyId"], "HasDataKey") == (key, NO_VALUE)
     stmts = _statements(res["OutputsPolicy"]["Properties"]["PolicyDocument"])
     (queues,) = [s["Fn::If"] for s in stmts if "Fn::If" in s and s["Fn::If"][0] == "HasDataKey"]
@@ -573,8 +575,10 @@ def test_one_event_source_mapping_per_listed_database(source: dict[str, Any]) ->
         assert p["FunctionName"] == {"Ref": "StreamFunction"}
         assert p["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
         assert p["ParallelizationFactor"] == {"Ref": "ParallelizationFactor"}
-    # one function, one watchdog, one table, one topic for all twenty
-    assert len(_resources(out, "AWS::Lambda::Function")) == 2
+    # one function, one watchdog (and the optional Slack buttons function), one table, one
+    # topic for all twenty
+    functions = _resources(out, "AWS::Lambda::Function").values()
+    assert len([f for f in functions if "Condition" not in f]) == 2
     assert len(_resources(out, "AWS::DynamoDB::Table")) == 1
 
 
@@ -642,3 +646,39 @@ def test_deploying_without_resource_ids_is_refused(
     pattern = source["Parameters"]["ResourceIds"]["AllowedPattern"]
     assert all(re.fullmatch(pattern, v) for v in values)  # the pattern alone lets "" through
     assert transformed["Rules"] == source["Rules"]  # the transforms keep the rule
+
+
+def test_slack_actions_function_is_optional_and_least_privilege(source: dict[str, Any]) -> None:
+    """The buttons' function exists only with a signing secret, can write state items and read
+    the Slack secrets, nothing else; what it writes is what engine/pipeline/interactions.py
+    calls (add_once, put_mute: PutItem in the store)."""
+    out = _transform(source, FULL_PARAMS)["Resources"]
+    for name in ("SlackActionsFunction", "SlackActionsRole", "SlackActionsLogGroup"):
+        assert out[name]["Condition"] == "HasSlackActions", name
+    assert source["Conditions"]["HasSlackActions"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "SlackSigningSecretArn"}, ""]}]
+    }
+    fn = out["SlackActionsFunction"]["Properties"]
+    assert fn["Handler"] == "handlers.slack_actions.handler"
+    env = fn["Environment"]["Variables"]
+    assert env["SLACK_SIGNING_SECRET_ARN"] == {"Ref": "SlackSigningSecretArn"}
+    assert env["DASALERT_RESPONDERS"] == {"Ref": "SlackResponders"}
+    assert env["DASALERT_STATE_TABLE"] == {"Ref": "StateTable"}
+    (url,) = [r for r in out.values() if r["Type"] == "AWS::Lambda::Url"]
+    assert url["Properties"]["AuthType"] == "NONE"  # Slack's signature is checked in code
+    role = source["Resources"]["SlackActionsRole"]["Properties"]
+    assert "ManagedPolicyArns" not in role  # not the outputs policy: no SNS, SQS, Security Hub
+    stmts = _statements(role["Policies"][0]["PolicyDocument"])
+    plain = {s["Sid"]: s for s in stmts if "Sid" in s}
+    assert (plain["StateTable"]["Action"], plain["StateTable"]["Resource"]) == (
+        "dynamodb:PutItem",
+        {"Fn::GetAtt": ["StateTable", "Arn"]},
+    )
+    assert plain["SlackSigningSecret"]["Resource"] == {"Ref": "SlackSigningSecretArn"}
+    (bot,) = [s["Fn::If"] for s in stmts if "Fn::If" in s]
+    assert bot[0] == "HasSlackBot" and bot[1]["Resource"] == {"Ref": "SlackBotTokenSecretArn"}
+    assert set(plain) == {"WriteOwnLogs", "StateTable", "SlackSigningSecret"}
+    code = (ROOT / "engine" / "pipeline" / "interactions.py").read_text()
+    calls = ("add_once", "put_mute", "store_mute", "list_mutes", "delete_mute", "incr")
+    used = {m for m in calls if f".{m}(" in code or f"{m}(self.state" in code}
+    assert used == {"add_once", "store_mute"}  # store_mute -> put_mute -> PutItem
