@@ -139,27 +139,27 @@ def _rule(c: Checker, root: YNode) -> Rule | None:
         description = c.string(get("description"), "description") or ""
     severity = c.enum(get("severity"), "severity", S.SEVERITY_VALUES) if get("severity") else None
     status = c.enum(get("status"), "status", S.STATUS_VALUES) if get("status") else "stable"
-    tags = _tags(c, get("tags")) if get("tags") else ()
-    references = _urls(c, get("references"), "references") if get("references") else ()
+    tags = _tags(c, n) if (n := get("tags")) else ()
+    references = _urls(c, n, "references") if (n := get("references")) else ()
     runbook = None
-    if get("runbook") is not None:
-        runbook = c.string(get("runbook"), "runbook", example="https://wiki.example.com/runbook")
+    if (runbook_node := get("runbook")) is not None:
+        runbook = c.string(runbook_node, "runbook", example="https://wiki.example.com/runbook")
         if runbook is not None and not _runbook_ok(runbook, c.file):
             c.err(
-                get("runbook").line,
+                runbook_node.line,
                 f"runbook `{runbook}` is not an http(s) URL, nor a file beside the rule",
                 "write https://… or a path relative to the rule file, e.g. runbooks/my-rule.md",
             )
     when = c.expr(get("when"), "when") if get("when") else None
-    unless = _unless(c, get("unless")) if get("unless") is not None else ()
-    dedup = _dedup(c, get("dedup")) if get("dedup") is not None else None
-    threshold = _threshold(c, get("threshold")) if get("threshold") is not None else None
-    escalate = _escalate(c, get("escalate")) if get("escalate") is not None else ()
-    sequence = _sequence(c, get("sequence")) if get("sequence") is not None else None
-    first_seen = _first_seen(c, get("first_seen")) if get("first_seen") is not None else None
+    unless = _unless(c, n) if (n := get("unless")) is not None else ()
+    dedup = _dedup(c, n) if (n := get("dedup")) is not None else None
+    threshold = _threshold(c, n) if (n := get("threshold")) is not None else None
+    escalate = _escalate(c, n) if (n := get("escalate")) is not None else ()
+    sequence = _sequence(c, n) if (n := get("sequence")) is not None else None
+    first_seen = _first_seen(c, n) if (n := get("first_seen")) is not None else None
     _exclusive(c, root)
-    outputs = _outputs(c, get("outputs")) if get("outputs") is not None else None
-    tests = read_tests(c, get("tests")) if get("tests") is not None else ()
+    outputs = _outputs(c, n) if (n := get("outputs")) is not None else None
+    tests = read_tests(c, n) if (n := get("tests")) is not None else ()
 
     if any(p.level == "error" for p in c.problems):
         return None
@@ -251,8 +251,7 @@ def _unless(c: Checker, node: YNode) -> tuple[Exemption, ...]:
                 "add `reason: nightly ETL job, ticket SEC-123`",
             )
         expires = None
-        if item.get("expires") is not None:
-            exp_node = item.get("expires")
+        if (exp_node := item.get("expires")) is not None:
             expires = S.parse_date(exp_node.value) if exp_node.kind == "scalar" else None
             if expires is None:
                 shown = exp_node.src if exp_node.kind == "scalar" else node_type(exp_node)
@@ -373,13 +372,14 @@ def _sequence(c: Checker, node: YNode) -> Sequence | None:
         within = c.duration(node.get("within"), "sequence.within")
     steps: list[SequenceStep] = []
     ok = True
-    if node.get("steps") is None:
+    steps_node = node.get("steps")
+    if steps_node is None:
         c.err(node.line, "`sequence` needs `steps`", f"write {example}")
         return None
-    items = c.seq(node.get("steps"), "sequence.steps", "[{when: ..., min: 5}, {when: ...}]") or []
-    if node.get("steps").kind == "seq" and not 2 <= len(items) <= S.MAX_SEQUENCE_STEPS:
+    items = c.seq(steps_node, "sequence.steps", "[{when: ..., min: 5}, {when: ...}]") or []
+    if steps_node.kind == "seq" and not 2 <= len(items) <= S.MAX_SEQUENCE_STEPS:
         c.err(
-            node.get("steps").line,
+            steps_node.line,
             f"a sequence has 2 to {S.MAX_SEQUENCE_STEPS} steps, not {len(items)}",
             "for one step, write a rule with `when` (and `threshold` for a count)",
         )
@@ -393,10 +393,10 @@ def _sequence(c: Checker, node: YNode) -> Sequence | None:
         if item.get("when") is None:
             c.err(item.line, "a sequence step needs `when`", "add `when: <JMESPath predicate>`")
         minimum = 1
-        if item.get("min") is not None:
-            minimum = c.integer(item.get("min"), "sequence.steps.min", 1) or 0
+        if (min_node := item.get("min")) is not None:
+            minimum = c.integer(min_node, "sequence.steps.min", 1) or 0
             if minimum > S.MAX_STEP_MIN:
-                c.err(item.get("min").line, f"`min` is at most {S.MAX_STEP_MIN}")
+                c.err(min_node.line, f"`min` is at most {S.MAX_STEP_MIN}")
                 minimum = 0
         name = None
         if item.get("name") is not None:
