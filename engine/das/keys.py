@@ -6,6 +6,15 @@ database resource. Consecutive records reuse one data key, so the plaintext is c
 The resource id is part of the cache key so a record carrying a known blob under the *wrong*
 resource id still goes to KMS and fails exactly as it would without the cache.
 
+Transient failures are remembered too, briefly (a negative cache). When KMS throttles, every
+record of a batch that shares the data key would otherwise ask again, each time with botocore's
+own retries and backoff: 40 records of one key took two minutes, past the Lambda timeout, and a
+timeout loses the partial-batch response. So a throttled or unreachable answer for a key is kept
+for ``negative_ttl_s`` and the key's other records fail at once with the same transient error; and
+all keys share a failure budget — after ``failure_budget`` transient failures in that window
+KMS is not called at all, so a batch of many keys during an outage also returns quickly. Either
+way the records come back as transient and Lambda redelivers them later.
+
 ``LocalKeyProvider`` does the same job with a key file instead of KMS, for the bundled demo and
 for offline tests; it binds the wrapped key to the same encryption context, so a wrong resource id
 fails with the same error as KMS would give.
@@ -18,8 +27,10 @@ import binascii
 import json
 import os
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,24 +75,64 @@ class KeyStats:
     hits: int = 0
     misses: int = 0
     kms_calls: int = 0
+    negative_hits: int = 0  # records failed from a remembered transient failure, KMS not called
+
+
+NEGATIVE_TTL_S = 20.0
+FAILURE_BUDGET = 2
 
 
 class DataKeyProvider(ABC):
     """Unwraps (and, for the encoder, wraps) data keys, with a bounded LRU cache of plaintexts."""
 
-    def __init__(self, *, cache_size: int = 1024) -> None:
+    def __init__(
+        self,
+        *,
+        cache_size: int = 1024,
+        negative_ttl_s: float = NEGATIVE_TTL_S,
+        failure_budget: int = FAILURE_BUDGET,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         if cache_size < 0:
             raise ValueError("cache_size must be >= 0")
+        if failure_budget < 1:
+            raise ValueError("failure_budget must be >= 1")
         self.stats = KeyStats()
         self._cache_size = cache_size
         self._cache: OrderedDict[tuple[bytes, str], bytes] = OrderedDict()
         self._lock = threading.Lock()
+        self._negative_ttl_s = negative_ttl_s
+        self._failure_budget = failure_budget
+        self._clock = clock
+        # (blob, resource id) -> (the transient error, when it stops being remembered)
+        self._failures: dict[tuple[bytes, str], tuple[DecodeError, float]] = {}
+
+    def _remembered_failure(self, cache_key: tuple[bytes, str]) -> DecodeError | None:
+        """A transient failure to repeat without calling KMS, or None (call KMS).
+
+        Caller holds the lock. Expired entries are dropped first; then the key's own failure
+        wins, and once the shared budget is spent any key gets the newest failure.
+        """
+        now = self._clock()
+        for k in [k for k, (_, until) in self._failures.items() if until <= now]:
+            del self._failures[k]
+        hit = self._failures.get(cache_key)
+        if hit is not None:
+            return hit[0]
+        if len(self._failures) >= self._failure_budget:
+            newest = max(self._failures.values(), key=lambda v: v[1])[0]
+            return type(newest)(
+                f"{newest.message} (KMS not called: {len(self._failures)} data keys failed "
+                f"transiently in the last {self._negative_ttl_s:g} s)"
+            )
+        return None
 
     def plaintext_key(self, blob: bytes, resource_id: str) -> bytes:
         """The 32-byte data key for ``blob`` under ``resource_id``'s encryption context.
 
-        Raises a ``DecodeError`` subclass (never caches a failure: a throttled call must be
-        retried for real).
+        Raises a ``DecodeError`` subclass. A transient failure (throttled, unavailable) is
+        remembered for ``negative_ttl_s`` and raised again for the same key without a KMS call;
+        permanent failures are not remembered (they cost one call and dead-letter the record).
         """
         cache_key = (blob, resource_id)
         with self._lock:
@@ -91,7 +142,17 @@ class DataKeyProvider(ABC):
                 self.stats.hits += 1
                 return key
             self.stats.misses += 1
-        key = self._unwrap(blob, resource_id)
+            remembered = self._remembered_failure(cache_key)
+            if remembered is not None:
+                self.stats.negative_hits += 1
+                raise remembered
+        try:
+            key = self._unwrap(blob, resource_id)
+        except DecodeError as exc:
+            if exc.transient and self._negative_ttl_s > 0:
+                with self._lock:
+                    self._failures[cache_key] = (exc, self._clock() + self._negative_ttl_s)
+            raise
         if len(key) != DATA_KEY_BYTES:
             raise WrongEncryptionContext(
                 f"the data key is {len(key)} bytes, expected {DATA_KEY_BYTES}"
@@ -126,15 +187,22 @@ _UNAVAILABLE = {
     "RequestTimeout",
     "RequestTimeoutException",
 }
+# The function's credentials expired or its clock is off: the next invocation gets fresh role
+# credentials (or a synced clock), so these are transient, not a reason to dead-letter records.
+_CREDENTIALS_EXPIRED = {
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "RequestExpired",
+    "InvalidSignatureException",
+    "SignatureDoesNotMatch",
+    "RequestTimeTooSkewed",
+}
 _DENIED = {
     "AccessDeniedException",
     "AccessDenied",
     "UnrecognizedClientException",
     "InvalidClientTokenId",
-    "ExpiredTokenException",
     "IncompleteSignature",
-    "InvalidSignatureException",
-    "SignatureDoesNotMatch",
 }
 _WRONG_CONTEXT = {"InvalidCiphertextException", "IncorrectKeyException"}
 _UNUSABLE = {
@@ -193,6 +261,8 @@ def map_kms_error(exc: Exception) -> DecodeError:
             return KmsThrottled(msg)
         if code in _UNAVAILABLE:
             return KmsUnavailable(msg)
+        if code in _CREDENTIALS_EXPIRED:
+            return KmsUnavailable(msg + " (credentials expired or clock skew: retried)")
         if code in _DENIED:
             return KmsAccessDenied(msg)
         if code in _WRONG_CONTEXT:
@@ -235,8 +305,16 @@ class KmsKeyProvider(DataKeyProvider):
         *,
         cache_size: int = 1024,
         key_id: str | None = None,
+        negative_ttl_s: float = NEGATIVE_TTL_S,
+        failure_budget: int = FAILURE_BUDGET,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        super().__init__(cache_size=cache_size)
+        super().__init__(
+            cache_size=cache_size,
+            negative_ttl_s=negative_ttl_s,
+            failure_budget=failure_budget,
+            clock=clock,
+        )
         self._client = kms_client
         self.key_id = key_id
 

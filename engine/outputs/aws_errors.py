@@ -6,8 +6,9 @@ not). The rule, for every service:
 
 * throttling (any ``…Throttl…`` code, ``TooManyRequests``, provisioned-throughput or request
   limits), the service's own failures (``Internal…``, ``ServiceUnavailable``, any HTTP 5xx), HTTP
-  429, and no answer at all (connection refused, timeouts, credentials not fetched yet) →
-  **retryable**;
+  429, no answer at all (connection refused, timeouts, credentials not fetched yet) and an
+  expired session (``ExpiredToken…``, ``RequestExpired``, clock skew: the next invocation signs
+  with fresh role credentials) → **retryable**;
 * anything else the service answered (access denied, validation, a missing topic or table) and a
   request botocore refused to send (``ParamValidationError``) or could not address
   (``NoRegionError``) → **permanent**: the same request would fail the same way.
@@ -39,6 +40,10 @@ RETRYABLE_CODES = frozenset(
         "ServiceUnavailableException",
         "RequestTimeout",
         "RequestTimeoutException",
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "RequestExpired",
+        "RequestTimeTooSkewed",
     }
 )
 # botocore exceptions raised before any request is sent: our input or configuration is wrong

@@ -40,6 +40,7 @@ from engine.pipeline.state import StatePermanentError, StateStore
 log = logging.getLogger("dasalert.delivery")
 
 SENT_TTL_S = 2 * 86400  # longer than Kinesis retention (24 h): redeliveries always find it
+MARK_ATTEMPTS = 3  # a sent marker is written up to this many times before giving up
 
 
 def sent_key(output: str, aid: str, count: int | None = None) -> str:
@@ -137,10 +138,21 @@ class Deliverer:
     def _settle(self, result: DeliveryResult, by_id: dict[str, Alert], d: Delivery) -> None:
         result.deliveries.append(d)
         if d.status is Status.DELIVERED:
-            try:
-                self.mark(self._key(d.output, by_id[d.alert_id]))
-            except Exception as exc:  # delivered; only a redelivery could repeat it
-                log.warning("could not record delivery %s: %s", d.alert_id, type(exc).__name__)
+            # The marker is what keeps a redelivery (caused by another output or record) from
+            # sending this alert again, so a failed write is retried at once a few times.
+            key = self._key(d.output, by_id[d.alert_id])
+            for attempt in range(MARK_ATTEMPTS):
+                try:
+                    self.mark(key)
+                    break
+                except StatePermanentError as exc:  # no table: retrying cannot help
+                    log.warning("could not record delivery %s: %s", d.alert_id, exc)
+                    break
+                except Exception as exc:  # delivered; only a redelivery could repeat it
+                    if attempt == MARK_ATTEMPTS - 1:
+                        log.warning(
+                            "could not record delivery %s: %s", d.alert_id, type(exc).__name__
+                        )
             return
         if d.status is Status.RETRYABLE and self.can_retry:
             result.retry.setdefault(d.alert_id, f"output_{d.output}")
