@@ -252,18 +252,25 @@ class SlackOutput(Output):
         channels: ChannelMap | None = None,
         policy: RetryPolicy | None = None,
         buttons: bool = False,
+        region: str | None = None,
+        here_from: str | None = None,
     ) -> None:
         install_redactor()
         self.transport = transport
         self.channels = channels
         self.buttons = buttons  # responder buttons: bot-token mode (an app with interactivity)
+        self.region = region  # shown in "Where" when an alert does not carry its own
+        self.here_from = here_from  # @here from this severity up (None: never)
         self.policy = policy or RetryPolicy()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], ctx: OutputContext) -> SlackOutput:
+        from engine.outputs.routing import env_severity
         from engine.pipeline.env import ConfigError, env_str
 
         policy = RetryPolicy(sleeper=ctx.sleeper)
+        region = env_str(env, "AWS_REGION") or env_str(env, "AWS_DEFAULT_REGION")
+        here_from = env_severity(env, "SLACK_HERE_SEVERITY", "") or None
         bot_arn = env_str(env, "SLACK_BOT_TOKEN_SECRET_ARN")
         bot_token = env_str(env, "SLACK_BOT_TOKEN")
         if bot_arn or bot_token:
@@ -282,21 +289,34 @@ class SlackOutput(Output):
                 REDACTOR.add(bot_token or "")
                 token = _const(bot_token or "")
             return cls(
-                BotTransport(token, base_url), channels=channels, policy=policy, buttons=True
+                BotTransport(token, base_url),
+                channels=channels,
+                policy=policy,
+                buttons=True,
+                region=region,
+                here_from=here_from,
             )
         hook_arn = env_str(env, "SLACK_WEBHOOK_SECRET_ARN")
         hook_url = env_str(env, "SLACK_WEBHOOK_URL")
         if hook_arn:
             _check_arn("SLACK_WEBHOOK_SECRET_ARN", hook_arn, ConfigError)
             return cls(
-                WebhookTransport(_secret(ctx, hook_arn, ("url", "webhook_url"))), policy=policy
+                WebhookTransport(_secret(ctx, hook_arn, ("url", "webhook_url"))),
+                policy=policy,
+                region=region,
+                here_from=here_from,
             )
         if hook_url:
             if not hook_url.startswith(("https://", "http://")):
                 # never echo the value: it is the secret
                 raise ConfigError("SLACK_WEBHOOK_URL", "not an http(s) URL")
             REDACTOR.add(hook_url)
-            return cls(WebhookTransport(_const(hook_url)), policy=policy)
+            return cls(
+                WebhookTransport(_const(hook_url)),
+                policy=policy,
+                region=region,
+                here_from=here_from,
+            )
         raise ConfigError(
             "SLACK_WEBHOOK_SECRET_ARN",
             "the slack output is enabled but not configured: set SLACK_WEBHOOK_SECRET_ARN (or "
@@ -316,7 +336,9 @@ class SlackOutput(Output):
         deadline = deadline or Deadline()
         for channel, group in self._messages(alerts):
             try:
-                payload = render_group(group, actions=self.buttons)
+                payload = render_group(
+                    group, actions=self.buttons, region=self.region, here_from=self.here_from
+                )
             except Exception as exc:  # a renderer bug must not lose the rest of the batch
                 for a in group:
                     report.add(a.id, Status.PERMANENT, f"cannot render: {type(exc).__name__}")

@@ -13,11 +13,13 @@ the responder buttons of ``engine.outputs.slack_buttons``.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Sequence
 from typing import Any
 
 from engine.alerts import Alert
+from engine.alerts.model import severity_rank
 from engine.outputs.slack_buttons import actions_block
 
 HEADER_MAX = 150  # header block plain_text
@@ -109,19 +111,79 @@ def _event_time(alert: Alert) -> str:
     return str(first or last or "")
 
 
-def _fields(alert: Alert) -> list[dict[str, Any]]:
+def _epoch(iso: object) -> float | None:
+    if not isinstance(iso, str) or not iso:
+        return None
+    try:
+        stamp = dt.datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=dt.UTC)
+    return stamp.timestamp()
+
+
+def slack_date(epoch: float, fallback: str | None = None) -> str:
+    """Slack date formatting: each reader sees the time in their own zone; clients that cannot
+    format it show ``fallback`` (UTC). Built from a number only, so nothing untrusted goes in."""
+    text = fallback or dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return f"<!date^{int(epoch)}^{{date_short_pretty}} {{time_secs}}|{escape(text, oneline=True)}>"
+
+
+def _when(iso: object) -> str:
+    """An event time for a field: Slack-formatted when it parses, else the escaped text."""
+    epoch = _epoch(iso)
+    return slack_date(epoch, str(iso)) if epoch is not None else _value(iso)
+
+
+def _what(alert: Alert) -> str:
+    """Verb, object, rows and outcome: ``DROP TABLE public.loot · 0 rows · failed (42P01)``."""
+    das = alert.das
+    verb = das.get("verb") or das.get("action") or alert.event.get("command")
+    parts = [" ".join(str(p) for p in (verb, das.get("object")) if p)]
+    rows = das.get("rows")
+    if isinstance(rows, int) and not isinstance(rows, bool):
+        parts.append(f"{rows} row" + ("" if rows == 1 else "s"))
+    failed = das.get("failed")
+    if failed is True:
+        code = das.get("errorCode")
+        parts.append(f"failed ({code})" if code not in (None, "", 0, "0") else "failed")
+    elif failed is False:
+        parts.append("succeeded")
+    return " · ".join(p for p in parts if p)
+
+
+def _where(alert: Alert, region: str | None) -> str:
+    das, ctx = alert.das, alert.context if isinstance(alert.context, dict) else {}
+    account = ctx.get("aws_account_id") or ctx.get("account_id")
+    region = ctx.get("region") or region
+    place = "/".join(str(p) for p in (account, region) if p)
+    parts = (das.get("engine"), das.get("clusterId") or das.get("instanceId"), place)
+    return " · ".join(str(p) for p in parts if p)
+
+
+def _fields(alert: Alert, region: str | None = None) -> list[dict[str, Any]]:
+    """What a responder needs first: where, what, who, when (≤ 10 fields, Slack's limit)."""
     ev, das = alert.event, alert.das
-    pairs = [
-        ("Cluster", das.get("clusterId") or das.get("instanceId")),
-        ("Database", ev.get("databaseName")),
-        ("User", ev.get("dbUserName")),
-        ("Source host", ev.get("remoteHost")),
-        ("Client application", ev.get("clientApplication")),
-        ("Rule", alert.rule_id),
-        ("Event time", _event_time(alert)),
-        ("Count", alert.count),
+    user = ev.get("dbUserName") or das.get("user")
+    host = ev.get("remoteHost") or das.get("sourceHost")
+    who = f"{_value(user, 120)} @ {_value(host, 120)}"
+    first = alert.first_seen or das.get("time")
+    last = alert.last_seen or first
+    fields = [
+        f"*Where*\n{_value(_where(alert, region))}",
+        f"*Database*\n{_value(ev.get('databaseName') or das.get('database'))}",
+        f"*What*\n{_value(_what(alert))}",
+        f"*Who*\n{who}",
+        f"*Client application*\n{_value(ev.get('clientApplication') or das.get('client'))}",
+        f"*Session*\n{_value(ev.get('sessionId'))}",
     ]
-    return [_mrkdwn(f"*{label}*\n{_value(v)}") for label, v in pairs][:FIELDS_MAX]
+    if first and last and _epoch(first) != _epoch(last):
+        fields += [f"*First seen*\n{_when(first)}", f"*Last seen*\n{_when(last)}"]
+    else:
+        fields.append(f"*Event time*\n{_when(first or last)}")
+    fields += [f"*Count*\n{_value(alert.count)}", f"*Rule*\n{_value(alert.rule_id)}"]
+    return [_mrkdwn(f) for f in fields][:FIELDS_MAX]
 
 
 def _code_section(label: str, text: object) -> dict[str, Any]:
@@ -145,7 +207,7 @@ def _context(alert: Alert, alert_ids: Sequence[str]) -> dict[str, Any]:
 
 def _details(alert: Alert) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = []
-    if alert.kind in {"rule_error", "pipeline", "test"} and alert.description:
+    if alert.description:  # why this matters: the rule author's words, escaped like the rest
         blocks.append({"type": "section", "text": _mrkdwn(fit(escape(alert.description), 3000))})
     sql = alert.event.get("commandText")
     if sql:
@@ -166,13 +228,28 @@ def _with_actions(
     return [*blocks[: BLOCKS_MAX - 1], block]
 
 
-def render_one(alert: Alert, *, actions: bool = False) -> dict[str, Any]:
-    """The message for a single alert: header, fields, SQL, context (and the buttons)."""
+def _here(alert: Alert, here_from: str | None) -> list[dict[str, Any]]:
+    """``@here`` above the alert when its severity reaches ``here_from`` (None: never)."""
+    if here_from is None or alert.kind == "test" or alert.severity_rank < severity_rank(here_from):
+        return []
+    return [{"type": "section", "text": _mrkdwn(f"<!here> {_value(alert.severity).upper()}")}]
+
+
+def render_one(
+    alert: Alert,
+    *,
+    actions: bool = False,
+    region: str | None = None,
+    here_from: str | None = None,
+) -> dict[str, Any]:
+    """The message for a single alert: (@here,) header, fields, description, SQL, context (and
+    the buttons). ``region`` is the deployment's, shown when the alert does not carry one."""
     emoji, sev = _severity_label(alert)
     title = escape(alert.title, oneline=True)
     blocks = [
+        *_here(alert, here_from),
         _header(fit(f"{emoji} {sev} · {title}", HEADER_MAX)),
-        {"type": "section", "fields": _fields(alert)},
+        {"type": "section", "fields": _fields(alert, region)},
         *_details(alert),
         _context(alert, [alert.id]),
     ]
@@ -192,7 +269,13 @@ def _line(alert: Alert) -> str:
     return f"• {when} · {who} · {where}/{db}{times} — {_value(alert.title, 200)}"
 
 
-def render_group(alerts: Sequence[Alert], *, actions: bool = False) -> dict[str, Any]:
+def render_group(
+    alerts: Sequence[Alert],
+    *,
+    actions: bool = False,
+    region: str | None = None,
+    here_from: str | None = None,
+) -> dict[str, Any]:
     """One message for many alerts of one rule, instead of one message per alert.
 
     Slack accepts about one message per second per channel; a burst of 40 alerts from one rule
@@ -200,7 +283,7 @@ def render_group(alerts: Sequence[Alert], *, actions: bool = False) -> dict[str,
     allow, then "and N more") so a responder sees the burst as one incident.
     """
     if len(alerts) == 1:
-        return render_one(alerts[0], actions=actions)
+        return render_one(alerts[0], actions=actions, region=region, here_from=here_from)
     top = max(alerts, key=lambda a: a.severity_rank)
     emoji, sev = _severity_label(top)
     # ``rule_title`` is the unrendered template ("DDL by {dbUserName}"): show the rendered title
@@ -224,6 +307,7 @@ def render_group(alerts: Sequence[Alert], *, actions: bool = False) -> dict[str,
         _mrkdwn(f"*Event time*\n{_value(window)}"),
     ]
     blocks: list[dict[str, Any]] = [
+        *_here(top, here_from),
         _header(fit(f"{emoji} {sev} · {n} alerts · {name}", HEADER_MAX)),
         {"type": "section", "fields": fields},
     ]

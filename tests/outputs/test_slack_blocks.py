@@ -12,6 +12,13 @@ from engine.outputs import slack_blocks as sb
 from tests.outputs.factory import HOSTILE, make_alert
 
 ENTITY = re.compile(r"&(amp|lt|gt);")
+# The one markup the renderer builds itself in fields: Slack date formatting, from a number and an
+# ISO time it parsed (so no untrusted character can be inside).
+SLACK_DATE = re.compile(r"<!date\^\d+\^\{date_short_pretty\} \{time_secs\}\|[0-9T:.+\- Z]+>")
+
+
+def without_dates(text: str) -> str:
+    return SLACK_DATE.sub("", text)
 
 
 def all_texts(payload: dict) -> list[str]:
@@ -80,31 +87,84 @@ def test_hostile_user_and_sql_comment_arrive_as_text() -> None:
     assert "<https://evil" not in joined
     assert "&lt;!channel&gt;" in joined and "&lt;@U123&gt;" in joined
     assert "\x07" not in joined and "\x1b" not in joined and "\u202e" not in joined
-    # the only raw '<' left is the trusted runbook link in the context line
-    assert [t for t in texts if "<" in t] == [payload["blocks"][-1]["elements"][0]["text"]]
+    # the only raw '<' left: Slack dates and the trusted runbook link in the context line
+    raw = [t for t in texts if "<" in without_dates(t)]
+    assert raw == [payload["blocks"][-1]["elements"][0]["text"]]
     assert "<https://wiki.example.com/runbooks/ddl|Runbook>" in texts[-1]
     header = payload["blocks"][0]["text"]["text"]
     assert "\n" not in header and header.startswith(":large_orange_circle: HIGH · DDL by")
     assert_within_limits(payload)
 
 
+def _fields(payload: dict, index: int = 1) -> dict[str, str]:
+    return {
+        f["text"].split("\n")[0]: f["text"].split("\n", 1)[1]
+        for f in payload["blocks"][index]["fields"]
+    }
+
+
 def test_fields_show_what_a_responder_needs() -> None:
-    payload = sb.render_one(make_alert(count=7))
-    fields = {
-        f["text"].split("\n")[0]: f["text"].split("\n")[1] for f in payload["blocks"][1]["fields"]
-    }
-    assert fields == {
-        "*Cluster*": "cluster-ABCDEFGHIJKLMNOP",
+    alert = make_alert(
+        count=7,
+        event_updates={"sessionId": "725118"},
+        context={"aws_account_id": "123456789012"},
+    )
+    alert.das.update(verb="DROP TABLE", object="public.loot", rows=0, failed=True,
+                     errorCode="42P01")  # fmt: skip
+    payload = sb.render_one(alert, region="eu-west-1")
+    assert _fields(payload) == {
+        "*Where*": "postgres · cluster-ABCDEFGHIJKLMNOP · 123456789012/eu-west-1",
         "*Database*": "orders",
-        "*User*": "app",
-        "*Source host*": "10.0.1.23",
+        "*What*": "DROP TABLE public.loot · 0 rows · failed (42P01)",
+        "*Who*": "app @ 10.0.1.23",
         "*Client application*": "psql",
-        "*Rule*": "ddl-by-non-admin",
-        "*Event time*": "2026-01-02T03:04:05.678000+00:00",
+        "*Session*": "725118",
+        "*Event time*": "<!date^1767323045^{date_short_pretty} {time_secs}"
+        "|2026-01-02T03:04:05.678000+00:00>",
         "*Count*": "7",
+        "*Rule*": "ddl-by-non-admin",
     }
+    description = payload["blocks"][2]["text"]["text"]
+    assert description == "A user outside the admin list changed the schema."
     context = payload["blocks"][-1]["elements"][0]["text"]
     assert "Rule `ddl-by-non-admin`" in context and "Alert `a0000" in context
+
+
+def test_first_and_last_seen_in_the_readers_time() -> None:
+    alert = make_alert(
+        first_seen="2026-01-02T03:00:00Z", last_seen="2026-01-02T03:30:00.000000+00:00"
+    )
+    alert.das.update(failed=False, rows=1)
+    fields = _fields(sb.render_one(alert))
+    assert fields["*First seen*"].startswith("<!date^1767322800^{date_short_pretty}")
+    assert fields["*Last seen*"].startswith("<!date^1767324600^")
+    assert fields["*What*"] == "DDL · 1 row · succeeded"
+    assert "*Event time*" not in fields and len(fields) == 10
+
+
+def test_an_unparseable_time_is_shown_escaped_not_formatted() -> None:
+    alert = make_alert(first_seen="<!channel>", last_seen="<!channel>")
+    fields = _fields(sb.render_one(alert))
+    assert fields["*Event time*"] == "&lt;!channel&gt;"
+
+
+def test_hostile_description_is_escaped() -> None:
+    payload = sb.render_one(make_alert(description="see <!channel> & <https://evil|x>"))
+    assert (
+        payload["blocks"][2]["text"]["text"] == "see &lt;!channel&gt; &amp; &lt;https://evil|x&gt;"
+    )
+
+
+def test_here_from_a_severity_up() -> None:
+    high, medium = make_alert(severity="high"), make_alert(severity="medium")
+    assert sb.render_one(high, here_from="high")["blocks"][0]["text"]["text"] == "<!here> HIGH"
+    assert sb.render_one(medium, here_from="high")["blocks"][0]["type"] == "header"
+    assert sb.render_one(high)["blocks"][0]["type"] == "header"  # never, unless configured
+    group = sb.render_group([high, medium], here_from="critical")
+    assert "<!here>" not in json.dumps(group)
+    assert sb.render_group([high, medium], here_from="high")["blocks"][0]["text"]["text"] == (
+        "<!here> HIGH"
+    )
 
 
 def test_long_values_are_truncated_to_the_limits_without_splitting_entities() -> None:
@@ -176,7 +236,7 @@ def test_renderer_never_emits_raw_angle_brackets_and_stays_within_limits(
     ]
     payload = sb.render_group(alerts)
     assert_within_limits(payload)
-    for text in all_texts(payload):
+    for text in map(without_dates, all_texts(payload)):
         assert "<" not in text and ">" not in text
         assert all(ENTITY.match(text, m.start()) for m in re.finditer("&", text))
         assert not re.search("[\x00-\x09\x0b-\x1f\u202e\u200b]", text)

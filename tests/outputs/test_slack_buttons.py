@@ -66,3 +66,34 @@ def test_bot_token_mode_turns_buttons_on_webhook_mode_does_not() -> None:
     hook = SlackOutput.from_env({"SLACK_WEBHOOK_URL": "https://hooks.example/x/y/z"}, ctx)
     assert isinstance(bot.channels, ChannelMap) and bot.buttons is True
     assert hook.buttons is False
+
+
+def test_region_and_here_come_from_the_environment(slack) -> None:
+    """Through the local Slack server: the posted message says where and pings @here."""
+    from engine.outputs.base import Status
+
+    env = {
+        "SLACK_WEBHOOK_URL": slack.webhook_url,
+        "AWS_REGION": "eu-central-1",
+        "SLACK_HERE_SEVERITY": "high",
+    }
+    out = SlackOutput.from_env(env, OutputContext())
+    report = out.send([make_alert(severity="critical")])
+    assert [d.status for d in report.deliveries] == [Status.DELIVERED]
+    (req,) = slack.requests
+    blocks = req.json["blocks"]
+    assert blocks[0]["text"]["text"] == "<!here> CRITICAL"
+    assert "· eu-central-1" in json.dumps(blocks, ensure_ascii=False)
+    assert _actions(req.json) is None  # webhook mode: no buttons
+
+
+def test_an_unknown_here_severity_is_a_configuration_error() -> None:
+    import pytest
+
+    from engine.pipeline.env import ConfigError
+
+    with pytest.raises(ConfigError, match="SLACK_HERE_SEVERITY"):
+        SlackOutput.from_env(
+            {"SLACK_WEBHOOK_URL": "https://hooks.example/x", "SLACK_HERE_SEVERITY": "urgent"},
+            OutputContext(),
+        )
