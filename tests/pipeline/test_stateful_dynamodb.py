@@ -104,3 +104,27 @@ def test_a_batch_costs_a_few_calls_not_one_per_event(ddb) -> None:
     assert calls["BatchWriteItem"] - firings <= 6
     assert calls["UpdateItem"] == 2 * firings
     assert sum(calls.values()) <= 17 + 3 * firings  # 76 calls for 400 matches
+
+
+def test_memory_in_one_batch_and_dynamodb_in_small_batches_give_the_same_alerts(ddb) -> None:
+    """The CLI (memory store, its own batching) and the Lambda (DynamoDB, record by record,
+    cold starts) must agree: same alert ids for the same events."""
+    from engine.pipeline.state import MemoryStateStore
+
+    rules = [load(SEQ), load(FIRST_SEEN), load(SPRAY)]
+    day = 86400
+    events = (
+        [ok(0, "10.0.0.1"), fail(10), fail(11, user="b"), fail(12, user="c")]
+        + [ok(13), ok(2 * day, "10.0.0.1"), ok(2 * day + 1, "10.0.0.2")]
+        + [fail(2 * day + i, "52.1.2.3", user=f"u{i}") for i in range(2, 6)]
+        + [ok(2 * day + 7, "52.1.2.3")]
+    )
+    memory = Engine(RuleSet(rules), MemoryStateStore()).process(events).alerts
+    lambda_ids: list[str] = []
+    for i in range(0, len(events), 3):
+        store = DynamoDBStateStore(TABLE, boto3.client("dynamodb"))  # a cold start each time
+        lambda_ids += [
+            a.id for a in Engine(RuleSet(rules), store).process(events[i : i + 3]).alerts
+        ]
+    assert sorted(a.id for a in memory) == sorted(lambda_ids)
+    assert {a.rule_id for a in memory} == {r.id for r in rules}
