@@ -209,7 +209,8 @@ class Pipeline:
             if events is None:
                 continue
             if out.resource_id:
-                seen[out.resource_id] = now
+                heard = _heard_at(events, out.heartbeats, now)
+                seen[out.resource_id] = max(seen.get(out.resource_id, heard), heard)
             if keep_events:
                 out.normalized = events
             if not events:
@@ -410,6 +411,24 @@ class Pipeline:
         for aid, reason in done.retry.items():
             for i in sources.get(aid, ()):
                 self._fail(result.outcomes[i], TRANSIENT, reason)
+
+
+def _heard_at(events: Sequence[dict[str, Any]], heartbeats: int, now: float) -> float:
+    """The time a record shows its resource alive, for the heartbeat watchdog.
+
+    Heartbeats carry no time, so a record with heartbeats counts as heard now. A record of
+    activity events only is as recent as its newest event, never later than this invocation's
+    clock: a captured old record put on the stream again (or one whose events claim a future
+    time) must not make a silent resource look alive.
+    """
+    if heartbeats:
+        return now
+    times = [
+        t
+        for ev in events
+        if isinstance(t := (ev.get("das") or {}).get("epoch"), (int, float))
+    ]
+    return min(max(times), now) if times else now
 
 
 def summarize(result: BatchResult) -> dict[str, Any]:
