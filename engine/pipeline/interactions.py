@@ -43,7 +43,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from engine.outputs.slack_blocks import escape
+from engine.outputs.slack_blocks import BACKTICK_LOOKALIKE, escape, fit, slack_date
 from engine.outputs.slack_buttons import ACTION_PREFIX, Action
 from engine.pipeline.env import ConfigError, env_str
 from engine.pipeline.mutes import MuteError, MuteRequest, make_mute, store_mute
@@ -175,16 +175,12 @@ def parse(body: bytes) -> Click:
     )
 
 
-def slack_date(epoch: float) -> str:
-    """Slack date formatting: the reader's own time zone, with a UTC fallback."""
-    fallback = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(epoch))
-    return f"<!date^{int(epoch)}^{{date_short_pretty}} {{time}}|{fallback}>"
-
-
 def reply_text(click: Click, until: float | None) -> str:
     who = f"<@{escape(click.user)}>"
     rule = f"`{escape(click.rule_id)}`"
-    scope = f" for key `{escape(click.key, oneline=True)[:300]}`" if click.key else ""
+    # the key comes from the database (an attacker may have chosen it): escaped, no backtick
+    key = fit(escape(click.key, oneline=True).replace("`", BACKTICK_LOOKALIKE), 300)
+    scope = f" for key `{key}`" if click.key else ""
     if click.action is Action.ACK or until is None:
         return f":eyes: {who} acknowledged this alert ({rule})."
     what = "marked a false positive and muted" if click.action is Action.FALSE_POSITIVE else "muted"

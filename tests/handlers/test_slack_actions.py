@@ -302,3 +302,13 @@ def test_a_button_on_a_real_alert_mutes_the_next_batch(
     _runtime.reset()  # a fresh container reads the mute too
     kinesis_handler(deployment.event([ddl("alice", 5, n=2)], first=2000), FakeContext())
     assert slack.requests == []
+
+
+def test_a_hostile_key_arrives_in_the_reply_as_text(actions_env: None, slack) -> None:
+    key = '"<!channel> ` <https://evil|x>"'
+    assert call(signed(form(payload(key=key)))) == 200
+    (m,) = mutes()
+    assert m.key == key  # stored exactly, so it matches the alerts that carry it
+    text = sent(slack.requests[-1])["text"]
+    assert "<!channel>" not in text and "<https://evil" not in text
+    assert "&lt;!channel&gt;" in text and '`"&lt;!channel&gt; \u02cb' in text
