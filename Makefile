@@ -22,10 +22,10 @@ UV_PYTHON_PLATFORM := aarch64-manylinux2014
 WITH_DEPS ?= 1
 SOURCES := engine handlers rules
 
-.PHONY: build-StreamFunction build-HealthFunction build-SlackActionsFunction bundle lock
+.PHONY: build-StreamFunction build-HealthFunction build-SlackActionsFunction build-ArchiveFunction bundle lock
 
 # The functions run the same code (different handlers), so they share one recipe.
-build-StreamFunction build-HealthFunction build-SlackActionsFunction:
+build-StreamFunction build-HealthFunction build-SlackActionsFunction build-ArchiveFunction:
 	@test -n "$(ARTIFACTS_DIR)" || { echo "ARTIFACTS_DIR is not set (sam build sets it)" >&2; exit 2; }
 	mkdir -p "$(ARTIFACTS_DIR)"
 	cp -R $(SOURCES) "$(ARTIFACTS_DIR)/"

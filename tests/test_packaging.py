@@ -24,7 +24,7 @@ from packaging.requirements import Requirement
 from samtranslator.yaml_helper import yaml_parse  # type: ignore[import-untyped]
 
 ROOT = Path(__file__).resolve().parent.parent
-FUNCTIONS = ("StreamFunction", "HealthFunction", "SlackActionsFunction")
+FUNCTIONS = ("StreamFunction", "HealthFunction", "SlackActionsFunction", "ArchiveFunction")
 # What may be at the top of the bundle besides the dependencies.
 CODE = {"engine", "handlers", "rules"}
 # Never in the bundle, at any depth.

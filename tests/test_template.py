@@ -50,6 +50,7 @@ FULL_PARAMS = dict(
     SlackSigningSecretArn="arn:aws:secretsmanager:us-east-1:123456789012:secret:sign-AbCdEf",
     SlackResponders="U0123ABC,W0456DEF",
     OpsEmail="oncall@example.com",
+    ArchiveBucket="create",
 )
 
 
@@ -254,7 +255,9 @@ def test_no_wildcard_resource_or_action_in_function_permissions(
     # fixed by RDS), and the kind of resource id each KMS context key takes.
     streams = "arn:${AWS::Partition}:kinesis:${AWS::Region}:${AWS::AccountId}:stream/aws-rds-das-*"
     patterns = set(re.findall(r'"([^"]*\*[^"]*)"', flat))
-    assert patterns == {streams, "cluster-*", "db-*"}
+    # and the archive's objects, in the bucket the stack made or was given
+    objects = {"${ArchiveBucketStore.Arn}/*", "arn:${AWS::Partition}:s3:::${ArchiveBucket}/*"}
+    assert patterns == {streams, "cluster-*", "db-*", *objects}
 
 
 def test_each_output_permission_names_exactly_one_resource(source: dict[str, Any]) -> None:
@@ -454,10 +457,13 @@ def test_functions_log_json_at_the_chosen_level(
 
 def test_logs_queues_and_state_are_kept_when_the_stack_goes(source: dict[str, Any]) -> None:
     res = source["Resources"]
-    kept = [n for n, r in res.items() if not FOREACH.match(n) and r["Type"] in (
-        "AWS::Logs::LogGroup", "AWS::SQS::Queue", "AWS::DynamoDB::Table"
-    )]
-    assert len(kept) == 6  # + the optional Slack buttons function's log group
+    kept = [
+        n
+        for n, r in res.items()
+        if not FOREACH.match(n)
+        and r["Type"] in ("AWS::Logs::LogGroup", "AWS::SQS::Queue", "AWS::DynamoDB::Table")
+    ]
+    assert len(kept) == 8  # + the optional Slack buttons and archive log groups
     for name in kept:
         assert res[name]["DeletionPolicy"] == "Retain", name
         assert res[name]["UpdateReplacePolicy"] == "Retain", name
@@ -553,7 +559,11 @@ def test_decoder_parameters_match_what_the_code_accepts(source: dict[str, Any]) 
     assert params["MessageReader"]["Default"] == Mode.NATIVE.value
     assert set(params["VerifySignature"]["AllowedValues"]) == {"true", "false"}
     assert set(params["SlackMinSeverity"]["AllowedValues"]) == {
-        "info", "low", "medium", "high", "critical"
+        "info",
+        "low",
+        "medium",
+        "high",
+        "critical",
     }
 
 
@@ -682,3 +692,58 @@ def test_slack_actions_function_is_optional_and_least_privilege(source: dict[str
     calls = ("add_once", "put_mute", "store_mute", "list_mutes", "delete_mute", "incr")
     used = {m for m in calls if f".{m}(" in code or f"{m}(self.state" in code}
     assert used == {"add_once", "store_mute"}  # store_mute -> put_mute -> PutItem
+
+
+@pytest.mark.parametrize("bucket", ["create", "my-existing-archive"])
+def test_the_archive_transforms_and_lints_clean_with_a_new_or_given_bucket(
+    source: dict[str, Any], bucket: str
+) -> None:
+    for params in (
+        dict(CLUSTER_PARAMS, ArchiveBucket=bucket),
+        dict(MANY_PARAMS, ArchiveBucket=bucket),
+    ):
+        out = _transform(source, params)
+        assert [str(m) for m in lint(json.dumps(out), regions=["us-east-1"])] == []
+    streams = _resources(out, "AWS::KinesisFirehose::DeliveryStream")
+    assert len(streams) == len(MANY_IDS)  # one delivery stream per listed database
+
+
+def test_the_archive_is_partitioned_as_the_reader_expects(source: dict[str, Any]) -> None:
+    from engine.pipeline.archive import PREFIX_EXPRESSION
+
+    out = _expand_foreach(source, dict(CLUSTER_PARAMS, ArchiveBucket="create"))
+    (stream,) = _resources(out, "AWS::KinesisFirehose::DeliveryStream").values()
+    dest = stream["Properties"]["ExtendedS3DestinationConfiguration"]
+    assert dest["Prefix"] == "archive/" + PREFIX_EXPRESSION
+    assert dest["DynamicPartitioningConfiguration"]["Enabled"] is True
+    assert dest["CompressionFormat"] == "GZIP"
+    assert dest["ErrorOutputPrefix"].startswith("errors/")
+    (processor,) = dest["ProcessingConfiguration"]["Processors"]
+    params = {p["ParameterName"]: p["ParameterValue"] for p in processor["Parameters"]}
+    assert params["LambdaArn"] == {"Fn::GetAtt": ["ArchiveFunction", "Arn"]}
+    assert params["BufferSizeInMBs"] == "1"
+    fn = out["Resources"]["ArchiveFunction"]["Properties"]
+    assert fn["Handler"] == "handlers.firehose.handler"
+    env = fn["Environment"]["Variables"]
+    assert env["DASALERT_FIREHOSE_PARTITION_KEYS"] == "true"
+    assert env["DASALERT_STATE_TABLE"] == "" and env["DASALERT_OUTPUTS"] == "console"
+
+
+def test_the_archive_bucket_is_private_encrypted_and_expires(source: dict[str, Any]) -> None:
+    res = source["Resources"]
+    bucket = res["ArchiveBucketStore"]
+    props = bucket["Properties"]
+    assert bucket["Condition"] == "CreateArchiveBucket" and bucket["DeletionPolicy"] == "Retain"
+    assert all(props["PublicAccessBlockConfiguration"].values())
+    assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    rules = {r["Id"]: r for r in props["LifecycleConfiguration"]["Rules"]}
+    assert rules["archive"]["ExpirationInDays"] == {"Ref": "ArchiveRetentionDays"}
+    assert rules["errors"]["ExpirationInDays"] == 30
+    (deny,) = res["ArchiveBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert deny["Effect"] == "Deny" and deny["Condition"] == {
+        "Bool": {"aws:SecureTransport": "false"}
+    }
+    # the archive function decodes only: no state table, queue, topic or secret in its role
+    role = json.dumps(res["ArchiveFunctionRole"]["Properties"]["Policies"])
+    assert "dynamodb" not in role and "sqs" not in role and "sns" not in role
+    assert "secretsmanager" not in role
