@@ -1,6 +1,6 @@
 """A realistic raw activity event per engine, for rule tests that give only the fields they test.
 
-Each base is an AWS documentation sample (``shared/das/samples/``) turned into a plain,
+Each base is an AWS documentation sample (``tests/events/aws_samples/``) turned into a plain,
 successful, ordinary statement (a small ``SELECT`` by an application user from a private
 address), so a partial test event changes exactly what it names and nothing else looks
 suspicious. Oracle and SQL Server bases keep the sample's envelope-level facts (field types,

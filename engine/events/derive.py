@@ -1,6 +1,6 @@
 """Per-engine derivation of ``das.action``, ``das.failed`` and ``das.errorCode``.
 
-Each engine reports the same activity differently (FORMAT.md §3): PostgreSQL has pgaudit
+Each engine reports the same activity differently (docs/events.md): PostgreSQL has pgaudit
 classes and SQLSTATEs, MySQL a MAIN/AUX split with errno strings, Oracle action names with ORA
 numbers, SQL Server audit action names with an exit code where **1 means success**. This module
 is the one place that knows those conventions, so rules can say ``das.action == 'LOGIN_FAILED'``

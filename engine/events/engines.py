@@ -4,7 +4,7 @@ DAS says it three ways (``serverType``, ``serviceName``, ``dbProtocol``) with no
 (``PostgreSQL`` / ``Postgres 3.0``, ``MySQL``, ``oracle`` / ``oracle-ee``, ``SQLSERVER`` /
 ``sqlserver-ee``). The handful of distinct values is memoised, so detection is a dict lookup per
 event. When none of the three fields is usable (hand-written or truncated events), the shape of
-the event decides: each engine has fields or value types no other engine uses (FORMAT.md §3).
+the event decides: each engine has fields or value types no other engine uses (docs/events.md).
 """
 
 from __future__ import annotations
