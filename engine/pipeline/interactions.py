@@ -134,26 +134,50 @@ class Click:
     channel: str | None
     message_ts: str | None
     response_url: str | None
+    trigger_id: str | None = None  # a button press: a modal may be opened with it
+    reason: str | None = None  # from the reason modal
+    submitted: bool = False  # the reason modal's submission (the mute is stored now)
+
+
+VIEW_CALLBACK = "dasalert_reason"
+METADATA_MAX = 3000  # Slack's limit for a view's private_metadata
 
 
 def parse(body: bytes) -> Click:
-    """The first dasalert action of a ``block_actions`` payload; :class:`Refused` (400)."""
+    """A dasalert button press (``block_actions``) or the submission of its reason modal
+    (``view_submission``); :class:`Refused` (400) for anything else."""
     try:
         form = urllib.parse.parse_qs(body.decode(), strict_parsing=True)
         payload = json.loads(form["payload"][0])
-        if payload.get("type") != "block_actions":
-            raise Refused(400, f"unsupported interaction {str(payload.get('type'))[:40]!r}")
+        kind_of = payload.get("type")
         user = payload["user"]["id"]
-        action = next(
-            a for a in payload["actions"] if str(a.get("action_id", "")).startswith(ACTION_PREFIX)
-        )
-        kind = Action(action["action_id"][len(ACTION_PREFIX) :])
-        value = json.loads(action["value"])
+        reason = None
+        if kind_of == "block_actions":
+            action = next(
+                a
+                for a in payload["actions"]
+                if str(a.get("action_id", "")).startswith(ACTION_PREFIX)
+            )
+            kind = Action(action["action_id"][len(ACTION_PREFIX) :])
+            value = json.loads(action["value"])
+            container = payload.get("container") or {}
+            channel = (payload.get("channel") or {}).get("id") or container.get("channel_id")
+            ts = container.get("message_ts") or (payload.get("message") or {}).get("ts")
+            response_url = payload.get("response_url")
+            trigger = payload.get("trigger_id")
+        elif kind_of == "view_submission":
+            view = payload["view"]
+            if view.get("callback_id") != VIEW_CALLBACK:
+                raise Refused(400, "not a dasalert view")
+            value = json.loads(view["private_metadata"])
+            kind = Action(value["act"])
+            channel, ts, response_url, trigger = value.get("c"), value.get("t"), None, None
+            reason = view["state"]["values"]["reason"]["reason"]["value"]
+            if not isinstance(reason, str):
+                raise Refused(400, "malformed payload: reason")
+        else:
+            raise Refused(400, f"unsupported interaction {str(kind_of)[:40]!r}")
         rule_id, key, alert = value["r"], value.get("k"), value.get("a")
-        container = payload.get("container") or {}
-        channel = (payload.get("channel") or {}).get("id") or container.get("channel_id")
-        ts = container.get("message_ts") or (payload.get("message") or {}).get("ts")
-        response_url = payload.get("response_url")
     except Refused:
         raise
     except (ValueError, KeyError, TypeError, AttributeError, StopIteration, UnicodeDecodeError):
@@ -172,7 +196,46 @@ def parse(body: bytes) -> Click:
         channel=channel if isinstance(channel, str) else None,
         message_ts=ts if isinstance(ts, str) else None,
         response_url=response_url if isinstance(response_url, str) else None,
+        trigger_id=trigger if isinstance(trigger, str) and trigger else None,
+        reason=reason,
+        submitted=kind_of == "view_submission",
     )
+
+
+def reason_view(click: Click) -> dict[str, Any] | None:
+    """The modal asking why (None when the click's data does not fit in it)."""
+    meta = json.dumps(
+        {"r": click.rule_id, "k": click.key, "a": click.alert_id, "act": click.action.value,
+         "c": click.channel, "t": click.message_ts},
+        separators=(",", ":"),
+    )  # fmt: skip
+    if len(meta) > METADATA_MAX:
+        return None
+    key = fit(escape(click.key, oneline=True).replace("`", BACKTICK_LOOKALIKE), 300)
+    scope = f" for key `{key}`" if click.key else " (every key)"
+    text = f"{click.action.label}: `{escape(click.rule_id)}`{scope}"
+    return {
+        "type": "modal",
+        "callback_id": VIEW_CALLBACK,
+        "title": {"type": "plain_text", "text": click.action.label},
+        "submit": {"type": "plain_text", "text": "Mute"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "private_metadata": meta,
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": text, "verbatim": True}},
+            {
+                "type": "input",
+                "block_id": "reason",
+                "label": {"type": "plain_text", "text": "Reason (the next responder reads it)"},
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": "reason",
+                    "min_length": 3,
+                    "max_length": 500,
+                },
+            },
+        ],
+    }
 
 
 def reply_text(click: Click, until: float | None) -> str:
@@ -184,7 +247,8 @@ def reply_text(click: Click, until: float | None) -> str:
     if click.action is Action.ACK or until is None:
         return f":eyes: {who} acknowledged this alert ({rule})."
     what = "marked a false positive and muted" if click.action is Action.FALSE_POSITIVE else "muted"
-    return f":mute: {who} {what} {rule}{scope} until {slack_date(until)}."
+    why = f" Reason: {fit(escape(click.reason, oneline=True), 500)}" if click.reason else ""
+    return f":mute: {who} {what} {rule}{scope} until {slack_date(until)}.{why}"
 
 
 class Replier:
@@ -218,19 +282,37 @@ class Replier:
             log.warning("Slack reply failed: %s", type(exc).__name__)
             return False
 
-    def _thread(self, click: Click, text: str, timeout: float) -> bool:
-        assert self._token is not None and click.channel is not None
+    def can_open_views(self) -> bool:
+        return self._token is not None
+
+    def open_view(self, click: Click, view: dict[str, Any], timeout_s: float) -> bool:
+        """Open the reason modal; False (logged) when Slack refuses or is too slow."""
+        if self._token is None or click.trigger_id is None:
+            return False
+        try:
+            self._client(timeout_s).views_open(trigger_id=click.trigger_id, view=view)
+            return True
+        except Exception as exc:
+            log.warning("Slack views.open failed: %s", type(exc).__name__)
+            return False
+
+    def _client(self, timeout: float) -> Any:
         from slack_sdk import WebClient
 
         from engine.outputs.slack import SDK_LOGGER
 
-        client = WebClient(
+        assert self._token is not None
+        return WebClient(
             token=self._token(),
             base_url=self._api_url,
             timeout=max(1, int(timeout)),
             logger=SDK_LOGGER,
             retry_handlers=[],
         )
+
+    def _thread(self, click: Click, text: str, timeout: float) -> bool:
+        assert self._token is not None and click.channel is not None
+        client = self._client(timeout)
         client.chat_postMessage(
             channel=click.channel,
             thread_ts=click.message_ts,
@@ -301,8 +383,14 @@ class Interactions:
             raise Refused(403, "not a responder")
         until: float | None = None
         if click.action is not Action.ACK:
+            view = reason_view(click) if not click.submitted else None
+            if view is not None and click.trigger_id and self.replier.can_open_views():
+                left = BUDGET_S - (time.monotonic() - started)
+                if self.replier.open_view(click, view, left):
+                    log.info("interaction: reason asked", extra={"rule": click.rule_id})
+                    return Response(200)  # the mute is stored when the reason is submitted
             kind = "false_positive" if click.action is Action.FALSE_POSITIVE else "mute"
-            reason = f"{click.action.label} from Slack" + (
+            reason = click.reason or f"{click.action.label} from Slack" + (
                 f" (alert {click.alert_id})" if click.alert_id else ""
             )
             req = MuteRequest(

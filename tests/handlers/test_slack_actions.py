@@ -312,3 +312,73 @@ def test_a_hostile_key_arrives_in_the_reply_as_text(actions_env: None, slack) ->
     text = sent(slack.requests[-1])["text"]
     assert "<!channel>" not in text and "<https://evil" not in text
     assert "&lt;!channel&gt;" in text and '`"&lt;!channel&gt; \u02cb' in text
+
+
+def submission(view: dict[str, Any], reason: str, user: str = RESPONDER) -> dict[str, Any]:
+    """What Slack posts when the responder submits the reason modal."""
+    return {
+        "type": "view_submission",
+        "user": {"id": user},
+        "view": {
+            "callback_id": view["callback_id"],
+            "private_metadata": view["private_metadata"],
+            "state": {"values": {"reason": {"reason": {"type": "plain_text_input",
+                                                       "value": reason}}}},
+        },
+    }  # fmt: skip
+
+
+def test_a_mute_asks_for_a_reason_then_stores_it(actions_env: None, slack: SlackServer) -> None:
+    click = payload(Action.MUTE_7D)
+    click["trigger_id"] = "13345224609.738474920.8088930838d88f008e0"
+    assert call(signed(form(click))) == 200
+    assert mutes() == []  # nothing until the reason is given
+    (opened,) = slack.requests
+    assert opened.path == "/api/views.open"
+    args = sent(opened)
+    view = json.loads(args["view"]) if isinstance(args["view"], str) else args["view"]
+    assert args["trigger_id"] == click["trigger_id"]
+    assert view["title"]["text"] == "Mute 7d"
+    assert view["blocks"][0]["text"]["text"] == 'Mute 7d: `r` for key `"alice"`'
+    assert TOKEN not in json.dumps(view) and SECRET not in json.dumps(view)
+    assert call(signed(form(submission(view, "pen test <!channel> until Friday")))) == 200
+    (m,) = mutes()
+    assert (m.key, m.reason, m.who) == (
+        '"alice"',
+        "pen test <!channel> until Friday",
+        f"slack:{RESPONDER}",
+    )
+    assert 7 * 86400 - 600 < m.until - time.time() <= 7 * 86400
+    reply = sent(slack.requests[-1])
+    assert reply["thread_ts"] == "1700000000.000100" and reply["channel"] == "C0ALERTS"
+    assert "Reason: pen test &lt;!channel&gt; until Friday" in reply["text"]
+
+
+def test_a_submission_is_checked_like_a_click(actions_env: None, slack: SlackServer) -> None:
+    click = payload(Action.FALSE_POSITIVE)
+    click["trigger_id"] = "1.2.3"
+    call(signed(form(click)))
+    view = sent(slack.requests[0])["view"]
+    view = json.loads(view) if isinstance(view, str) else view
+    assert call(signed(form(submission(view, "benign", user="U0INTRUDER")))) == 403
+    assert call(signed(form(submission(view, "benign")), secret="forged-secret-xx")) == 401
+    forged = submission(view, "benign")
+    forged["view"]["callback_id"] = "someone_else"
+    assert call(signed(form(forged))) == 400
+    assert mutes() == []
+    assert call(signed(form(submission(view, "batch job, ticket 42")))) == 200
+    (m,) = mutes()
+    assert m.kind == "false_positive" and m.reason == "batch job, ticket 42"
+
+
+def test_when_the_modal_cannot_open_the_mute_is_stored_at_once(
+    actions_env: None, slack: SlackServer
+) -> None:
+    from tests.support.slack_server import SlackResponse
+
+    slack.script(SlackResponse(200, {"ok": False, "error": "expired_trigger_id"}))
+    click = payload(Action.MUTE_1H)
+    click["trigger_id"] = "1.2.3"
+    assert call(signed(form(click))) == 200
+    (m,) = mutes()
+    assert m.reason.startswith("Mute 1h from Slack")
