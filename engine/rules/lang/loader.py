@@ -144,11 +144,19 @@ def _rule(c: Checker, root: YNode) -> Rule | None:
     runbook = None
     if (runbook_node := get("runbook")) is not None:
         runbook = c.string(runbook_node, "runbook", example="https://wiki.example.com/runbook")
-        if runbook is not None and not _runbook_ok(runbook, c.file):
-            c.err(
-                runbook_node.line,
-                f"runbook `{runbook}` is not an http(s) URL, nor a file beside the rule",
-                "write https://… or a path relative to the rule file, e.g. runbooks/my-rule.md",
+        if runbook is not None and not runbook_ok(runbook, c.file):
+            # A warning here, an error in `dasalert lint`: a runbook is help for the responder,
+            # and a pack copied without its runbooks/ folder must not stop detecting.
+            c.problems.append(
+                Problem(
+                    c.file,
+                    runbook_node.line,
+                    c.rule_id,
+                    f"runbook `{runbook}` is not an http(s) URL, nor a file beside the rule "
+                    "(the rule runs; `dasalert lint` fails until it is fixed)",
+                    "write https://… or a path relative to the rule file, e.g. runbooks/my-rule.md",
+                    level="warning",
+                )
             )
     when = c.expr(get("when"), "when") if get("when") else None
     unless = _unless(c, n) if (n := get("unless")) is not None else ()
@@ -210,7 +218,7 @@ def _tags(c: Checker, node: YNode) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _runbook_ok(runbook: str, file: str) -> bool:
+def runbook_ok(runbook: str, file: str) -> bool:
     """An http(s) URL, or a Markdown runbook shipped with the rule pack (relative to the rule
     file, so it travels into the Lambda bundle with ``rules/``) — checked to exist, so a typo is
     caught here and not by a responder in the middle of an incident."""
