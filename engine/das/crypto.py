@@ -3,7 +3,7 @@
 not read), and encrypt for the encoder. Importing this module imports the SDK (and boto3): the
 decoder imports it only on first use.
 
-What RDS emits (FORMAT.md §2): message format v1, suite 0x0378
+What RDS emits (docs/decoding.md): message format v1, suite 0x0378
 (``AES_256_GCM_IV12_TAG16_HKDF_SHA384_ECDSA_P384``, signed, non-committing), 262144-byte frames,
 exactly one encrypted data key from provider ``"BC"``, key name ``"DataKey"``, wrapped with raw
 AES-256-GCM under the KMS plaintext. The pitfalls the published decoders fall into, and how this

@@ -1,6 +1,6 @@
 """Build DAS records exactly as RDS emits them, for tests, the bundled demo and benchmarks.
 
-Format (FORMAT.md §1-2): the activity events as gzip JSON, encrypted as an Encryption SDK message
+Format (docs/decoding.md): the activity events as gzip JSON, encrypted as an Encryption SDK message
 (suite 0x0378, 262144-byte frames, one data key under "BC"/"DataKey"), the data key wrapped by KMS
 (or the local provider) under the resource's encryption context, inside the JSON envelope. RDS
 reuses one data key for many consecutive records; ``records_per_key`` models that (``None``: one
