@@ -254,6 +254,7 @@ class SlackOutput(Output):
         buttons: bool = False,
         region: str | None = None,
         here_from: str | None = None,
+        finding_links: bool = False,
     ) -> None:
         install_redactor()
         self.transport = transport
@@ -261,16 +262,18 @@ class SlackOutput(Output):
         self.buttons = buttons  # responder buttons: bot-token mode (an app with interactivity)
         self.region = region  # shown in "Where" when an alert does not carry its own
         self.here_from = here_from  # @here from this severity up (None: never)
+        self.finding_links = finding_links  # Security Hub is on: link each alert's finding
         self.policy = policy or RetryPolicy()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], ctx: OutputContext) -> SlackOutput:
         from engine.outputs.routing import env_severity
-        from engine.pipeline.env import ConfigError, env_str
+        from engine.pipeline.env import ConfigError, env_bool, env_str
 
         policy = RetryPolicy(sleeper=ctx.sleeper)
         region = env_str(env, "AWS_REGION") or env_str(env, "AWS_DEFAULT_REGION")
         here_from = env_severity(env, "SLACK_HERE_SEVERITY", "") or None
+        links = env_bool(env, "SECURITYHUB_ENABLED")
         bot_arn = env_str(env, "SLACK_BOT_TOKEN_SECRET_ARN")
         bot_token = env_str(env, "SLACK_BOT_TOKEN")
         if bot_arn or bot_token:
@@ -295,6 +298,7 @@ class SlackOutput(Output):
                 buttons=True,
                 region=region,
                 here_from=here_from,
+                finding_links=links,
             )
         hook_arn = env_str(env, "SLACK_WEBHOOK_SECRET_ARN")
         hook_url = env_str(env, "SLACK_WEBHOOK_URL")
@@ -305,6 +309,7 @@ class SlackOutput(Output):
                 policy=policy,
                 region=region,
                 here_from=here_from,
+                finding_links=links,
             )
         if hook_url:
             if not hook_url.startswith(("https://", "http://")):
@@ -316,6 +321,7 @@ class SlackOutput(Output):
                 policy=policy,
                 region=region,
                 here_from=here_from,
+                finding_links=links,
             )
         raise ConfigError(
             "SLACK_WEBHOOK_SECRET_ARN",
@@ -337,7 +343,11 @@ class SlackOutput(Output):
         for channel, group in self._messages(alerts):
             try:
                 payload = render_group(
-                    group, actions=self.buttons, region=self.region, here_from=self.here_from
+                    group,
+                    actions=self.buttons,
+                    region=self.region,
+                    here_from=self.here_from,
+                    finding_links=self.finding_links,
                 )
             except Exception as exc:  # a renderer bug must not lose the rest of the batch
                 for a in group:

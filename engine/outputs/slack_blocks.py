@@ -192,7 +192,25 @@ def _code_section(label: str, text: object) -> dict[str, Any]:
     return {"type": "section", "text": _mrkdwn(head + body + tail)}
 
 
-def _context(alert: Alert, alert_ids: Sequence[str]) -> dict[str, Any]:
+_REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d$")
+_FINDING_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,512}$")
+
+
+def finding_url(alert_id: str, region: str | None) -> str | None:
+    """The Security Hub console, filtered to the finding of ``alert_id`` (its ``Id``); None when
+    the region or the id is not one a URL can be built from safely."""
+    if not region or not _REGION.match(region) or not _FINDING_ID.match(alert_id):
+        return None
+    search = "Id%3D%255Coperator%255C%253AEQUALS%255C%253A" + alert_id.replace(":", "%253A")
+    return (
+        f"https://{region}.console.aws.amazon.com/securityhub/home?region={region}"
+        f"#/findings?search={search}"
+    )
+
+
+def _context(
+    alert: Alert, alert_ids: Sequence[str], finding_region: str | None = None
+) -> dict[str, Any]:
     parts = [f"Rule `{fit(escape_code(alert.rule_id), 200)}`"]
     if len(alert_ids) == 1:
         parts.append(f"Alert `{fit(escape_code(alert_ids[0]), 200)}`")
@@ -202,6 +220,9 @@ def _context(alert: Alert, alert_ids: Sequence[str]) -> dict[str, Any]:
         parts.append(f"<{escape(alert.runbook)}|Runbook>")
     elif alert.runbook:
         parts.append(f"Runbook: {_value(alert.runbook, 500)}")
+    url = finding_url(alert_ids[0], finding_region) if len(alert_ids) == 1 else None
+    if url is not None and alert.kind == "rule":
+        parts.append(f"<{url}|Security Hub finding>")
     return {"type": "context", "elements": [_mrkdwn(" · ".join(parts))]}
 
 
@@ -241,6 +262,7 @@ def render_one(
     actions: bool = False,
     region: str | None = None,
     here_from: str | None = None,
+    finding_links: bool = False,
 ) -> dict[str, Any]:
     """The message for a single alert: (@here,) header, fields, description, SQL, context (and
     the buttons). ``region`` is the deployment's, shown when the alert does not carry one."""
@@ -251,7 +273,7 @@ def render_one(
         _header(fit(f"{emoji} {sev} · {title}", HEADER_MAX)),
         {"type": "section", "fields": _fields(alert, region)},
         *_details(alert),
-        _context(alert, [alert.id]),
+        _context(alert, [alert.id], region if finding_links else None),
     ]
     return {
         "text": fit(f"{sev}: {title}", TEXT_MAX),
@@ -275,6 +297,7 @@ def render_group(
     actions: bool = False,
     region: str | None = None,
     here_from: str | None = None,
+    finding_links: bool = False,
 ) -> dict[str, Any]:
     """One message for many alerts of one rule, instead of one message per alert.
 
@@ -283,7 +306,13 @@ def render_group(
     allow, then "and N more") so a responder sees the burst as one incident.
     """
     if len(alerts) == 1:
-        return render_one(alerts[0], actions=actions, region=region, here_from=here_from)
+        return render_one(
+            alerts[0],
+            actions=actions,
+            region=region,
+            here_from=here_from,
+            finding_links=finding_links,
+        )
     top = max(alerts, key=lambda a: a.severity_rank)
     emoji, sev = _severity_label(top)
     # ``rule_title`` is the unrendered template ("DDL by {dbUserName}"): show the rendered title

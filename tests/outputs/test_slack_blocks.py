@@ -253,3 +253,22 @@ def test_group_header_shows_a_rendered_title_never_the_template() -> None:
     mixed = [make_alert(i, rule_title="DDL by {dbUserName}") for i in range(3)]
     header = sb.render_group(mixed)["blocks"][0]["text"]["text"]
     assert header.endswith("3 alerts · ddl-by-non-admin") and "{" not in header
+
+
+def test_security_hub_finding_link_only_when_it_can_exist() -> None:
+    alert = make_alert()
+    ctx = sb.render_one(alert, region="eu-west-1", finding_links=True)["blocks"][-1]
+    text = ctx["elements"][0]["text"]
+    assert (
+        "<https://eu-west-1.console.aws.amazon.com/securityhub/home?region=eu-west-1#/findings"
+        f"?search=Id%3D%255Coperator%255C%253AEQUALS%255C%253A{alert.id}|Security Hub finding>"
+    ) in text
+    assert "Security Hub" not in json.dumps(sb.render_one(alert, region="eu-west-1"))
+    assert "Security Hub" not in json.dumps(sb.render_one(alert, finding_links=True))  # no region
+    for region in ("eu-west-1|x", "<!channel>", "eu-west-1.evil.example/"):
+        assert sb.finding_url(alert.id, region) is None
+    assert sb.finding_url("a|<!here>", "eu-west-1") is None
+    pipeline = make_alert(kind="pipeline")
+    assert "Security Hub" not in json.dumps(
+        sb.render_one(pipeline, region="eu-west-1", finding_links=True)
+    )

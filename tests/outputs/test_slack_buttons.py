@@ -76,6 +76,7 @@ def test_region_and_here_come_from_the_environment(slack) -> None:
         "SLACK_WEBHOOK_URL": slack.webhook_url,
         "AWS_REGION": "eu-central-1",
         "SLACK_HERE_SEVERITY": "high",
+        "SECURITYHUB_ENABLED": "true",
     }
     out = SlackOutput.from_env(env, OutputContext())
     report = out.send([make_alert(severity="critical")])
@@ -84,6 +85,7 @@ def test_region_and_here_come_from_the_environment(slack) -> None:
     blocks = req.json["blocks"]
     assert blocks[0]["text"]["text"] == "<!here> CRITICAL"
     assert "· eu-central-1" in json.dumps(blocks, ensure_ascii=False)
+    assert "eu-central-1.console.aws.amazon.com/securityhub" in blocks[-1]["elements"][0]["text"]
     assert _actions(req.json) is None  # webhook mode: no buttons
 
 
