@@ -204,8 +204,17 @@ def _scan_dsn(
             ranges.append((m.start(), m.end()))
 
 
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
 def _mixed(key: str) -> bool:
-    """Upper case, lower case and a digit or symbol: random base64, not a word or a digest."""
+    """Upper case, lower case and a digit or symbol: random base64, not a word or a digest.
+
+    A hex literal (``0x0200…``, a SQL Server password hash) is a digest whose only lower-case
+    letter is the ``x``: the password reader masks it and keeps the ``0x`` it reads as syntax.
+    """
+    if key[:2] in ("0x", "0X") and _HEX.issuperset(key[2:]):
+        return False
     return (
         not key.isupper()
         and not key.islower()
