@@ -31,6 +31,7 @@ UNEVALUATED_RULE = "dasalert-engine-error"
 STATE_ERROR_RULE = "dasalert-state-error"
 RULE_LOAD_RULE = "dasalert-rule-load-error"
 SILENT_RULE = "dasalert-stream-silent"
+MISMATCH_RULE = "dasalert-resource-mismatch"
 TEST_RULE = "dasalert-send-test"
 
 PIPELINE_WINDOW_S = 3600  # one alert per resource and cause per hour
@@ -127,6 +128,40 @@ def undecodable_records(
             "das": {"resourceId": resource_id, "epoch": now, "time": iso(now)},
             "reason": reason,
             "error": error[:MAX_ERROR_TEXT],
+            "records": list(record_ids[:MAX_LISTED]),
+        },
+        count=len(record_ids),
+        first_seen=iso(now),
+        context={"records": len(record_ids)},
+    )
+
+
+def resource_mismatch(
+    resource_id: str, claimed: Sequence[str], record_ids: Sequence[str], now: float
+) -> Alert:
+    """Records of ``resource_id``'s stream whose payload names another cluster or instance.
+
+    The data key is bound to the stream's resource by KMS, the payload's ids are not: whoever can
+    encrypt under the stream's key can write a record naming another database. The events were
+    evaluated under the stream's id (the one KMS vouches for); this alert says someone tried.
+    """
+    shown = sorted(set(claimed))[:MAX_LISTED]
+    return _system_alert(
+        rule_id=MISMATCH_RULE,
+        key=f"{resource_id}|mismatch",
+        window_s=PIPELINE_WINDOW_S,
+        now=now,
+        title=f"Activity stream records of {resource_id} claim another database",
+        rule_title="Activity stream record names another database",
+        description=(
+            "Records on this database's activity stream, decrypted with its own key, name a "
+            "different cluster or instance id. RDS never does this: someone with encrypt rights "
+            "under the stream's KMS key wrote records to the stream. Their events were evaluated "
+            "as this database's."
+        ),
+        event={
+            "das": {"resourceId": resource_id, "epoch": now, "time": iso(now)},
+            "claimed": shown,
             "records": list(record_ids[:MAX_LISTED]),
         },
         count=len(record_ids),

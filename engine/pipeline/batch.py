@@ -90,6 +90,7 @@ class RecordOutcome:
     events: int = 0
     heartbeats: int = 0
     normalized: list[dict[str, Any]] | None = None  # kept only when ``run(keep_events=True)``
+    claimed: str | None = None  # a payload id contradicting the stream's resource id
 
 
 @dataclass
@@ -105,6 +106,7 @@ class BatchResult:
     suppressed: int = 0
     duplicates: int = 0
     state_dropped: int = 0  # stateful-rule matches over a per-call cap: not tracked (a metric)
+    resource_mismatches: int = 0  # records naming another cluster/instance than their stream
     muted: int = 0  # alerts a responder's mute dropped (engine.pipeline.mutes)
     rule_errors: int = 0
     rule_load_errors: int = 0  # rule files the container could not load (detection is off)
@@ -245,6 +247,9 @@ class Pipeline:
                 sources.setdefault(alert.id, set()).add(index)
 
         self._record_heartbeats(seen, now)
+        for alert, indices in self._mismatch_alerts(result, now):
+            alerts[alert.id] = alert
+            sources.setdefault(alert.id, set()).update(indices)
         if self.rule_problems:
             result.rule_load_errors = len(self.rule_problems)
             alert = self._rule_load_alert(now)
@@ -306,6 +311,17 @@ class Pipeline:
         out.heartbeats = decoded.heartbeats
         out.events = len(decoded.events)
         cid, iid = decoded.cluster_id, decoded.instance_id
+        # KMS vouches for the stream's resource id (the encryption context), not for the ids in
+        # the payload: a payload naming another database is evaluated as the stream's, flagged.
+        rid = out.resource_id or ""
+        if rid.startswith("cluster-"):
+            if cid and cid != rid:
+                out.claimed = cid
+            cid = rid
+        elif rid.startswith("db-"):
+            if iid and iid != rid:
+                out.claimed = iid
+            iid = rid
         return [normalize(ev, cluster_id=cid, instance_id=iid) for ev in decoded.events]
 
     def _resource_id(self, rec: RawRecord) -> str | None:
@@ -340,6 +356,19 @@ class Pipeline:
                 self.state.record_max(HEARTBEAT_NS, rid, when, expires_at=when + HEARTBEAT_TTL_S)
             except Exception as exc:  # a missed heartbeat write only delays nothing
                 log.warning("could not record the heartbeat of %s: %s", rid, type(exc).__name__)
+
+    def _mismatch_alerts(self, result: BatchResult, now: float) -> list[tuple[Alert, set[int]]]:
+        groups: dict[str, list[int]] = {}
+        for i, o in enumerate(result.outcomes):
+            if o.claimed is not None and o.resource_id:
+                groups.setdefault(o.resource_id, []).append(i)
+        result.resource_mismatches = sum(len(v) for v in groups.values())
+        out = []
+        for rid, indices in groups.items():
+            claimed = [result.outcomes[i].claimed or "" for i in indices]
+            ids = [result.outcomes[i].record_id for i in indices]
+            out.append((system.resource_mismatch(rid, claimed, ids, now), set(indices)))
+        return out
 
     # -- permanent failures: dead letters and pipeline alerts -----------------------------
     def _dead_letter_records(
@@ -448,6 +477,7 @@ def summarize(result: BatchResult) -> dict[str, Any]:
         "deliveries": dict(Counter(f"{d.output}:{d.status.value}" for d in result.deliveries)),
         "already_sent": result.skipped_already_sent,
         "muted": result.muted,
+        "resource_mismatches": result.resource_mismatches,
         "dead_letters": dict(result.dead_letters),
         "kms_calls": result.kms_calls,
         "key_cache_hits": result.key_cache_hits,

@@ -34,6 +34,9 @@ RuleErrors             —                        rule evaluations that raised
 RuleLoadErrors         —                        rule problems that kept rules from loading
 StateDropped           —                        sequence / first-seen / distinct-count matches
                                                 left untracked over a per-batch cap
+RecordsMisattributed   —                        records whose payload names another cluster or
+                                                instance than their stream (evaluated as the
+                                                stream's, alerted)
 StreamSilent           ResourceId               the watchdog found a silent resource
 =====================  =======================  ==============================================
 """
@@ -75,6 +78,7 @@ def emit_batch(metrics: Any, result: BatchResult) -> None:
     add(name="RuleErrors", unit=COUNT, value=result.rule_errors)
     add(name="RuleLoadErrors", unit=COUNT, value=result.rule_load_errors)
     add(name="StateDropped", unit=COUNT, value=result.state_dropped)
+    add(name="RecordsMisattributed", unit=COUNT, value=result.resource_mismatches)
     for kind, n in (
         ("other", result.reader_mismatches),
         ("footer", result.reader_footer_mismatches),
