@@ -296,6 +296,18 @@ class Replier:
             log.warning("Slack views.open failed: %s", type(exc).__name__)
             return False
 
+    def group_members(self, group: str, timeout_s: float) -> frozenset[str] | None:
+        """The user ids of a user group (``usergroups:read``); None when they cannot be read."""
+        if self._token is None:
+            return None
+        try:
+            resp = self._client(timeout_s).usergroups_users_list(usergroup=group)
+            users = resp.get("users") or []
+            return frozenset(u for u in users if isinstance(u, str))
+        except Exception as exc:
+            log.warning("Slack usergroups.users.list failed: %s", type(exc).__name__)
+            return None
+
     def _client(self, timeout: float) -> Any:
         from slack_sdk import WebClient
 
@@ -350,9 +362,29 @@ class Interactions:
     ) -> None:
         self._secret = secret
         self.responders = responders
+        self.groups = sorted(r for r in responders if r.startswith("S"))
         self.state = state
         self.replier = replier
         self.clock = clock
+        self._members: dict[str, tuple[float, frozenset[str]]] = {}
+
+    def _allowed(self, user: str, started: float) -> bool:
+        """A listed user, or a member of a listed user group (members read with the bot token,
+        cached 5 minutes per container; a group that cannot be read admits nobody)."""
+        if user in self.responders:
+            return True
+        for group in self.groups:
+            cached = self._members.get(group)
+            if cached is None or cached[0] < time.monotonic():
+                left = BUDGET_S - (time.monotonic() - started)
+                members = self.replier.group_members(group, left)
+                if members is None:
+                    continue  # fail closed, and ask again next time
+                cached = (time.monotonic() + GROUP_CACHE_S, members)
+                self._members[group] = cached
+            if user in cached[1]:
+                return True
+        return False
 
     def handle(self, event: Mapping[str, Any]) -> Response:
         started = time.monotonic()
@@ -379,7 +411,7 @@ class Interactions:
         if not first:
             raise Refused(401, "replayed request")
         click = parse(body)
-        if click.user not in self.responders:
+        if not self._allowed(click.user, started):
             raise Refused(403, "not a responder")
         until: float | None = None
         if click.action is not Action.ACK:
@@ -416,20 +448,23 @@ class Interactions:
 
 
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
+_GROUP_ID = re.compile(r"^S[A-Z0-9]{2,20}$")
+GROUP_CACHE_S = 300.0
 
 
 def parse_responders(raw: str | None) -> frozenset[str]:
-    """``DASALERT_RESPONDERS``: Slack user ids (``U…``/``W…``), comma or space separated.
+    """``DASALERT_RESPONDERS``: Slack user ids (``U…``/``W…``) and user group ids (``S…``),
+    comma or space separated.
 
     Empty means nobody may act: buttons then only ever answer 403, which is safer than letting
     everyone in the workspace mute a security alert.
     """
     ids = [p for p in re.split(r"[\s,;]+", raw or "") if p]
-    for user in ids:
-        if not _USER_ID.match(user):
+    for one in ids:
+        if not (_USER_ID.match(one) or _GROUP_ID.match(one)):
             raise ConfigError(
                 "DASALERT_RESPONDERS",
-                f"{user[:40]!r} is not a Slack user id (U… or W…; user groups are not supported)",
+                f"{one[:40]!r} is neither a Slack user id (U…, W…) nor a user group id (S…)",
             )
     return frozenset(ids)
 

@@ -249,7 +249,7 @@ def test_configuration_errors_answer_500(
     slack_actions.reset()
     assert call(signed(form(payload()))) == 500
     monkeypatch.setenv("SLACK_SIGNING_SECRET", SECRET)
-    monkeypatch.setenv("DASALERT_RESPONDERS", "S0GROUP")  # user groups are not supported
+    monkeypatch.setenv("DASALERT_RESPONDERS", "X0NOTANID")  # neither a user nor a group
     slack_actions.reset()
     assert call(signed(form(payload()))) == 500
     assert mutes() == []
@@ -382,3 +382,31 @@ def test_when_the_modal_cannot_open_the_mute_is_stored_at_once(
     assert call(signed(form(click))) == 200
     (m,) = mutes()
     assert m.reason.startswith("Mute 1h from Slack")
+
+
+def test_members_of_a_responder_group_may_act(
+    actions_env: None, slack: SlackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.support.slack_server import SlackResponse
+
+    monkeypatch.setenv("DASALERT_RESPONDERS", "S0ONCALL")
+    slack_actions.reset()
+    slack.script(SlackResponse(200, {"ok": True, "users": ["U0MEMBER1", "U0MEMBER2"]}))
+    assert call(signed(form(payload(user="U0MEMBER2")))) == 200
+    assert slack.requests[0].path == "/api/usergroups.users.list"
+    assert sent(slack.requests[0])["usergroup"] == "S0ONCALL"
+    assert call(signed(form(payload(user="U0OUTSIDER", key='"bob"')))) == 403  # cached members
+    assert [r.path for r in slack.requests].count("/api/usergroups.users.list") == 1
+    assert [m.key for m in mutes()] == ['"alice"']
+
+
+def test_a_group_that_cannot_be_read_admits_nobody(
+    actions_env: None, slack: SlackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.support.slack_server import SlackResponse
+
+    monkeypatch.setenv("DASALERT_RESPONDERS", "S0ONCALL")
+    slack_actions.reset()
+    slack.script(SlackResponse(200, {"ok": False, "error": "missing_scope"}))
+    assert call(signed(form(payload(user="U0MEMBER1")))) == 403
+    assert mutes() == []
