@@ -12,11 +12,12 @@ a handful of items, not one per event. The member ``fired`` holds the time of th
 of the key: events up to it are *consumed*, so one burst fires once, and the next sequence has to
 start after it.
 
-**Per batch** (``process``): one batched write of the new members of every key, then one read
-(a ``Query``) per key that has a last-step event in the batch — never a read per event, and no
-read at all for keys that only had earlier steps. Writing before reading is what makes two
-concurrent invocations safe: whichever reads last sees both halves; if both do, the firing's
-conditional write (``FireLog.claim``) lets one of them alert.
+**Per batch** (``process``): one batched write of the new members of every key (and of a small
+*head* item per key that had an earlier step), one batched read of the heads of the keys that
+have a last-step event, then one read (a ``Query``) per such key that has a head — never a read
+per event; a success from a host that never failed costs no ``Query``. Writing before reading is
+what makes two concurrent invocations safe: whichever reads last sees both halves; if both do,
+the firing's conditional write (``FireLog.claim``) lets one of them alert.
 
 **Matching** (``_match``) is exact on the events it has: for a completing event E, take the latest
 ``min`` events of the last step up to E, then for each earlier step the latest ``min`` events
@@ -88,8 +89,12 @@ class SequenceTracker:
                 tally.dropped += 1
         # 1. write what later batches need: the latest `min` events of each step, per key
         members: list[Member] = []
+        heads: dict[str, tuple[str, float]] = {}
         for key, khs in by_key.items():
             ns = self._ns(rule, key)
+            if any(i < last for kh in khs for i in kh.steps):
+                latest = max(float(kh.hit.epoch) for kh in khs)  # type: ignore[arg-type]
+                heads[self._head(rule, key)] = ("1", latest + seq.within_s + self.margin_s)
             for i, step in enumerate(seq.steps):
                 if i == last and step.min == 1:
                     continue  # a single completing event is never needed later
@@ -102,14 +107,25 @@ class SequenceTracker:
                     members.append((ns, f"{i}:{kh.hit.fp}", epoch, expires))
         if members:
             self.state.put_members(members)
-        # 2. per key with a completing event: read its state once, match in event order
+        if heads:
+            self.state.put_values(heads)
+        # 2. per key with a completing event and any earlier step on record: read its state
+        # once (one batched read of the heads says which keys have any), match in event order
+        completing = [k for k, khs in by_key.items() if any(last in kh.steps for kh in khs)]
+        known = self.state.get_values([self._head(rule, k) for k in completing])
         fired: list[Fired] = []
         for key, khs in by_key.items():
-            if not any(last in kh.steps for kh in khs):
-                tally.pending += len(khs)
+            if key not in completing or known.get(self._head(rule, key)) is None:
+                tally.pending += len(khs)  # nothing before it: this key cannot complete
                 continue
             fired += self._key(rule, key, khs, tally)
         return fired, tally
+
+    @staticmethod
+    def _head(rule: Rule, key: str) -> str:
+        """A key's marker: an earlier step was seen (written with its members, never removed
+        before they expire), so a completing event of a key without one costs no Query."""
+        return f"sqh:{rule.id}:{group_digest(key)}"
 
     @staticmethod
     def _ns(rule: Rule, key: str) -> str:

@@ -130,8 +130,8 @@ def test_sequence_state_is_a_few_items_per_key_however_many_failures() -> None:
     eng = engine(SEQ, state)
     for batch in range(5):
         eng.process([fail(batch * 100 + i) for i in range(100)])
-    # min 3 per step per batch: 5 batches x 3 members, not 500
-    assert state.size() <= 5 * 3
+    # min 3 per step per batch: 5 batches x 3 members (and the key's head), not 500
+    assert state.size() <= 5 * 3 + 1
 
 
 def test_cap_per_call_is_counted_not_silent(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -342,3 +342,20 @@ def test_sequence_matches_an_oracle_however_the_stream_is_batched(
         for a in engine(SEQ, state).process(events[lo:hi]).alerts  # a cold start per batch
     ]
     assert [a.id for a in split] == [a.id for a in whole]
+
+
+def test_successes_from_hosts_that_never_failed_read_no_key_state() -> None:
+    class Reads(MemoryStateStore):
+        def __init__(self) -> None:
+            super().__init__()
+            self.namespaces = 0
+
+        def read_namespace(self, namespace: str) -> dict[str, float]:
+            self.namespaces += 1
+            return super().read_namespace(namespace)
+
+    state = Reads()
+    engine(SEQ, state).process([ok(i, host=f"10.0.3.{i}") for i in range(50)])
+    assert state.namespaces == 0  # one batched read of the heads, no per-key read
+    engine(SEQ, state).process([fail(100, "10.0.3.7"), ok(101, "10.0.3.7"), ok(102, "10.0.3.8")])
+    assert state.namespaces == 1  # only the host with a failure on record
