@@ -7,8 +7,9 @@ one state:
 ``ok``         decoded (its alerts, if any, delivered or dead-lettered);
 ``dropped``    decoded, no activity event (heartbeats only);
 ``transient``  retrying can help: KMS throttled or unreachable, the state store or an output still
-               failing retryably when time ran out. The Kinesis handler reports exactly these in
-               ``batchItemFailures``;
+               failing retryably when time ran out, or the invocation's time running short
+               before the record was evaluated (``deadline``). The Kinesis handler reports
+               exactly these in ``batchItemFailures``;
 ``permanent``  can never decode, or the rule engine raised on it (a bug) or the state store
                refused it for good: dead-lettered with the raw record, reported by a
                deduplicated alert (``pipeline``, or ``rule_error`` for an engine bug), and the
@@ -77,6 +78,10 @@ PIPELINE_WINDOW_S = system.PIPELINE_WINDOW_S
 UNDECODABLE_RULE = system.UNDECODABLE_RULE
 RULE_LOAD_RULE = system.RULE_LOAD_RULE
 RUNBOOK = system.PIPELINE_RUNBOOK
+# Seconds kept back (beyond the Deadline's own margin) for delivery and the response: when less
+# is left, the remaining records of a batch are returned unevaluated as transient (``deadline``).
+EVALUATION_RESERVE_S = 10.0
+DEADLINE = "deadline"
 # Reasons of records that decoded but were not evaluated (dead-lettered as ``unevaluated_record``)
 ENGINE_ERROR, STATE_ERROR, STATE_UNAVAILABLE = "engine_error", "state_error", "state_unavailable"
 
@@ -204,9 +209,17 @@ class Pipeline:
         if begin is not None:
             begin()  # mutes are read once per batch, at its first firing
 
+        out_of_time = False
         for index, rec in enumerate(records):
             out = RecordOutcome(rec.record_id)
             result.outcomes.append(out)
+            # Deadline-aware: stop evaluating while there is still time to deliver what was
+            # found and answer Lambda; the rest are retried. A timeout would lose the partial
+            # batch response and make Lambda retry (and bisect) the whole batch.
+            if out_of_time or (self.can_retry and not deadline.allows(EVALUATION_RESERVE_S)):
+                out_of_time = True
+                self._fail(out, TRANSIENT, DEADLINE)
+                continue
             events = self._decode(rec, out, failed, index)
             if events is None:
                 continue
