@@ -32,7 +32,7 @@ from engine.rules.lang.validate import Checker, node_type
 from engine.rules.lang.yamlsrc import YNode
 from engine.rules.model import Exemption, Expr, Problem, Rule
 
-TUNE_KEYS = ("rule", "unless", "disable", "reason", "expires")
+TUNE_KEYS = ("rule", "id", "unless", "disable", "reason", "expires")
 TUNE_ROOT_KEY = "tune"
 
 
@@ -83,31 +83,38 @@ def read_tunes(c: Checker, root: YNode) -> list[Tune]:
         if not c.mapping(item, "tune entry", example):
             continue
         c.keys(item, "a tune entry", TUNE_KEYS)
-        tune = _entry(c, item)
-        if tune is not None:
-            out.append(tune)
+        out += _entry(c, item)
     return out
 
 
-def _entry(c: Checker, item: YNode) -> Tune | None:
-    rule_node = item.get("rule")
+def _date(c: Checker, node: YNode | None) -> tuple[dt.date | None, bool]:
+    """(date, ok) of an optional ``expires``."""
+    if node is None:
+        return None, True
+    value = S.parse_date(node.value) if node.kind == "scalar" else None
+    if value is None:
+        c.err(node.line, "`expires` must be a date YYYY-MM-DD", "write `expires: 2027-06-30`")
+        return None, False
+    return value, True
+
+
+def _entry(c: Checker, item: YNode) -> list[Tune]:
+    """One entry; ``unless`` may be one predicate or a list of ``{when, reason, expires}`` like a
+    rule's own (each inherits the entry's ``reason`` / ``expires``): one Tune per exception."""
+    rule_node, id_node = item.get("rule"), item.get("id")
     rule_id = None
-    if rule_node is None:
+    if rule_node is not None and id_node is not None:
+        c.err(item.line, "a tune entry names its rule once: `rule` or `id`", "keep `rule:`")
+    elif rule_node is None and id_node is None:
         c.err(item.line, "a tune entry needs `rule` (the id it tunes)", "add `rule: <rule id>`")
     else:
-        rule_id = c.string(rule_node, "tune.rule", example="`rule: ddl-by-non-admin`")
+        node = rule_node if rule_node is not None else id_node
+        assert node is not None
+        rule_id = c.string(node, "tune.rule", example="`rule: ddl-by-non-admin`")
     reason_node = item.get("reason")
-    reason = None
-    if reason_node is None:
-        c.err(
-            item.line,
-            "a tune entry needs `reason`: say why the change is safe",
-            "add `reason: nightly ETL job, ticket SEC-123`",
-        )
-    else:
-        reason = c.string(reason_node, "tune.reason")
+    reason = c.string(reason_node, "tune.reason") if reason_node is not None else None
+    expires, ok = _date(c, item.get("expires"))
     unless_node, disable_node = item.get("unless"), item.get("disable")
-    unless = c.expr(unless_node, "tune.unless") if unless_node is not None else None
     disable = False
     if disable_node is not None:
         if disable_node.kind == "scalar" and isinstance(disable_node.value, bool):
@@ -117,25 +124,51 @@ def _entry(c: Checker, item: YNode) -> Tune | None:
                 disable_node.line,
                 f"`tune.disable` must be true or false, not {node_type(disable_node)}",
             )
+            ok = False
     if (unless_node is None) == (not disable):
         c.err(
             item.line,
             "a tune entry has `unless` (an exception) or `disable: true`, one of them",
             "add `unless: <JMESPath predicate>` or `disable: true`",
         )
-        return None
-    expires = None
-    exp_node = item.get("expires")
-    if exp_node is not None:
-        expires = S.parse_date(exp_node.value) if exp_node.kind == "scalar" else None
-        if expires is None:
-            c.err(
-                exp_node.line, "`expires` must be a date YYYY-MM-DD", "write `expires: 2027-06-30`"
-            )
-            return None
-    if rule_id is None or reason is None or (unless_node is not None and unless is None):
-        return None
-    return Tune(rule_id, reason, unless, disable, expires, c.file, item.line)
+        return []
+    # (predicate, reason, expires, line) per exception
+    found: list[tuple[Expr | None, str | None, dt.date | None, int | None]] = []
+    if unless_node is None:
+        found.append((None, reason, expires, item.line))
+    elif unless_node.kind == "seq":
+        for sub in unless_node.value:
+            example = "- {when: \"dbUserName == 'flyway'\", reason: migrations}"
+            if not c.mapping(sub, "tune.unless entry", example):
+                ok = False
+                continue
+            c.keys(sub, "a tune unless entry", ("when", "reason", "expires"))
+            when_node = sub.get("when")
+            if when_node is None:
+                c.err(sub.line, "an unless entry needs `when`", "add `when: <JMESPath predicate>`")
+                ok = False
+                continue
+            expr = c.expr(when_node, "tune.unless.when")
+            sub_reason = c.string(r, "tune.unless.reason") if (r := sub.get("reason")) else reason
+            sub_expires, date_ok = _date(c, sub.get("expires"))
+            ok = ok and date_ok and expr is not None
+            found.append((expr, sub_reason, sub_expires or expires, sub.line))
+    else:
+        expr = c.expr(unless_node, "tune.unless")
+        ok = ok and expr is not None
+        found.append((expr, reason, expires, item.line))
+    if any(r is None for _, r, _, _ in found) and reason_node is None:
+        c.err(
+            item.line,
+            "a tune entry needs `reason`: say why the change is safe",
+            "add `reason: nightly ETL job, ticket SEC-123`",
+        )
+        return []
+    if rule_id is None or not ok:
+        return []
+    return [
+        Tune(rule_id, r or "", expr, disable, exp, c.file, line) for expr, r, exp, line in found
+    ]
 
 
 def apply_tunes(

@@ -147,3 +147,25 @@ def test_cli_layers_folders_and_lint_shows_the_effective_pack(
     assert "tune ddl-by-non-admin: unless `dbUserName == 'flyway'` — ci [applied]" in out
     assert "tune any-read: disable — noisy, expires 2020-01-01 [expired]" in out
     assert "1 of 2 tune entries applied" in out
+
+
+def test_unless_as_a_list_of_exceptions_and_id_as_the_rule_key(folders: tuple[Path, Path]) -> None:
+    shipped, ours = folders
+    (ours / "tune.yaml").write_text(
+        "tune:\n"
+        "  - id: ddl-by-non-admin\n"
+        "    unless:\n"
+        "      - {when: \"dbUserName == 'flyway'\", reason: migrations, expires: 2027-06-30}\n"
+        "      - when: \"dbUserName == 'liquibase'\"\n"
+        "    reason: schema tools\n"
+    )
+    loaded = load_rules([shipped, ours], today=TODAY)
+    assert [p for p in loaded.problems if p.level == "error"] == []
+    [rule] = [r for r in loaded.rules if r.id == "ddl-by-non-admin"]
+    assert [(x.when.src, x.reason, x.expires) for x in rule.unless] == [
+        ("dbUserName == 'flyway'", "migrations", dt.date(2027, 6, 30)),
+        ("dbUserName == 'liquibase'", "schema tools", None),
+    ]
+    wired = build_engine([shipped, ours])
+    alerts = wired.engine.process([ddl("flyway"), ddl("liquibase"), ddl("mallory")]).alerts
+    assert [a.event["dbUserName"] for a in alerts] == ["mallory"]
