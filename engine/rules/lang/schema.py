@@ -105,8 +105,9 @@ MAX_WINDOW_S = 31 * 86400
 URL_RE = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
 
 # Raw DAS event fields and the JSON types they hold, per engine (null is always possible).
-# Source: shared/das/FORMAT.md and the AWS samples. Used to warn about comparisons that cannot
-# match on some engine, and about title placeholders / fields that do not exist.
+# Source: the AWS documentation's samples and captured events (docs/events.md). Used to warn
+# about comparisons that cannot match on some engine, and about title placeholders / fields
+# that do not exist.
 STR = "string"
 NUM = "number"
 _ALL_STR = dict.fromkeys(ENGINE_VALUES, STR)
