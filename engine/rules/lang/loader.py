@@ -132,7 +132,9 @@ def _rule(c: Checker, root: YNode) -> Rule | None:
             c.err(root.line, f"missing required key `{key}`", _REQUIRED_HINTS[key])
 
     title = (
-        c.string(get("title"), "title", example='"DDL by {dbUserName}"') if get("title") else None
+        c.string(get("title"), "title", example='"DDL by {dbUserName}"')
+        if get("title") is not None
+        else rule_id  # no title: the alert is titled by the rule id
     )
     description = ""
     if get("description") is not None:

@@ -32,7 +32,9 @@ RULE_KEYS: tuple[str, ...] = (
     "tests",
 )
 # `when` is required unless the rule has a `sequence` (then each step has its own `when`)
-REQUIRED_RULE_KEYS: tuple[str, ...] = ("id", "title", "severity", "when")
+# `title` is optional: without one, alerts are titled by the rule id (rules written in the short
+# forms of the rule-type docs, sequence and first-seen fragments included, load as written).
+REQUIRED_RULE_KEYS: tuple[str, ...] = ("id", "severity", "when")
 UNLESS_KEYS = ("when", "reason", "expires")
 DEDUP_KEYS = ("key", "window")
 THRESHOLD_KEYS = ("count", "window", "group_by", "distinct")

@@ -156,7 +156,6 @@ def test_missing_required_keys_are_all_reported():
     missing = sorted(p.message for p in problems if "missing required" in p.message)
     assert missing == [
         "missing required key `severity`",
-        "missing required key `title`",
         "missing required key `when`",
     ]
     assert all(p.suggestion and p.rule_id == "x" for p in problems)
@@ -393,7 +392,6 @@ def test_all_problems_at_once_in_one_file():
     for needle in (
         "not kebab-case",
         "unknown key `titel`",
-        "missing required key `title`",
         "`severity` must be",
         "`status` must be",
         "unknown function `foo()`",
@@ -563,3 +561,17 @@ def test_colon_space_in_a_plain_value_explains_quoting():
     assert rule is None and p.line == 2
     assert "mapping values are not allowed" in p.message
     assert p.suggestion is not None and "must be quoted" in p.suggestion
+
+
+def test_a_rule_without_title_is_titled_by_its_id():
+    """The rule-type docs' short forms (no title) load as written; alerts carry the id."""
+    rule, problems = load(
+        "id: login-success-after-failures\nseverity: critical\n"
+        "sequence:\n  by: \"[das.clusterId || das.instanceId, remoteHost]\"\n  within: 10m\n"
+        "  steps:\n    - when: \"das.action == 'LOGIN_FAILED'\"\n      min: 5\n"
+        "    - when: \"das.action == 'CONNECT'\"\n"
+    )
+    assert [p for p in problems if p.level == "error"] == []
+    assert rule is not None and rule.title == "login-success-after-failures"
+    rule, problems = load("id: r\nseverity: low\nwhen: \"das.action == 'DDL'\"\ntitle: ''\n")
+    assert rule is None and any("`title` is empty" in p.message for p in problems)
