@@ -61,12 +61,12 @@ from engine.rules.runtime.suppress import (
     Firing,
     Hit,
     Tally,
-    ThresholdCounter,
     fingerprint,
     key_json,
     representative,
     window_start,
 )
+from engine.rules.runtime.threshold import ThresholdCounter
 
 log = logging.getLogger("dasalert.engine")
 

@@ -14,11 +14,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.pipeline.state import MemoryStateStore
-from engine.rules.runtime.suppress import (
+from engine.rules.runtime.suppress import Hit
+from engine.rules.runtime.threshold import (
     BucketShape,
     Counted,
     Decision,
-    Hit,
     Outcome,
     ThresholdCounter,
     threshold_decisions,
