@@ -184,7 +184,7 @@ def test_function_runtime_and_kinesis_event_source(transformed: dict[str, Any]) 
     assert p["StartingPosition"] == {"Ref": "StartingPosition"}
     assert p["MaximumRetryAttempts"] >= 1
     assert p["DestinationConfig"]["OnFailure"]["Destination"] == {
-        "Fn::GetAtt": ["StreamFailureQueue", "Arn"]
+        "Fn::GetAtt": ["FailedBatchBucket", "Arn"]
     }
     for key in ("BatchSize", "MaximumBatchingWindowInSeconds"):
         assert key in p
@@ -257,6 +257,7 @@ def test_no_wildcard_resource_or_action_in_function_permissions(
     patterns = set(re.findall(r'"([^"]*\*[^"]*)"', flat))
     # and the archive's objects, in the bucket the stack made or was given
     objects = {"${ArchiveBucketStore.Arn}/*", "arn:${AWS::Partition}:s3:::${ArchiveBucket}/*"}
+    objects.add("${FailedBatchBucket.Arn}/*")  # Lambda writes exhausted batches there
     assert patterns == {streams, "cluster-*", "db-*", *objects}
 
 
@@ -463,7 +464,7 @@ def test_logs_queues_and_state_are_kept_when_the_stack_goes(source: dict[str, An
         if not FOREACH.match(n)
         and r["Type"] in ("AWS::Logs::LogGroup", "AWS::SQS::Queue", "AWS::DynamoDB::Table")
     ]
-    assert len(kept) == 8  # + the optional Slack buttons and archive log groups
+    assert len(kept) == 7  # + the optional Slack buttons and archive log groups
     for name in kept:
         assert res[name]["DeletionPolicy"] == "Retain", name
         assert res[name]["UpdateReplacePolicy"] == "Retain", name
@@ -477,7 +478,7 @@ def test_logs_queues_and_state_are_kept_when_the_stack_goes(source: dict[str, An
 def test_queues_and_logs_use_the_customer_key_when_given(source: dict[str, Any]) -> None:
     res = source["Resources"]
     key = {"Ref": "DataEncryptionKeyArn"}
-    for name in ("DeadLetterQueue", "StreamFailureQueue"):
+    for name in ("DeadLetterQueue",):
         props = res[name]["Properties"]
         assert _if(props["KmsMasterKeyId"], "HasDataKey") == (key, NO_VALUE)
         assert _if(props["SqsManagedSseEnabled"], "HasDataKey") == (NO_VALUE, True)
