@@ -88,6 +88,7 @@ def build(kind: str, env: Mapping[str, str]) -> Runtime:
     evaluate = kind == KINESIS or (kind == FIREHOSE and config.firehose_alerts)
     engine, n_rules, problems = _engine(config, state) if evaluate else (None, 0, [])
     router = Router.from_env(env) if (evaluate or kind == HEALTH) else None
+    resources = _resources(env) if router is not None else None
     pipeline = Pipeline(
         decoder,
         state=state,
@@ -96,6 +97,7 @@ def build(kind: str, env: Mapping[str, str]) -> Runtime:
         dead_letters=dead_letters,
         can_retry=kind != FIREHOSE,
         rule_problems=problems,
+        resources=resources,
     )
     log.info(
         "dasalert %s runtime ready: %d rules (%d load problems), state %s, dead letters %s",
@@ -106,6 +108,13 @@ def build(kind: str, env: Mapping[str, str]) -> Runtime:
         "sqs" if config.dlq_url else "log",
     )
     return Runtime(config, pipeline, state, n_rules, len(problems))
+
+
+def _resources(env: Mapping[str, str]) -> Any:
+    """Names the database of each alert (RDS Describe*, cached; overrides from the env)."""
+    from engine.pipeline.resources import ResourceResolver
+
+    return ResourceResolver.from_env(env, ResourceResolver.default_client)
 
 
 def _state(config: Config, kind: str) -> StateStore:

@@ -25,6 +25,8 @@ logger, metrics = observability()
 @logger.inject_lambda_context(log_event=False)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     rt = runtime(HEALTH)
+    if rt.pipeline.resources is not None:  # the account of alert ARNs, without asking STS
+        rt.pipeline.resources.use_function_arn(getattr(context, "invoked_function_arn", None))
     cfg = rt.config
     now = time.time()
     last_seen = rt.state.read_namespace(HEARTBEAT_NS)

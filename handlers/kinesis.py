@@ -29,6 +29,8 @@ logger, metrics = observability()
 @logger.inject_lambda_context(log_event=False)
 def handler(event: dict[str, Any], context: Any) -> dict[str, list[dict[str, str]]]:
     rt = runtime(KINESIS)
+    if rt.pipeline.resources is not None:  # the account of alert ARNs, without asking STS
+        rt.pipeline.resources.use_function_arn(getattr(context, "invoked_function_arn", None))
     records = records_from_kinesis_event(event)
     result = rt.pipeline.run(records, Deadline.from_context(context))
     emit_batch(metrics, result)

@@ -93,6 +93,7 @@ def _pipeline(args: argparse.Namespace, out: TextIO) -> tuple[Any, int]:
     from engine.outputs.routing import Router
     from engine.pipeline.batch import Pipeline
     from engine.pipeline.env import ConfigError
+    from engine.pipeline.resources import ResourceResolver
     from engine.pipeline.state import MemoryStateStore
     from engine.rules import RulesUnavailable, build_engine
 
@@ -123,6 +124,8 @@ def _pipeline(args: argparse.Namespace, out: TextIO) -> tuple[Any, int]:
         router=Router.from_env(env, stream=out),
         dead_letters=_printed_dead_letters(),
         can_retry=False,
+        # resource facts without network: names from DASALERT_RESOURCE_NAMES only
+        resources=ResourceResolver.from_env(os.environ, None),
     )
     return pipeline, len(loaded.rules)
 

@@ -112,6 +112,7 @@ class BatchResult:
     duplicates: int = 0
     state_dropped: int = 0  # stateful-rule matches over a per-call cap: not tracked (a metric)
     resource_mismatches: int = 0  # records naming another cluster/instance than their stream
+    resources_unresolved: int = 0  # resource ids whose DB identifier is unknown (no link)
     muted: int = 0  # alerts a responder's mute dropped (engine.pipeline.mutes)
     rule_errors: int = 0
     rule_load_errors: int = 0  # rule files the container could not load (detection is off)
@@ -171,6 +172,7 @@ class Pipeline:
         clock: Callable[[], float] = time.time,
         can_retry: bool = True,
         rule_problems: Sequence[Any] = (),
+        resources: Any = None,
     ) -> None:
         self.decoder = decoder
         # Error-level problems of the rule pack this container loaded. A rule that does not load
@@ -183,6 +185,9 @@ class Pipeline:
         self.dead_letters = dead_letters or DeadLetters()
         self.clock = clock
         self.can_retry = can_retry
+        # engine.pipeline.resources.ResourceResolver: names the database of every alert
+        # (``context["resource"]``) before delivery; None leaves alerts as they are.
+        self.resources = resources
 
     # -- the batch ------------------------------------------------------------------------
     def run(
@@ -270,7 +275,7 @@ class Pipeline:
         for alert, indices in self._dead_letter_records(failed, result, now):
             alerts[alert.id] = alert
             sources.setdefault(alert.id, set()).update(indices)
-        result.alerts = list(alerts.values())
+        result.alerts = self._enrich(list(alerts.values()), result, deadline)
         if self.router is not None and result.alerts:
             self._deliver(result, sources, deadline)
         result.kms_calls = stats.kms_calls - calls0
@@ -287,7 +292,8 @@ class Pipeline:
         With ``can_retry`` an alert still failing retryably is left unmarked, so the next
         scheduled run sends it again; without, it is dead-lettered.
         """
-        result = BatchResult(alerts=list(alerts))
+        result = BatchResult()
+        result.alerts = self._enrich(list(alerts), result, deadline or Deadline())
         if self.router is not None and result.alerts:
             self._deliver(result, {}, deadline or Deadline())
         return result
@@ -434,6 +440,17 @@ class Pipeline:
         return system.rule_load_failed(self.rule_problems, now)
 
     # -- delivery -------------------------------------------------------------------------
+    def _enrich(self, alerts: list[Alert], result: BatchResult, deadline: Deadline) -> list[Alert]:
+        """Resource facts on every alert before any output renders it; never fails the batch."""
+        if self.resources is None or not alerts:
+            return alerts
+        try:
+            enriched, result.resources_unresolved = self.resources.enrich(alerts, deadline)
+        except Exception as exc:  # a bug here must cost the links, not the alerts
+            log.error("resource enrichment failed: %s", type(exc).__name__)
+            return alerts
+        return list(enriched)
+
     def _deliverer(self) -> Deliverer:
         return Deliverer(
             self.router,
@@ -491,6 +508,7 @@ def summarize(result: BatchResult) -> dict[str, Any]:
         "already_sent": result.skipped_already_sent,
         "muted": result.muted,
         "resource_mismatches": result.resource_mismatches,
+        "resources_unresolved": result.resources_unresolved,
         "dead_letters": dict(result.dead_letters),
         "kms_calls": result.kms_calls,
         "key_cache_hits": result.key_cache_hits,

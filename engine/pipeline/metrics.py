@@ -79,6 +79,7 @@ def emit_batch(metrics: Any, result: BatchResult) -> None:
     add(name="RuleLoadErrors", unit=COUNT, value=result.rule_load_errors)
     add(name="StateDropped", unit=COUNT, value=result.state_dropped)
     add(name="RecordsMisattributed", unit=COUNT, value=result.resource_mismatches)
+    add(name="ResourcesUnresolved", unit=COUNT, value=result.resources_unresolved)
     for kind, n in (
         ("other", result.reader_mismatches),
         ("footer", result.reader_footer_mismatches),
