@@ -106,7 +106,8 @@ class Facts:
     last_epoch: float | None = None
     description: str = ""
     runbook_url: str | None = None
-    runbook_text: str | None = None  # a shipped runbook's first lines, or an unusable value
+    runbook_path: str | None = None  # a runbook that is not a URL (a file shipped with the pack)
+    runbook_text: str | None = None  # that file's first lines, when the engine could read it
     sql: str | None = None
     error: str | None = None
     folded: Folded | None = None
@@ -226,6 +227,7 @@ def extract(alert: Alert, *, region: str | None = None, finding_links: bool = Fa
     first = alert.first_seen or _str(das.get("time"))
     last = alert.last_seen or first
     runbook = alert.runbook or None
+    url_ok = bool(runbook and _URL.match(runbook) and len(runbook) < 2000)
     facts = Facts(
         alert_id=alert.id,
         kind=alert.kind,
@@ -254,8 +256,9 @@ def extract(alert: Alert, *, region: str | None = None, finding_links: bool = Fa
         first_epoch=epoch(first),
         last_epoch=epoch(last),
         description=alert.description or "",
-        runbook_url=runbook if runbook and _URL.match(runbook) and len(runbook) < 2000 else None,
-        runbook_text=_runbook_text(runbook, ctx),
+        runbook_url=runbook if url_ok else None,
+        runbook_path=None if url_ok or not runbook else runbook,
+        runbook_text=_runbook_text(url_ok, ctx),
         sql=_str(ev.get("commandText")),
         error=_str(ctx.get("error")),
         folded=_folded(ctx.get("folded")),
@@ -264,11 +267,9 @@ def extract(alert: Alert, *, region: str | None = None, finding_links: bool = Fa
     return _with_links(facts, finding_links)
 
 
-def _runbook_text(runbook: str | None, ctx: dict[str, Any]) -> str | None:
-    if not runbook or (_URL.match(runbook) and len(runbook) < 2000):
-        return None
-    excerpt = ctx.get("runbook_excerpt")
-    return excerpt if isinstance(excerpt, str) and excerpt else runbook
+def _runbook_text(url_ok: bool, ctx: dict[str, Any]) -> str | None:
+    excerpt = None if url_ok else ctx.get("runbook_excerpt")
+    return excerpt if isinstance(excerpt, str) and excerpt else None
 
 
 def _with_links(f: Facts, finding_links: bool) -> Facts:

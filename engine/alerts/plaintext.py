@@ -105,8 +105,10 @@ def render_facts(f: Facts) -> str:
         lines += [f"  {label}: {folded_text(vals, more)}" for label, vals, more in f.folded.lines()]
     if f.description:
         lines += ["", "Why it matters:", block(f.description)]
-    if f.runbook_text:
-        lines += ["", "Runbook:", block(f.runbook_text, 1000)]
+    if f.runbook_path:
+        lines += ["", f"Runbook: {value(f.runbook_path, 500)}"]
+        if f.runbook_text:
+            lines.append(block(f.runbook_text, 1000))
     if f.sql:
         lines += ["", "SQL (redacted):", block(f.sql, SQL_MAX)]
     if f.error:

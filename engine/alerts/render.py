@@ -2,9 +2,10 @@
 
 A title is what a responder reads first, in Slack, SNS and Security Hub, so rendering must never
 fail and never leak: a missing, null or empty field shows as ``?``; ``{{``/``}}`` are literal
-braces; an unclosed ``{`` is kept as text; values are flattened to one line, stripped of control
-characters and shortened. The caller passes the *redacted* event; each value also goes through
-``redact_sql`` once more, so a template that names ``{commandText}`` cannot put a password in a
+braces; an unclosed ``{`` is kept as text; values are flattened to one line (controls become
+spaces), characters that render as nothing are shown as ``⟨U+200B⟩`` marks, and values are
+shortened. The caller passes the *redacted* event; each value also goes through ``redact_sql``
+once more, so a template that names ``{commandText}`` cannot put a password in a
 title even if a caller forgets. The result is plain text: escaping is each output's job.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from engine.alerts.invisible import mark
 from engine.alerts.redact import cap_text, redact_sql
 
 MISSING = "?"
@@ -114,6 +116,9 @@ def _format(value: Any) -> str:
     else:
         text = str(value)
     text = " ".join(redact_sql(cap_text(text, MAX_RENDER_CHARS)).translate(_CONTROL).split())
+    # a character that renders as nothing is shown, not dropped: ``rdsadmin⟨U+200B⟩`` must not
+    # read as AWS's own ``rdsadmin``
+    text = mark(text)
     return _shorten(text, MAX_VALUE_CHARS) if text else MISSING
 
 

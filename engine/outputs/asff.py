@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from engine.alerts import Alert
+from engine.alerts.invisible import INVISIBLE
 
 SCHEMA_VERSION = "2018-10-08"
 TITLE_MAX = 256
@@ -65,7 +66,8 @@ KIND_TYPES = {
 _ACCOUNT = re.compile(r"^\d{12}$")
 _PRODUCT_ARN = re.compile(r"^arn:aws[a-z-]*:securityhub:[a-z0-9-]+:(\d{12})?:product/.+")
 _TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+# Controls and every character that renders as nothing (tabs and newlines kept).
+_CONTROL = INVISIBLE
 _TECHNIQUE = re.compile(r"^attack\.(t\d{4}(?:\.\d{3})?)$", re.IGNORECASE)
 
 

@@ -19,6 +19,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from engine.alerts import Alert
+from engine.alerts.facts import Facts, extract, finding_url  # noqa: F401 (re-exported)
+from engine.alerts.facts import epoch as _epoch
+from engine.alerts.invisible import INVISIBLE, mark
 from engine.alerts.model import severity_rank
 from engine.outputs.slack_buttons import actions_block
 
@@ -35,8 +38,10 @@ LIST_SECTIONS_MAX = 5  # sections of alert lines in an aggregated message
 ELLIPSIS = "…"
 BACKTICK_LOOKALIKE = "\u02cb"  # MODIFIER LETTER GRAVE ACCENT: looks like ` but closes nothing
 
-# C0 (but \n), DEL, C1, zero-width and bidi controls ("Trojan Source"), BOM.
-_CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+# Controls (but \n; tabs become spaces first) and every character that renders as nothing:
+# format characters (zero-width, bidi "Trojan Source", soft hyphen, tags), line and paragraph
+# separators, Hangul fillers (engine.alerts.invisible).
+_CONTROL = INVISIBLE
 _NEWLINES = re.compile(r"\r\n?|\n")
 _RUNBOOK_OK = re.compile(r"^https?://[^\s<>|]+$")
 
@@ -50,7 +55,8 @@ SEVERITY_EMOJI = {
 
 
 def clean(text: object, *, oneline: bool = False) -> str:
-    """Text without control characters; tabs become spaces, newlines ``⏎`` when ``oneline``."""
+    """Text without control or invisible characters; tabs become spaces, newlines ``⏎`` when
+    ``oneline``."""
     s = "" if text is None else str(text)
     s = _NEWLINES.sub("\n", s).replace("\t", " ")
     s = _CONTROL.sub("", s)
@@ -111,18 +117,6 @@ def _event_time(alert: Alert) -> str:
     return str(first or last or "")
 
 
-def _epoch(iso: object) -> float | None:
-    if not isinstance(iso, str) or not iso:
-        return None
-    try:
-        stamp = dt.datetime.fromisoformat(iso.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=dt.UTC)
-    return stamp.timestamp()
-
-
 def slack_date(epoch: float, fallback: str | None = None) -> str:
     """Slack date formatting: each reader sees the time in their own zone; clients that cannot
     format it show ``fallback`` (UTC). Built from a number only, so nothing untrusted goes in."""
@@ -136,54 +130,56 @@ def _when(iso: object) -> str:
     return slack_date(epoch, str(iso)) if epoch is not None else _value(iso)
 
 
-def _what(alert: Alert) -> str:
-    """Verb, object, rows and outcome: ``DROP TABLE public.loot · 0 rows · failed (42P01)``."""
-    das = alert.das
-    verb = das.get("verb") or das.get("action") or alert.event.get("command")
-    parts = [" ".join(str(p) for p in (verb, das.get("object")) if p)]
-    rows = das.get("rows")
-    if isinstance(rows, int) and not isinstance(rows, bool):
-        parts.append(f"{rows} row" + ("" if rows == 1 else "s"))
-    failed = das.get("failed")
-    if failed is True:
-        code = das.get("errorCode")
-        parts.append(f"failed ({code})" if code not in (None, "", 0, "0") else "failed")
-    elif failed is False:
-        parts.append("succeeded")
-    return " · ".join(p for p in parts if p)
+def _ident(text: object, limit: int = VALUE_MAX) -> str:
+    """A name (user, host, database, session…): like :func:`_value`, but each character that
+    renders as nothing is shown as ``⟨U+200B⟩`` — ``rdsadmin`` + zero-width space must not read
+    as AWS's own ``rdsadmin``."""
+    return _value(mark(str(text)) if text is not None else None, limit)
 
 
-def _where(alert: Alert, region: str | None) -> str:
-    das, ctx = alert.das, alert.context if isinstance(alert.context, dict) else {}
-    account = ctx.get("aws_account_id") or ctx.get("account_id")
-    region = ctx.get("region") or region
-    place = "/".join(str(p) for p in (account, region) if p)
-    parts = (das.get("engine"), das.get("clusterId") or das.get("instanceId"), place)
-    return " · ".join(str(p) for p in parts if p)
-
-
-def _fields(alert: Alert, region: str | None = None) -> list[dict[str, Any]]:
+def _fields(f: Facts) -> list[dict[str, Any]]:
     """What a responder needs first: where, what, who, when (≤ 10 fields, Slack's limit)."""
-    ev, das = alert.event, alert.das
-    user = ev.get("dbUserName") or das.get("user")
-    host = ev.get("remoteHost") or das.get("sourceHost")
-    who = f"{_value(user, 120)} @ {_value(host, 120)}"
-    first = alert.first_seen or das.get("time")
-    last = alert.last_seen or first
     fields = [
-        f"*Where*\n{_value(_where(alert, region))}",
-        f"*Database*\n{_value(ev.get('databaseName') or das.get('database'))}",
-        f"*What*\n{_value(_what(alert))}",
-        f"*Who*\n{who}",
-        f"*Client application*\n{_value(ev.get('clientApplication') or das.get('client'))}",
-        f"*Session*\n{_value(ev.get('sessionId'))}",
+        f"*Where*\n{_value(f.where)}",
+        f"*Database*\n{_ident(f.database)}",
+        f"*What*\n{_value(f.what)}",
+        f"*Who*\n{_ident(f.user, 120)} @ {_ident(f.host, 120)}",
+        f"*Client application*\n{_ident(f.client)}",
+        f"*Session*\n{_ident(f.session)}",
     ]
-    if first and last and _epoch(first) != _epoch(last):
-        fields += [f"*First seen*\n{_when(first)}", f"*Last seen*\n{_when(last)}"]
+    if f.spans_time:
+        fields += [f"*First seen*\n{_when(f.first_seen)}", f"*Last seen*\n{_when(f.last_seen)}"]
     else:
-        fields.append(f"*Event time*\n{_when(first or last)}")
-    fields += [f"*Count*\n{_value(alert.count)}", f"*Rule*\n{_value(alert.rule_id)}"]
-    return [_mrkdwn(f) for f in fields][:FIELDS_MAX]
+        fields.append(f"*Event time*\n{_when(f.first_seen or f.last_seen)}")
+    fields += [f"*Count*\n{_value(f.count)}", f"*Rule*\n{_value(f.rule_id)}"]
+    return [_mrkdwn(x) for x in fields][:FIELDS_MAX]
+
+
+def escalation_line(f: Facts) -> str | None:
+    """``:arrow_double_up: *Escalated* (update 2): new verb: DROP TABLE · severity high →
+    critical`` — the reasons as sent by the engine, escaped."""
+    if f.escalation is None:
+        return None
+    reasons = " · ".join(_value(r, 200) for r in f.escalation.reasons) or "the alert grew"
+    return f":arrow_double_up: *Escalated* (update {f.escalation.step}): {reasons}"
+
+
+def _escalation(f: Facts) -> list[dict[str, Any]]:
+    line = escalation_line(f)
+    if line is None:
+        return []
+    return [{"type": "section", "text": _mrkdwn(fit(line, SECTION_MAX))}]
+
+
+def _folded(f: Facts) -> list[dict[str, Any]]:
+    """What the alert folded in: ``Verbs: CREATE TABLE, DROP TABLE +3 more`` per kind."""
+    if f.folded is None:
+        return []
+    lines = ["*Folded into this alert*"]
+    for label, values, more in f.folded.lines():
+        shown = ", ".join(_ident(v, 120) for v in values)
+        lines.append(f"{label}: {shown}" + (f" +{more} more" if more else ""))
+    return [{"type": "section", "text": _mrkdwn(fit("\n".join(lines), SECTION_MAX))}]
 
 
 def _code_section(label: str, text: object) -> dict[str, Any]:
@@ -192,50 +188,37 @@ def _code_section(label: str, text: object) -> dict[str, Any]:
     return {"type": "section", "text": _mrkdwn(head + body + tail)}
 
 
-_REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d$")
-_FINDING_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,512}$")
-
-
-def finding_url(alert_id: str, region: str | None) -> str | None:
-    """The Security Hub console, filtered to the finding of ``alert_id`` (its ``Id``); None when
-    the region or the id is not one a URL can be built from safely."""
-    if not region or not _REGION.match(region) or not _FINDING_ID.match(alert_id):
-        return None
-    search = "Id%3D%255Coperator%255C%253AEQUALS%255C%253A" + alert_id.replace(":", "%253A")
-    return (
-        f"https://{region}.console.aws.amazon.com/securityhub/home?region={region}"
-        f"#/findings?search={search}"
-    )
-
-
-def _context(
-    alert: Alert, alert_ids: Sequence[str], finding_region: str | None = None
-) -> dict[str, Any]:
+def _context(alert: Alert, alert_ids: Sequence[str], f: Facts | None = None) -> dict[str, Any]:
+    """Rule, alert id, and the links: runbook, RDS console, Security Hub finding, Logs Insights
+    (built by ``engine.alerts.facts`` from validated parts only)."""
     parts = [f"Rule `{fit(escape_code(alert.rule_id), 200)}`"]
     if len(alert_ids) == 1:
         parts.append(f"Alert `{fit(escape_code(alert_ids[0]), 200)}`")
     else:
         parts.append(f"{len(alert_ids)} alerts")
-    if alert.runbook and _RUNBOOK_OK.match(alert.runbook) and len(alert.runbook) < 2000:
+    if f is not None:  # one alert: its links (a shipped runbook's text is a section)
+        parts += [f"<{escape(link.url)}|{escape(link.label)}>" for link in f.links]
+        if f.runbook_path and not f.runbook_text:
+            parts.append(f"Runbook: {_value(f.runbook_path, 500)}")
+    elif alert.runbook and _RUNBOOK_OK.match(alert.runbook) and len(alert.runbook) < 2000:
         parts.append(f"<{escape(alert.runbook)}|Runbook>")
     elif alert.runbook:
         parts.append(f"Runbook: {_value(alert.runbook, 500)}")
-    url = finding_url(alert_ids[0], finding_region) if len(alert_ids) == 1 else None
-    if url is not None and alert.kind == "rule":
-        parts.append(f"<{url}|Security Hub finding>")
-    return {"type": "context", "elements": [_mrkdwn(" · ".join(parts))]}
+    return {"type": "context", "elements": [_mrkdwn(fit(" · ".join(parts), SECTION_MAX))]}
 
 
-def _details(alert: Alert) -> list[dict[str, Any]]:
+def _details(f: Facts) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = []
-    if alert.description:  # why this matters: the rule author's words, escaped like the rest
-        blocks.append({"type": "section", "text": _mrkdwn(fit(escape(alert.description), 3000))})
-    sql = alert.event.get("commandText")
-    if sql:
-        blocks.append(_code_section("SQL (redacted)", sql))
-    error = alert.context.get("error") if isinstance(alert.context, dict) else None
-    if error:
-        blocks.append(_code_section("Error", error))
+    if f.description:  # why this matters: the rule author's words, escaped like the rest
+        blocks.append({"type": "section", "text": _mrkdwn(fit(escape(f.description), 3000))})
+    if f.runbook_text:  # a runbook shipped as a file: its first lines, quoted
+        quoted = "\n".join("&gt; " + line for line in escape(f.runbook_text).split("\n"))
+        head = f"*Runbook* `{fit(escape_code(f.runbook_path), 200)}`\n"
+        blocks.append({"type": "section", "text": _mrkdwn(fit(head + quoted, 3000))})
+    if f.sql:
+        blocks.append(_code_section("SQL (redacted)", f.sql))
+    if f.error:
+        blocks.append(_code_section("Error", f.error))
     return blocks
 
 
@@ -266,17 +249,23 @@ def render_one(
 ) -> dict[str, Any]:
     """The message for a single alert: (@here,) header, fields, description, SQL, context (and
     the buttons). ``region`` is the deployment's, shown when the alert does not carry one."""
+    f = extract(alert, region=region, finding_links=finding_links)
     emoji, sev = _severity_label(alert)
     title = escape(alert.title, oneline=True)
     blocks = [
         *_here(alert, here_from),
         _header(fit(f"{emoji} {sev} · {title}", HEADER_MAX)),
-        {"type": "section", "fields": _fields(alert, region)},
-        *_details(alert),
-        _context(alert, [alert.id], region if finding_links else None),
+        *_escalation(f),
+        {"type": "section", "fields": _fields(f)},
+        *_folded(f),
+        *_details(f),
+        _context(alert, [alert.id], f),
     ]
+    text = f"{sev}: {title}"
+    if f.escalation is not None:
+        text = f"{sev} (escalated): {title}"
     return {
-        "text": fit(f"{sev}: {title}", TEXT_MAX),
+        "text": fit(text, TEXT_MAX),
         "blocks": _with_actions(blocks, [alert], actions),
     }
 

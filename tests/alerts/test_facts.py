@@ -208,5 +208,6 @@ def test_runbook_excerpt_of_a_shipped_file(tmp_path) -> None:
     assert F.runbook_excerpt(str(rule), "runbooks/missing.md") is None
     assert F.runbook_excerpt(str(rule), "https://wiki/x") is None
     f = F.extract(make_alert(runbook="runbooks/r.md", context={"runbook_excerpt": text}))
-    assert f.runbook_url is None and f.runbook_text == text
-    assert F.extract(make_alert(runbook="runbooks/r.md")).runbook_text == "runbooks/r.md"
+    assert f.runbook_url is None and f.runbook_text == text and f.runbook_path == "runbooks/r.md"
+    bare = F.extract(make_alert(runbook="runbooks/r.md"))
+    assert bare.runbook_text is None and bare.runbook_path == "runbooks/r.md"

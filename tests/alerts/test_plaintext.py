@@ -86,7 +86,9 @@ def test_shipped_runbook_shows_its_first_lines() -> None:
         runbook="runbooks/ddl.md",
         context={"runbook_excerpt": "Someone changed the schema.\n1. Ask"},
     )
-    assert "Runbook:\n  Someone changed the schema.\n  1. Ask\n" in render_text(alert)
+    assert "Runbook: runbooks/ddl.md\n  Someone changed the schema.\n  1. Ask\n" in render_text(
+        alert
+    )
 
 
 def test_a_name_with_an_invisible_character_is_shown_marked() -> None:
