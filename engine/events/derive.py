@@ -12,7 +12,7 @@ value, because only the SQL Server shape comes from an AWS sample.
 
 from __future__ import annotations
 
-from engine.events.sqlverb import verb_action
+from engine.events.sqlverb import tsql_ddl_object, verb_action
 
 # Every value ``das.action`` takes (docs/events.md), in the order docs and lint messages list
 # them; a rule comparing das.action with anything else never matches.
@@ -224,6 +224,27 @@ def derive_sqlserver(raw: dict, command: str, cls: str, verb: str | None) -> Der
     if action == "FUNCTION" and _calls_privilege_procedure(raw.get("commandText")):
         action = "ROLE"
     return action, failed, (_sqlserver_error(raw) if failed else None)
+
+
+def sqlserver_schema_class_object(
+    object_name: str | None, schema: str | None, sql: str | None
+) -> tuple[str | None, str | None]:
+    """``(das.object, das.schema)`` of a SQL Server event of ``class`` ``SCHEMA``.
+
+    SQL Server checks ``CREATE TABLE dbo.t`` (and other DDL on a schema's objects, and
+    ``ALTER SCHEMA s TRANSFER dbo.t``) as a permission on the *schema*: the audit row's
+    ``objectName`` is ``dbo`` and the table is only in the SQL. A responder, a title and a dedup
+    key need the table, so the object is read from the SQL and qualified with its schema
+    (``dbo.t``; the SQL's qualifier, else the schema AWS named), and ``das.schema`` is that
+    schema. DDL on the schema itself (``CREATE SCHEMA s``) and text that cannot be read keep
+    what AWS sent.
+    """
+    found = tsql_ddl_object(sql)
+    if found is None:
+        return object_name, schema
+    written, name, _ = found
+    owner = written or object_name or schema
+    return (f"{owner}.{name}" if owner else name), owner
 
 
 def _calls_privilege_procedure(sql: object) -> bool:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.events.derive import DERIVERS
+from engine.events.derive import DERIVERS, sqlserver_schema_class_object
 from engine.events.engines import detect_engine
 from engine.events.sqlverb import extract_verb
 from engine.events.timeparse import parse_log_time
@@ -95,6 +95,11 @@ def normalize(
     if type(session) in _KEY_TYPES and type(statement) in _KEY_TYPES:
         statement_key = f"{instance or ''}/{session}/{statement}"
 
+    obj = _text(get("objectName"))
+    schema = _schema(engine, raw)
+    if engine == "sqlserver" and cls == "SCHEMA" and action == "DDL":
+        obj, schema = sqlserver_schema_class_object(obj, schema, sql)  # objectName is the schema
+
     das = {
         "engine": engine,
         "clusterId": _id(cluster_id, previous, "clusterId", raw),
@@ -108,7 +113,7 @@ def normalize(
         "aux": aux,
         "user": _text(get("dbUserName")),
         "database": _text(get("databaseName")),
-        "object": _text(get("objectName")),
+        "object": obj,
         "sourceHost": _text(get("remoteHost")),
         "client": _text(get("clientApplication")),
         "rows": _int(get("rowCount")),
@@ -118,7 +123,7 @@ def normalize(
         # was a Thursday): no datetime per event; zone-aware forms are rule functions
         "hour": int(epoch // 3600 % 24) if epoch is not None else None,
         "weekday": (int(epoch // 86400) + 3) % 7 + 1 if epoch is not None else None,
-        "schema": _schema(engine, raw),
+        "schema": schema,
     }
     event = dict(raw)
     event["das"] = das

@@ -45,7 +45,6 @@ _NONSPACE = re.compile(r"(?:(?!\*/)\S)*")
 # Words after CREATE/ALTER/DROP that don't change what is created.
 _MODIFIERS = frozenset(
     [
-        "OR",
         "REPLACE",
         "UNIQUE",
         "TEMPORARY",
@@ -203,7 +202,11 @@ def _parse(sql: str, skip: re.Pattern[str]) -> tuple[str | None, int]:
     if first in _KIND_VERBS:
         kind = word()
         while kind is not None:
-            if kind in _MODIFIERS:
+            if kind == "OR":  # CREATE OR REPLACE (PG, Oracle), CREATE OR ALTER (T-SQL)
+                kind = word()
+                if kind in ("REPLACE", "ALTER"):
+                    kind = word()
+            elif kind in _MODIFIERS:
                 kind = word()
             elif kind in _OPTION_WORDS:  # DEFINER = `u`@`h`, ALGORITHM=MERGE
                 pos = skip.match(sql, pos).end()  # type: ignore[union-attr]
@@ -311,3 +314,130 @@ def verb_action(verb: object) -> str:
     if len(_action_cache) < _CACHE_MAX:
         _action_cache[verb] = action
     return action
+
+
+# --- the object a T-SQL DDL statement names ----------------------------------------------------
+
+# A T-SQL identifier: [bracketed]] with ]] for ]], "quoted" with "" for ", or bare (@, # allowed).
+_TSQL_IDENT = r'\[(?:[^\]]|\]\])*\]|"(?:[^"]|"")*"|[A-Za-z_@#][A-Za-z0-9_@#$]*'
+_TSQL_TOKEN = re.compile(
+    rf"(?P<name>(?:{_TSQL_IDENT})(?:\s*\.\s*(?:{_TSQL_IDENT})?)*)|(?P<punct>::|;|\.)|(?P<other>\S)"
+)
+_TSQL_PART = re.compile(_TSQL_IDENT)
+# Words that may stand between CREATE/ALTER/DROP, the kind and the name: IF [NOT] EXISTS, …
+_NAME_PREFIX_WORDS = frozenset({"IF", "NOT", "EXISTS", "OR", "ALTER", "REPLACE"})
+# What ALTER SCHEMA s TRANSFER may put before the moved object's name (OBJECT::dbo.t).
+_TRANSFER_CLASSES = frozenset({"OBJECT", "TYPE", "XML", "SCHEMA", "COLLECTION"})
+_TSQL_SCAN = 8192
+_TSQL_TOKENS = 64
+
+
+def _tsql_tokens(sql: str) -> list[tuple[str, str, int]]:
+    """(kind, text, start) of the first tokens of a T-SQL text: names (dotted), ``::``/``;``, other.
+
+    Comments, whitespace and parentheses are skipped like the verb reader does; string
+    literals end the scan (a DDL statement's name never follows one).
+    """
+    out: list[tuple[str, str, int]] = []
+    pos = 0
+    text = sql[:_TSQL_SCAN]
+    while len(out) < _TSQL_TOKENS:
+        pos = _SKIP.match(text, pos).end()  # type: ignore[union-attr]
+        found = _TSQL_TOKEN.match(text, pos)
+        if found is None or found.group() == "'" or text.startswith("N'", pos):
+            break
+        kind = found.lastgroup or "other"
+        out.append((kind, found.group(), pos))
+        pos = found.end()
+    return out
+
+
+def _name_parts(name: str) -> list[str]:
+    """``[testDB].[dbo].[Test Table]`` -> ``["testDB", "dbo", "Test Table"]`` (db..t keeps "")."""
+    parts: list[str] = []
+    pos = 0
+    while pos <= len(name):
+        while pos < len(name) and name[pos].isspace():
+            pos += 1
+        found = _TSQL_PART.match(name, pos)
+        if found is None:
+            parts.append("")
+        else:
+            part = found.group()
+            if part[0] == "[":
+                part = part[1:-1].replace("]]", "]")
+            elif part[0] == '"':
+                part = part[1:-1].replace('""', '"')
+            parts.append(part)
+            pos = found.end()
+        while pos < len(name) and name[pos].isspace():
+            pos += 1
+        if pos >= len(name) or name[pos] != ".":
+            break
+        pos += 1
+    return parts
+
+
+def tsql_ddl_object(sql: object) -> tuple[str | None, str, str] | None:
+    """``(schema, name, verb)`` of the object the first DDL statement of a T-SQL batch names.
+
+    SQL Server audits ``CREATE TABLE dbo.t`` as an ``ALTER`` of the *schema* ``dbo`` (class
+    ``SCHEMA``, ``objectName`` ``dbo``): the object itself is only in the SQL. ``schema`` is the
+    qualifier written in the SQL (``None`` when the name is unqualified); ``ALTER SCHEMA s
+    TRANSFER dbo.t`` names ``t``, now in ``s``. ``CREATE INDEX i ON dbo.t`` names the table.
+    Leading ``USE db;`` statements are skipped; ``None`` when no DDL statement with a name is
+    found among the first tokens.
+    """
+    if type(sql) is not str or not sql:
+        return None
+    tokens = _tsql_tokens(sql)
+    start = 0
+    while start < len(tokens) and tokens[start][1].upper() in ("USE", "GO", ";"):
+        start += 2 if tokens[start][1].upper() == "USE" else 1
+        if start < len(tokens) and tokens[start][1] == ";":
+            start += 1
+    if start >= len(tokens) or tokens[start][1].upper() not in _KIND_VERBS:
+        return None
+    verb = extract_verb(sql[tokens[start][2] :])
+    if verb is None:
+        return None
+    kind_words = verb.split()[1:]
+    i = start + 1
+    for expected in kind_words:
+        while (
+            i < len(tokens)
+            and tokens[i][1].upper() in _NAME_PREFIX_WORDS | _MODIFIERS
+            and (tokens[i][1].upper() != expected)
+        ):
+            i += 1
+        if i >= len(tokens) or tokens[i][1].upper() != expected:
+            return None
+        i += 1
+    while i < len(tokens) and tokens[i][1].upper() in _NAME_PREFIX_WORDS:
+        i += 1
+    if i >= len(tokens) or tokens[i][0] != "name":
+        return None
+    parts = _name_parts(tokens[i][1])
+    if kind_words == ["SCHEMA"]:
+        target = parts[-1]
+        rest = [t[1].upper() for t in tokens[i + 1 : i + 3]]
+        if not rest or rest[0] != "TRANSFER":
+            return None
+        j = i + 2
+        while j < len(tokens) and (
+            tokens[j][1].upper() in _TRANSFER_CLASSES or tokens[j][1] == "::"
+        ):
+            j += 1
+        if j >= len(tokens) or tokens[j][0] != "name":
+            return None
+        moved = _name_parts(tokens[j][1])
+        return (target or None), moved[-1], verb
+    if kind_words == ["INDEX"] or kind_words == ["STATISTICS"]:
+        j = i + 1
+        if j + 1 < len(tokens) and tokens[j][1].upper() == "ON" and tokens[j + 1][0] == "name":
+            parts = _name_parts(tokens[j + 1][1])
+    name = parts[-1]
+    if not name:
+        return None
+    schema = parts[-2] if len(parts) >= 2 and parts[-2] else None
+    return schema, name, verb

@@ -157,9 +157,21 @@ EXPECTED: dict[str, tuple[tuple[object, ...], str | None]] = {
         "select * from [testDB].[dbo].",
     ),
     # SQL Server CREATE TABLE is audited with class SCHEMA: objectName is the schema ("dbo");
-    # das.object keeps what AWS sent (see test_sqlserver_schema_class_ddl_names_the_created_object)
+    # class SCHEMA, objectName "dbo": the table comes from the SQL, qualified with its schema
     "aws-rds-docs-sqlserver-create-table.json": (
-        ("sqlserver", "DDL", "CREATE TABLE", F, N, F, "test", "testDB", "dbo", "local machine", 0),
+        (
+            "sqlserver",
+            "DDL",
+            "CREATE TABLE",
+            F,
+            N,
+            F,
+            "test",
+            "testDB",
+            "dbo.TestTable2",
+            "local machine",
+            0,
+        ),
         "Create table [testDB].[dbo].[TestTable2]",
     ),
     # Aurora MySQL 2.11.2 (public consumer): no \' escaping; the master user from the internet
@@ -266,7 +278,9 @@ def test_the_shipped_rules_alert_as_a_responder_expects(name: str, capsys) -> No
     )
 
 
-@pytest.mark.xfail(strict=True, reason="SQL Server SCHEMA-class DDL: das.object is the schema")
 def test_sqlserver_schema_class_ddl_names_the_created_object() -> None:
+    """AWS's sample audits CREATE TABLE as ALTER of schema dbo; das names the table."""
     events, _ = _events(HERE / "aws-rds-docs-sqlserver-create-table.json")
-    assert normalize(events[0])["das"]["object"] == "TestTable2"
+    assert events[0]["objectName"] == "dbo"
+    das = normalize(events[0])["das"]
+    assert (das["object"], das["schema"]) == ("dbo.TestTable2", "dbo")

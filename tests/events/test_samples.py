@@ -264,7 +264,7 @@ EXPECTED: dict[tuple[str, int], dict] = {
         "aux": False,
         "user": "test",
         "database": "testDB",
-        "object": "dbo",
+        "object": "dbo.TestTable2",  # objectName is the schema; the table is in the SQL
         "sourceHost": "local machine",
         "client": "Microsoft SQL Server Management Studio - Query",
         "rows": 0,
@@ -273,7 +273,7 @@ EXPECTED: dict[tuple[str, int], dict] = {
         "statementKey": f"{SQLSERVER_INSTANCE}/84/0x5178d33d56e95e419558b9607158a5bd",
         "hour": 21,
         "weekday": 4,
-        "schema": None,
+        "schema": "dbo",
     },
     ("rds-sqlserver-failed-login.json", 0): {
         "engine": "sqlserver",
