@@ -258,7 +258,12 @@ def test_no_wildcard_resource_or_action_in_function_permissions(
     # and the archive's objects, in the bucket the stack made or was given
     objects = {"${ArchiveBucketStore.Arn}/*", "arn:${AWS::Partition}:s3:::${ArchiveBucket}/*"}
     objects.add("${FailedBatchBucket.Arn}/*")  # Lambda writes exhausted batches there
-    assert patterns == {streams, "cluster-*", "db-*", *objects}
+    # RDS Describe* filtered by resource id is authorized on the identifier wildcard
+    rds = {
+        f"arn:${{AWS::Partition}}:rds:${{AWS::Region}}:${{AWS::AccountId}}:{kind}:*"
+        for kind in ("cluster", "db")
+    }
+    assert patterns == {streams, "cluster-*", "db-*", *objects, *rds}
 
 
 def test_each_output_permission_names_exactly_one_resource(source: dict[str, Any]) -> None:
@@ -276,6 +281,13 @@ def test_each_output_permission_names_exactly_one_resource(source: dict[str, Any
     assert (cond, absent) == ("HasSlack", {"Ref": "AWS::NoValue"})
     assert secret["Action"] == "secretsmanager:GetSecretValue"
     assert secret["Resource"] == {"Ref": "SlackWebhookSecretArn"}
+    names = plain["NameTheDatabases"]  # read-only, this account's and region's databases
+    assert names["Action"] == ["rds:DescribeDBClusters", "rds:DescribeDBInstances"]
+    assert [r["Fn::Sub"].split(":")[-2:] for r in names["Resource"]] == [
+        ["cluster", "*"],
+        ["db", "*"],
+    ]
+    assert all("${AWS::AccountId}" in r["Fn::Sub"] for r in names["Resource"])
     cond, hub, absent = conditional["ImportFindings"]
     assert (cond, absent) == ("SecurityHubOn", {"Ref": "AWS::NoValue"})
     assert hub["Action"] == "securityhub:BatchImportFindings"
