@@ -15,7 +15,10 @@ Rule kinds of suppression:
 * a rule with ``dedup`` alerts once per (dedup key, tumbling window); a later batch with more
   matches of the window emits the *same* alert (same id, ``context.update``) with the window's
   new ``count`` and its true ``first_seen``: outputs that update in place (Security Hub) follow
-  the incident, the others skip an id they already sent;
+  the incident, the others skip an id they already sent — unless the update is an escalation
+  (``context.escalation``: a new verb, object, user or host, a higher severity, the count passing
+  10/100/1,000), which every output gets once per step; the alert carries what the window folded
+  in (``context.folded``) and the window's highest severity so far;
 * a rule with neither alerts on every matching event (the alert id is derived from the event, so a
   redelivered batch still gives the same ids).
 
@@ -45,7 +48,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.alerts.ids import alert_id
-from engine.alerts.model import Alert
+from engine.alerts.model import SEVERITIES, Alert, severity_rank
 from engine.alerts.redact import redact_event, redact_sql
 from engine.alerts.render import render_title
 from engine.pipeline.state import Mute, StateError, StateStore
@@ -61,7 +64,9 @@ from engine.rules.runtime.suppress import (
     Firing,
     Hit,
     Tally,
+    facets_of,
     fingerprint,
+    fold_hits,
     key_json,
     representative,
     window_start,
@@ -375,6 +380,11 @@ class Engine:
         win.hits.append(Hit(event, epoch, fp))
 
     def _window(self, aid: str, win: _Window, tally: Tally) -> Firing | None:
+        fold = win.kind == "rule" and win.rule.dedup is not None
+        if fold:  # what the window folds in, from the redacted event, and each event's severity
+            for h in win.hits:
+                h.facets = facets_of(self._redact(h.event))
+                h.rank = severity_rank(self._severity(win.rule, h.event))
         if not win.timed:  # no state can be kept: one alert per id per batch
             times = [h.epoch for h in win.hits if h.epoch is not None]
             return Firing(
@@ -384,9 +394,13 @@ class Engine:
                 len(win.hits),
                 min(times) if times else None,
                 max(times) if times else None,
+                context={"folded": fold_hits(win.hits)} if fold else {},
+                rank=max((h.rank or 0) for h in win.hits) if fold else None,
             )
         seen_ns = f"err:{win.rule.id}" if win.kind == "rule_error" else win.rule.id
-        firing, t = self._dedup.window(seen_ns, aid, win.key, win.start, win.window_s, win.hits)
+        firing, t = self._dedup.window(
+            seen_ns, aid, win.key, win.start, win.window_s, win.hits, fold=fold
+        )
         tally.add(t)
         return firing
 
@@ -423,6 +437,8 @@ class Engine:
         else:
             title = render_title(rule.title, event)
             severity = self._severity(rule, firing.event)
+            if firing.rank is not None and firing.rank > severity_rank(severity):
+                severity = SEVERITIES[firing.rank]  # a window keeps its highest severity
             outputs = rule.outputs
         return Alert(
             id=firing.alert_id,

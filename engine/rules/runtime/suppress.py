@@ -20,7 +20,9 @@ key                             kind      meaning
 ==============================  ========  ===================================================
 ``seen:<rule>:<fp>``            marker    the event ``fp`` has been counted for ``rule``
 ``dd:<alert id>``               counter   matching events in one dedup window
-``df:<alert id>`` (namespace)   maximum   ``first`` = minus the window's first event time
+``df:<alert id>`` (namespace)   maximum   ``first`` = minus the window's first event time;
+                                          with folding, its values and announcements too
+``de:<alert id>``               value     the window's last escalation (JSON), for replays
 ``tc:<rule>:<group>:<bucket>``  counter   matching events of a group in one sub-bucket
 ``tf:<rule>:<group>:<bucket>``  counter   1 when the threshold fired in that sub-bucket
 ``tm:<rule>:<group>:<bucket>``  maximum   ``first`` = minus the sub-bucket's earliest event time
@@ -33,6 +35,32 @@ Dedup windows are tumbling windows aligned to the epoch (``floor(epoch / window)
 A threshold counts in a sliding window made of sub-buckets of ``window / 10`` (at least 1 s):
 the count at an event is the sum of the buckets that end with the event's bucket, so the window is
 exact to one sub-bucket (at most 10 % longer than written). It fires once per group per window.
+
+**Folding and escalation** (rule alerts of dedup windows). A window's alert keeps, besides its
+count, the distinct verbs, objects, users and source hosts it folded in (``context["folded"]``:
+the first ``FOLD_SHOWN`` of each in first-seen order, ``more`` counting the rest) — values read
+from the *redacted* event, so what the folded lists show is what redaction left. When a later
+batch makes the window grow in a way a responder must see — a new verb, a new object, user or host
+among the first ``FOLD_SHOWN`` of its kind, a higher (escalated) severity, or the count passing
+10, 100 or 1,000 — the update carries ``context["escalation"]`` (``step`` 1, 2, … per alert id,
+``reasons``, ``previous_severity``), and delivery sends it to every output once per step. A plain
+update (count 3 → 4) carries no escalation and only reaches outputs that update in place.
+
+Why verbs always escalate but objects, users and hosts only within the first five: the verbs a
+rule can see are a small set (and a new one — ``DROP TABLE`` after ``CREATE TEMP TABLE`` — is the
+change that matters), whereas a script touching 10,000 tables would page 10,000 times. Values
+beyond the first five are counted in ``more`` and the count marks still page.
+
+The state of a window's folding lives in the ``df:<alert id>`` namespace, so a cold start or
+another shard continues it: ``<kind>:<value>`` members (at most ``FOLD_TRACKED`` per kind, one
+``Query`` reads them all with ``first``) whose number is the value's first event time, stored as
+``-1 - time`` once announced; ``@step``, ``@sev`` (severity rank) and ``@count`` (count marks
+passed) are what the last alert sent announced. Work is per batch, not per event: one read (the
+same ``Query`` the update already made for ``first``), and one batched write only when a value is
+new or an escalation is announced. An escalation is derived from stored facts against stored
+announcements, written *after* the facts: a batch that dies in between is redelivered, finds the
+facts still unannounced and announces them with the same step; one that dies after announcing
+finds ``de:<alert id>`` and sends that step again (outputs skip a step they already sent).
 """
 
 from __future__ import annotations
@@ -43,6 +71,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.alerts.model import SEVERITIES
 from engine.pipeline.state import StateStore
 
 # How long after its window a key stays: the stream's retention (24 h for DAS) plus an hour, so
@@ -51,6 +80,15 @@ from engine.pipeline.state import StateStore
 # otherwise restart counts for a stream running behind.
 DEFAULT_MARGIN_S = 25 * 3600
 THRESHOLD_BUCKETS = 10
+
+FOLD_KINDS: tuple[str, ...] = ("verbs", "objects", "users", "hosts")
+FOLD_SHOWN = 5  # values shown per kind; the rest are counted in ``more``
+FOLD_TRACKED = 100  # distinct values remembered per kind and window (``more`` stops there)
+FOLD_VALUE_MAX = 200  # characters of one folded value (a state key holds it)
+COUNT_MARKS: tuple[int, ...] = (10, 100, 1000)  # counts whose passing is an escalation
+
+# (verb, object, user, host) of one event; None where the event has no such value
+Facets = tuple[str | None, str | None, str | None, str | None]
 
 
 def fingerprint(event: dict[str, Any]) -> str:
@@ -79,6 +117,8 @@ class Hit:
     event: dict[str, Any]
     epoch: float | None
     fp: str
+    facets: Facets | None = None  # what a dedup window folds in (from the redacted event)
+    rank: int | None = None  # the event's own severity rank (the rule's ``escalate``)
 
 
 @dataclass(slots=True)
@@ -94,6 +134,7 @@ class Firing:
     replay: bool = False  # a redelivered batch: the same alert as before, sent again
     update: bool = False  # the same alert as before, with the window's new count
     context: dict[str, Any] = field(default_factory=dict)
+    rank: int | None = None  # the window's highest severity rank so far (folding windows)
 
 
 @dataclass(slots=True)
@@ -131,8 +172,15 @@ class Deduplicator:
         start: int,
         window_s: int,
         hits: list[Hit],
+        *,
+        fold: bool = False,
     ) -> tuple[Firing | None, Tally]:
-        """Process the hits of one window (all share ``alert_id``) from one batch, in order."""
+        """Process the hits of one window (all share ``alert_id``) from one batch, in order.
+
+        With ``fold`` (rule alerts; each hit carries its ``facets`` and ``rank``), the firing
+        also carries ``context["folded"]``, ``rank`` and, when the window grew in a way a
+        responder must see, ``context["escalation"]`` (see the module docstring).
+        """
         tally = Tally()
         state = self.state
         expires = start + window_s + self.margin_s
@@ -142,16 +190,19 @@ class Deduplicator:
             fresh = state.add_once(f"seen:{seen_ns}:{hit.fp}", expires_at=expires)
             (new if fresh else dups).append(hit)
         firing: Firing | None = None
+        opened = False
         if new:
             total = state.incr(f"dd:{alert_id}", len(new), expires_at=expires)
             if total == len(new):  # this batch opened the window (atomic across shards)
                 firing = build_firing(alert_id, key, new, total)
+                opened = True
                 first = firing.first
-                if first is not None:  # kept for the updates: first seen of the whole window
+                if first is not None and not fold:  # kept for the updates: the window's first
                     state.record_max(f"df:{alert_id}", "first", -first, expires_at=expires)
             else:
                 # The window's alert again (same id) with its new total: outputs that update in
-                # place (a Security Hub finding) follow the incident; the others skip the id.
+                # place (a Security Hub finding) follow the incident; the others skip the id
+                # unless the update is an escalation.
                 tally.suppressed += len(new)
                 firing = build_firing(alert_id, key, new, total, update=True)
         if dups:
@@ -159,11 +210,148 @@ class Deduplicator:
             if firing is None:  # a redelivery: send the window's alert again, same id
                 total = state.get_counts([f"dd:{alert_id}"])[f"dd:{alert_id}"]
                 firing = build_firing(alert_id, key, dups, max(total, len(dups)), replay=True)
-        if firing is not None and (firing.update or firing.replay):
+        if firing is not None and fold:
+            self._fold(firing, alert_id, hits, expires, opened=opened)
+        elif firing is not None and (firing.update or firing.replay):
             seen = state.read_namespace(f"df:{alert_id}").get("first")
             if seen is not None and (firing.first is None or -seen < firing.first):
                 firing.first = -seen
         return firing, tally
+
+    def _fold(
+        self, firing: Firing, alert_id: str, hits: list[Hit], expires: float, *, opened: bool
+    ) -> None:
+        """Fold this batch's hits (new and redelivered) into the window's stored state, and
+        decide whether the firing is an escalation. One read; writes only what changed."""
+        state = self.state
+        ns = f"df:{alert_id}"
+        stored = {} if opened else state.read_namespace(ns)
+        writes: dict[str, float] = {}
+        seen = stored.get("first")
+        if seen is not None and (firing.first is None or -seen < firing.first):
+            firing.first = -seen
+        elif opened and firing.first is not None:
+            writes["first"] = -firing.first
+        last = stored.get("last")
+        if last is not None and (firing.last is None or last > firing.last):
+            firing.last = last
+        values: dict[str, dict[str, float]] = {kind: {} for kind in FOLD_KINDS}
+        for name, number in stored.items():
+            kind, sep, value = name.partition(":")
+            if sep and kind in values:
+                values[kind][value] = number
+        for hit in sorted(hits, key=lambda h: h.epoch if h.epoch is not None else 0.0):
+            if hit.facets is None:
+                continue
+            at = max(0.0, hit.epoch or 0.0)
+            for kind, facet in zip(FOLD_KINDS, hit.facets, strict=True):
+                known = values[kind]
+                if facet is None or facet in known or len(known) >= FOLD_TRACKED:
+                    continue
+                known[facet] = at
+                writes[f"{kind}:{facet}"] = at
+        ranks = [h.rank for h in hits if h.rank is not None]
+        announced_sev = stored.get("@sev")
+        sev = max([*ranks, int(announced_sev) if announced_sev is not None else -1])
+        mark = count_mark(firing.count)
+        opening = "@step" not in stored  # nothing announced yet: this is the window's first alert
+        step = int(stored.get("@step", 0))
+        reasons: list[str] = []
+        for kind in FOLD_KINDS:
+            for i, (value, number) in enumerate(_in_order(values[kind])):
+                if number < 0 or (kind != "verbs" and i >= FOLD_SHOWN):
+                    continue  # announced already, or folded into "+N more"
+                if not opening:
+                    reasons.append(f"new {kind[:-1]}: {value}")
+                writes[f"{kind}:{value}"] = values[kind][value] = -1.0 - number
+        previous = SEVERITIES[int(announced_sev)] if announced_sev is not None else None
+        if sev >= 0 and (announced_sev is None or sev > announced_sev):
+            if not opening and previous is not None:
+                reasons.append(f"severity {previous} → {SEVERITIES[sev]}")
+            writes["@sev"] = sev
+        if mark > int(stored.get("@count", 0)):
+            if not opening:
+                reasons.append(f"count passed {COUNT_MARKS[mark - 1]:,}")
+            writes["@count"] = mark
+        if reasons:
+            step += 1
+            escalation = {
+                "step": step,
+                "reasons": reasons,
+                "previous_severity": previous or SEVERITIES[max(sev, 0)],
+            }
+            # The record first, the announcements after: see the module docstring.
+            state.put_values({f"de:{alert_id}": (json.dumps(escalation), expires)})
+            firing.context["escalation"] = escalation
+        elif firing.replay and not opening:
+            record = state.get_values([f"de:{alert_id}"]).get(f"de:{alert_id}")
+            if record is not None:
+                firing.context["escalation"] = json.loads(record[0])
+        if reasons or opening:
+            writes["@step"] = step
+        if writes:
+            if firing.last is not None and (last is None or firing.last > last):
+                writes["last"] = firing.last
+            state.put_members((ns, name, v, expires) for name, v in writes.items())
+        firing.rank = sev if sev >= 0 else None
+        firing.context["folded"] = folded(values)
+
+
+def count_mark(count: int) -> int:
+    """How many of ``COUNT_MARKS`` ``count`` has reached (0 below 10, 3 from 1,000)."""
+    return sum(1 for m in COUNT_MARKS if count >= m)
+
+
+def _in_order(known: dict[str, float]) -> list[tuple[str, float]]:
+    """Values in first-seen order (event time, then text); announced ones are ``-1 - time``."""
+
+    def when(item: tuple[str, float]) -> tuple[float, str]:
+        number = item[1]
+        return (number if number >= 0 else -1.0 - number, item[0])
+
+    return sorted(known.items(), key=when)
+
+
+def folded(values: dict[str, dict[str, float]]) -> dict[str, Any]:
+    """``context["folded"]``: the first ``FOLD_SHOWN`` values of each kind, and how many more."""
+    out: dict[str, Any] = {}
+    more: dict[str, int] = {}
+    for kind in FOLD_KINDS:
+        ordered = [value for value, _ in _in_order(values.get(kind, {}))]
+        out[kind] = ordered[:FOLD_SHOWN]
+        if len(ordered) > FOLD_SHOWN:
+            more[kind] = len(ordered) - FOLD_SHOWN
+    out["more"] = more
+    return out
+
+
+def fold_hits(hits: list[Hit]) -> dict[str, Any]:
+    """``context["folded"]`` of hits alone (a window without event time keeps no state)."""
+    values: dict[str, dict[str, float]] = {kind: {} for kind in FOLD_KINDS}
+    for i, hit in enumerate(hits):
+        for kind, value in zip(FOLD_KINDS, hit.facets or (None,) * 4, strict=True):
+            if value is not None and value not in values[kind]:
+                values[kind][value] = float(i)
+    return folded(values)
+
+
+def facets_of(event: dict[str, Any]) -> Facets:
+    """What a dedup window folds in from one (redacted) event: verb (or action), object, user
+    and source host, each as text cut to ``FOLD_VALUE_MAX``, None when absent."""
+    das = event.get("das")
+    das = das if isinstance(das, dict) else {}
+
+    def text(value: Any) -> str | None:
+        if value is None or value == "" or isinstance(value, dict | list | bool):
+            return None
+        return str(value)[:FOLD_VALUE_MAX]
+
+    return (
+        text(das.get("verb") or das.get("action")),
+        text(das.get("object")),
+        text(event.get("dbUserName") or das.get("user")),
+        text(event.get("remoteHost") or das.get("sourceHost")),
+    )
 
 
 def representative(hits: list[Hit]) -> Hit:

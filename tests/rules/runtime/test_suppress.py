@@ -87,7 +87,8 @@ def test_dedup_continues_across_invocations_through_the_store() -> None:
     assert second.suppressed == 2 and second.matched == 2
     aid = first.alerts[0].id
     (update,) = second.alerts
-    assert (update.id, update.count, update.context) == (aid, 3, {"update": True})
+    assert (update.id, update.count, update.context["update"]) == (aid, 3, True)
+    assert "escalation" not in update.context  # same verb, user and host: a plain update
     assert update.first_seen == first.alerts[0].first_seen  # the window's, not the batch's
     assert update.last_seen == "2026-03-02T10:00:03.000000Z"
     assert state.get_counts([f"dd:{aid}"]) == {f"dd:{aid}": 3}
