@@ -45,7 +45,7 @@ def ident(text: object, limit: int = VALUE_MAX) -> str:
 
 def block(text: object, limit: int = TEXT_MAX, indent: str = "  ") -> str:
     """Multi-line free text, indented, without invisible characters, cut to ``limit``."""
-    s = _NEWLINES.sub("\n", "" if text is None else str(text)).replace("\t", " ")
+    s = _NEWLINES.sub("\n", "" if text is None else str(text)).replace("\t", " ").strip("\n")
     s = _cut(INVISIBLE.sub("", s), limit)
     return "\n".join(indent + line for line in s.split("\n"))
 
