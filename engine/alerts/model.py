@@ -48,7 +48,9 @@ class Alert:
     first_seen: str | None = None  # ISO 8601 UTC, event time
     last_seen: str | None = None
     outputs: tuple[str, ...] | None = None  # the rule's explicit routing, None = by severity
-    context: dict[str, Any] = field(default_factory=dict)  # e.g. error text, threshold
+    # e.g. error text, threshold; for dedup windows ``folded`` (the distinct verbs, objects,
+    # users and hosts folded in) and, on an update that grew, ``escalation``
+    context: dict[str, Any] = field(default_factory=dict)
 
     @property
     def das(self) -> dict[str, Any]:
@@ -57,6 +59,20 @@ class Alert:
     @property
     def severity_rank(self) -> int:
         return severity_rank(self.severity)
+
+    @property
+    def escalation(self) -> dict[str, Any] | None:
+        """``context["escalation"]`` when this alert is an update that grew in a way a responder
+        must see (``step``, ``reasons``, ``previous_severity``), else None.
+
+        Every output honours it: delivery sends such an alert to every routed output once per
+        step, where a plain update (same id, a higher count) reaches only outputs that update in
+        place. Malformed values count as no escalation, so a bad context never pages.
+        """
+        esc = self.context.get("escalation") if isinstance(self.context, dict) else None
+        if isinstance(esc, dict) and isinstance(esc.get("step"), int) and esc["step"] > 0:
+            return esc
+        return None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready document (the SNS message body, ``--format json``)."""

@@ -26,6 +26,7 @@ from engine.alerts.model import SEVERITIES
 
 if TYPE_CHECKING:
     from engine.outputs.routing import OutputContext
+    from engine.pipeline.state import StateStore
 
 
 class Status(enum.Enum):
@@ -111,9 +112,22 @@ class Output(ABC):
         suits an output that needs no configuration."""
         return cls()
 
+    def bind_state(self, state: StateStore) -> None:
+        """Hand the output the state store (the pipeline's ``Deliverer`` does, once).
+
+        For outputs that remember something of their own per alert across batches and cold
+        starts (Slack: the message an escalation replies to and updates). The default keeps
+        nothing: most outputs are stateless.
+        """
+        return None
+
     @abstractmethod
     def send(self, alerts: Sequence[Alert], deadline: Deadline | None = None) -> DeliveryReport:
-        """Deliver what can be delivered; report every alert exactly once."""
+        """Deliver what can be delivered; report every alert exactly once.
+
+        An alert with ``alert.escalation`` is an update of one already sent with the same id;
+        an output that cannot express an update delivers it as a normal alert.
+        """
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,12 @@ ids. This module remembers, per output, which alert ids were delivered (a ``sent
 counter in the ``StateStore``, written after a successful send) and skips them, so a redelivered
 batch sends no second Slack message, SNS message or finding. Outputs that update in place
 (Security Hub) are remembered per id *and count*: the finding follows the incident as it grows.
+An escalation (an update that grew in a way a responder must see, ``alert.escalation``) is
+remembered per id *and step* (``…:e<step>``) by every output: each step reaches every routed output
+once — a Slack thread reply, an SNS update document, a re-imported finding — while a plain update
+(count 3 → 4) still reaches only the outputs that update in place, and a redelivered batch, which
+carries the same step, sends nothing twice. Outputs that keep their own state about alerts (the
+Slack thread of an alert) get the state store through ``bind_state``.
 The window between a send and its marker is the only place a crash can repeat an alert (at
 least once, never lost).
 
@@ -43,11 +49,13 @@ SENT_TTL_S = 2 * 86400  # longer than Kinesis retention (24 h): redeliveries alw
 MARK_ATTEMPTS = 3  # a sent marker is written up to this many times before giving up
 
 
-def sent_key(output: str, aid: str, count: int | None = None) -> str:
+def sent_key(output: str, aid: str, count: int | None = None, step: int | None = None) -> str:
     """The marker of a delivery; with ``count`` for outputs that update in place, so the same
     alert seen again with more events is sent again (the finding's count moves) while a
-    redelivery — same id, same count — is still skipped."""
-    return f"sent:{output}:{aid}" if count is None else f"sent:{output}:{aid}:{count}"
+    redelivery — same id, same count — is still skipped; with ``step`` for an escalation, which
+    every output gets once per step."""
+    key = f"sent:{output}:{aid}" if count is None else f"sent:{output}:{aid}:{count}"
+    return key if step is None else f"{key}:e{step}"
 
 
 @dataclass
@@ -75,6 +83,10 @@ class Deliverer:
         self.dead_letters = dead_letters
         self.can_retry = can_retry
         self.clock = clock
+        for out in getattr(router, "outputs", {}).values():
+            bind = getattr(out, "bind_state", None)
+            if callable(bind):
+                bind(state)
 
     def deliver(self, alerts: Sequence[Alert], deadline: Deadline) -> DeliveryResult:
         result = DeliveryResult()
@@ -176,7 +188,13 @@ class Deliverer:
     def _key(self, output: str, alert: Alert) -> str:
         out = self.router.outputs.get(output)
         in_place = bool(getattr(out, "updates_in_place", False))
-        return sent_key(output, alert.id, alert.count if in_place else None)
+        esc = alert.escalation
+        return sent_key(
+            output,
+            alert.id,
+            alert.count if in_place else None,
+            esc["step"] if esc is not None else None,
+        )
 
     def mark(self, key: str) -> None:
         self.state.incr(key, 1, expires_at=self.clock() + SENT_TTL_S)
