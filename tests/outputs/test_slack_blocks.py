@@ -272,3 +272,103 @@ def test_security_hub_finding_link_only_when_it_can_exist() -> None:
     assert "Security Hub" not in json.dumps(
         sb.render_one(pipeline, region="eu-west-1", finding_links=True)
     )
+
+
+RESOURCE = {
+    "id": "cluster-ABCDEFGHIJKLMNOP",
+    "kind": "cluster",
+    "name": "orders-prod",
+    "arn": None,
+    "account": "123456789012",
+    "region": "eu-west-1",
+}
+
+
+def test_escalation_line_above_the_fields_and_in_the_notification() -> None:
+    alert = make_alert(
+        context={
+            "escalation": {
+                "step": 2,
+                "reasons": ["new verb: DROP TABLE", "severity high → critical"],
+                "previous_severity": "high",
+            }
+        }
+    )
+    payload = sb.render_one(alert)
+    assert payload["blocks"][1]["text"]["text"] == (
+        ":arrow_double_up: *Escalated* (update 2): new verb: DROP TABLE · severity high → critical"
+    )
+    assert payload["blocks"][2]["fields"]
+    assert payload["text"].startswith("HIGH (escalated): ")
+
+
+def test_folded_values_with_more() -> None:
+    alert = make_alert(
+        context={
+            "folded": {
+                "verbs": ["CREATE TABLE", "DROP TABLE"],
+                "objects": ["public.a", "public.b"],
+                "users": ["app"],
+                "hosts": ["10.0.1.23", "10.0.1.24"],
+                "more": {"hosts": 12},
+            }
+        }
+    )
+    blocks = sb.render_one(alert)["blocks"]
+    assert blocks[2]["text"]["text"] == (
+        "*Folded into this alert*\nVerbs: CREATE TABLE, DROP TABLE\nObjects: public.a, public.b\n"
+        "Users: app\nHosts: 10.0.1.23, 10.0.1.24 +12 more"
+    )
+
+
+def test_hostile_escalation_and_folded_values_stay_text() -> None:
+    alert = make_alert(
+        context={
+            "escalation": {"step": 1, "reasons": [f"new user: {HOSTILE}"]},
+            "folded": {"users": [HOSTILE, "rds\u200badmin"], "objects": ["x`y"]},
+        }
+    )
+    payload = sb.render_one(alert)
+    assert_within_limits(payload)
+    for text in all_texts(payload)[:-1]:  # the context line (last) carries our own links
+        stripped = ENTITY.sub("", without_dates(text))
+        assert "<!" not in stripped and "<@" not in stripped and "<http" not in stripped
+    folded = payload["blocks"][3]["text"]["text"]
+    assert "rds⟨U+200B⟩admin" in folded and "`" not in folded
+
+
+def test_links_to_the_console_and_logs_insights_with_the_db_identifier() -> None:
+    alert = make_alert(event_updates={"sessionId": "5ce5f7f0.474b"}, context={"resource": RESOURCE})
+    payload = sb.render_one(alert, finding_links=True)
+    fields = _fields(payload)
+    assert fields["*Where*"] == (
+        "postgres · cluster-ABCDEFGHIJKLMNOP (orders-prod) · 123456789012/eu-west-1"
+    )
+    context = payload["blocks"][-1]["elements"][0]["text"]
+    labels = re.findall(r"<https://[^|>]+\|([^>]+)>", context)
+    assert labels == ["Runbook", "RDS console", "Security Hub finding", "Logs Insights (session)"]
+    assert (
+        "<https://eu-west-1.console.aws.amazon.com/rds/home?region=eu-west-1"
+        "#database:id=orders-prod;is-cluster=true|RDS console>"
+    ) in context
+    assert_within_limits(payload)
+
+
+def test_no_console_link_without_the_db_identifier() -> None:
+    alert = make_alert(context={"resource": {**RESOURCE, "name": None}})
+    context = sb.render_one(alert)["blocks"][-1]["elements"][0]["text"]
+    assert "RDS console" not in context and "Logs Insights" not in context
+
+
+def test_shipped_runbook_shows_its_first_lines_quoted() -> None:
+    alert = make_alert(
+        runbook="runbooks/ddl.md",
+        context={"runbook_excerpt": "Someone changed the schema <!here>.\n1. Read the alert."},
+    )
+    blocks = sb.render_one(alert)["blocks"]
+    (section,) = [b for b in blocks if b.get("text", {}).get("text", "").startswith("*Runbook*")]
+    assert section["text"]["text"] == (
+        "*Runbook* `runbooks/ddl.md`\n&gt; Someone changed the schema &lt;!here&gt;.\n"
+        "&gt; 1. Read the alert."
+    )
+    assert "Runbook:" not in blocks[-1]["elements"][0]["text"]
