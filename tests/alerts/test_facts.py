@@ -211,3 +211,28 @@ def test_runbook_excerpt_of_a_shipped_file(tmp_path) -> None:
     assert f.runbook_url is None and f.runbook_text == text and f.runbook_path == "runbooks/r.md"
     bare = F.extract(make_alert(runbook="runbooks/r.md"))
     assert bare.runbook_text is None and bare.runbook_path == "runbooks/r.md"
+
+
+def test_engine_puts_the_shipped_runbooks_first_lines_in_the_alert(tmp_path) -> None:
+    from engine.events.normalize import normalize
+    from engine.rules import build_engine
+
+    (tmp_path / "runbooks").mkdir()
+    (tmp_path / "runbooks" / "ddl.md").write_text("# Runbook\n\nAsk the owner first.\n")
+    (tmp_path / "ddl.yaml").write_text(
+        "id: ddl\ntitle: DDL\nseverity: high\nrunbook: runbooks/ddl.md\n"
+        "description: schema change\nwhen: das.action == 'DDL'\n"
+    )
+    wired = build_engine([str(tmp_path)])
+    event = {
+        "class": "DDL",
+        "command": "CREATE TABLE",
+        "dbUserName": "app",
+        "logTime": "2026-01-02 03:04:05+00",
+        "serverType": "PostgreSQL",
+        "type": "record",
+    }
+    (alert,) = wired.engine.process([normalize(event)]).alerts
+    assert alert.context["runbook_excerpt"] == "Ask the owner first."
+    f = F.extract(alert)
+    assert f.runbook_text == "Ask the owner first." and f.runbook_path == "runbooks/ddl.md"

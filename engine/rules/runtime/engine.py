@@ -47,6 +47,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.alerts.facts import runbook_excerpt
 from engine.alerts.ids import alert_id
 from engine.alerts.model import SEVERITIES, Alert, severity_rank
 from engine.alerts.redact import redact_event, redact_sql
@@ -440,6 +441,8 @@ class Engine:
             if firing.rank is not None and firing.rank > severity_rank(severity):
                 severity = SEVERITIES[firing.rank]  # a window keeps its highest severity
             outputs = rule.outputs
+            if rule.runbook and (excerpt := runbook_excerpt(rule.file, rule.runbook)):
+                context["runbook_excerpt"] = excerpt  # a shipped file's first lines (cached)
         return Alert(
             id=firing.alert_id,
             rule_id=rule.id,
