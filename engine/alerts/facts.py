@@ -262,7 +262,7 @@ def extract(alert: Alert, *, region: str | None = None, finding_links: bool = Fa
         sql=_str(ev.get("commandText")),
         error=_str(ctx.get("error")),
         folded=_folded(ctx.get("folded")),
-        escalation=_escalation(ctx.get("escalation")),
+        escalation=_escalation(alert.escalation),  # None unless a well-formed step
     )
     return _with_links(facts, finding_links)
 

@@ -47,6 +47,7 @@ ENVIRONMENT = (
     ("AWS_REGION / AWS_DEFAULT_REGION", "AWS outputs' region, console links"),
     ("AWS_PROFILE, AWS_ACCESS_KEY_ID, …", "AWS credentials (the usual chain)"),
     ("AWS_ENDPOINT_URL", "a local AWS endpoint (moto) instead of AWS"),
+    ("DASALERT_RESOURCE_NAMES", "DB identifiers by resource id (console links)"),
 )
 DESCRIPTION = "\n".join(
     [
@@ -167,7 +168,19 @@ def rule_alerts(
     alerts = [a for a in result.alerts if a.rule_id == rule_id and a.kind == "rule"]
     if not alerts:
         raise NoAlert(_why_not(rule, read.events, engine, loaded))
-    return [_preview(a) for a in alerts]
+    return [_preview(a) for a in _with_resource(alerts, env)]
+
+
+def _with_resource(alerts: list[Alert], env: Mapping[str, str]) -> list[Alert]:
+    """``context["resource"]`` as the pipeline adds it before delivery, from
+    ``DASALERT_RESOURCE_NAMES`` only (no RDS call from a preview): the console and Logs
+    Insights links appear when the name is known, as in production."""
+    try:
+        from engine.pipeline.resources import ResourceResolver
+
+        return ResourceResolver.from_env(env, None).enrich(alerts)[0]
+    except Exception:  # a preview without links beats no preview
+        return alerts
 
 
 def _why_not(rule: Any, events: list[dict[str, Any]], engine: Any, loaded: Any) -> str:

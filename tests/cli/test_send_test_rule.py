@@ -179,3 +179,17 @@ def test_help_lists_the_environment(capsys) -> None:
     for var in ("SLACK_WEBHOOK_URL", "SNS_TOPIC_ARN", "SECURITYHUB_ENABLED", "AWS_REGION",
                 "DASALERT_RULES", "SLACK_HERE_SEVERITY"):  # fmt: skip
         assert var in out
+
+
+def test_resource_names_give_the_preview_its_console_link(files, tmp_path, monkeypatch) -> None:
+    event = tmp_path / "cluster.json"
+    event.write_text(json.dumps({**EVENT, "clusterId": "cluster-ABCDEFGHIJKLMNOPQRSTUVWXYZ"}))
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    monkeypatch.setenv(
+        "DASALERT_RESOURCE_NAMES", json.dumps({"cluster-ABCDEFGHIJKLMNOPQRSTUVWXYZ": "orders-prod"})
+    )
+    (alert,) = rule_alerts("ddl-by-app", str(event), [files["rules"]])
+    assert alert.context["resource"]["name"] == "orders-prod"
+    from engine.alerts.plaintext import render_text
+
+    assert "#database:id=orders-prod;is-cluster=true" in render_text(alert)
