@@ -17,6 +17,7 @@ from typing import Any
 
 from engine.alerts import Alert
 from engine.alerts.invisible import INVISIBLE
+from engine.alerts.model import SEVERITIES
 
 SCHEMA_VERSION = "2018-10-08"
 TITLE_MAX = 256
@@ -68,6 +69,7 @@ _PRODUCT_ARN = re.compile(r"^arn:aws[a-z-]*:securityhub:[a-z0-9-]+:(\d{12})?:pro
 _TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 # Controls and every character that renders as nothing (tabs and newlines kept).
 _CONTROL = INVISIBLE
+_RDS_ARN = re.compile(r"^arn:aws[a-z-]*:rds:[a-z0-9-]+:\d{12}:(cluster|db):[A-Za-z][A-Za-z0-9-]*$")
 _TECHNIQUE = re.compile(r"^attack\.(t\d{4}(?:\.\d{3})?)$", re.IGNORECASE)
 
 
@@ -123,31 +125,57 @@ def product_arn(region: str, account_id: str, partition: str = "aws") -> str:
     return f"arn:{partition}:securityhub:{region}:{account_id}:product/{account_id}/default"
 
 
+def _known(alert: Alert) -> dict[str, dict[str, Any]]:
+    """Resource id → what the pipeline resolved of it (``context["resource"]``): name, ARN."""
+    res = alert.context.get("resource")
+    out: dict[str, dict[str, Any]] = {}
+    if isinstance(res, dict) and isinstance(res.get("id"), str):
+        out[res["id"]] = res
+        inst = res.get("instance")
+        if isinstance(inst, dict) and isinstance(inst.get("id"), str):
+            out[inst["id"]] = inst
+    return out
+
+
+def _rds_resource(
+    kind: str, rid: str, facts: dict[str, Any], region: str, partition: str
+) -> dict[str, Any]:
+    """One RDS resource: its ARN as ``Id`` when resolved (ASFF's canonical identifier for an
+    AWS resource), else the resource id; region and partition from the ARN when there is one."""
+    arn, name = facts.get("arn"), facts.get("name")
+    rid_key, name_key = (
+        ("DbClusterResourceId", "DbClusterIdentifier")
+        if kind == "AwsRdsDbCluster"
+        else ("DbiResourceId", "DBInstanceIdentifier")
+    )
+    details: dict[str, Any] = {rid_key: rid}
+    if isinstance(name, str) and name:
+        details[name_key] = name
+    out: dict[str, Any] = {"Type": kind, "Id": rid, "Partition": partition, "Region": region}
+    if isinstance(arn, str) and _RDS_ARN.match(arn):
+        parts = arn.split(":")
+        out.update(Id=arn, Partition=parts[1], Region=parts[3])
+    out["Details"] = {kind: details}
+    return out
+
+
 def resources(alert: Alert, region: str, partition: str = "aws") -> list[dict[str, Any]]:
     das = alert.das
     out: list[dict[str, Any]] = []
     cluster = str(das.get("clusterId") or "")
     instance = str(das.get("instanceId") or "")
+    known = _known(alert)
     if cluster:
         out.append(
-            {
-                "Type": "AwsRdsDbCluster",
-                "Id": cluster,
-                "Partition": partition,
-                "Region": region,
-                "Details": {"AwsRdsDbCluster": {"DbClusterResourceId": cluster}},
-            }
+            _rds_resource("AwsRdsDbCluster", cluster, known.get(cluster, {}), region, partition)
         )
     if instance:
-        out.append(
-            {
-                "Type": "AwsRdsDbInstance",
-                "Id": instance,
-                "Partition": partition,
-                "Region": region,
-                "Details": {"AwsRdsDbInstance": {"DbiResourceId": instance}},
-            }
-        )
+        facts = known.get(instance, {})
+        res = _rds_resource("AwsRdsDbInstance", instance, facts, region, partition)
+        cluster_name = known.get(cluster, {}).get("name") if cluster else None
+        if isinstance(cluster_name, str) and cluster_name:
+            res["Details"]["AwsRdsDbInstance"]["DBClusterIdentifier"] = cluster_name
+        out.append(res)
     if not out:  # pipeline / test alerts have no database: the finding is about dasalert
         out.append(
             {
@@ -158,6 +186,33 @@ def resources(alert: Alert, region: str, partition: str = "aws") -> list[dict[st
             }
         )
     return out
+
+
+def escalation(alert: Alert) -> dict[str, Any] | None:
+    """``context["escalation"]`` when the alert is an update of one already sent, else None."""
+    esc = alert.context.get("escalation")
+    if not isinstance(esc, dict) or not isinstance(esc.get("step"), int):
+        return None
+    reasons = esc.get("reasons")
+    return {
+        "step": esc["step"],
+        "reasons": [str(r) for r in reasons] if isinstance(reasons, list | tuple) else [],
+        "previous_severity": str(esc.get("previous_severity") or ""),
+    }
+
+
+def effective_severity(alert: Alert, floor: str | None = None) -> str:
+    """The finding's severity: the alert's, never below what an earlier import said (the
+    escalation's previous severity, or ``floor``, the highest this container imported)."""
+    esc = escalation(alert)
+    candidates = [alert.severity, floor or "", esc["previous_severity"] if esc else ""]
+    known = [c for c in candidates if c in SEVERITIES]
+    return max(known, key=SEVERITIES.index) if known else alert.severity
+
+
+def _escalation_text(esc: dict[str, Any]) -> str:
+    reasons = "; ".join(r for r in esc["reasons"] if r) or "the alert grew"
+    return f"Escalated (update {esc['step']}): {reasons}."
 
 
 def _description(alert: Alert) -> str:
@@ -172,7 +227,30 @@ def _description(alert: Alert) -> str:
     who = " ".join(f for f in facts if f)
     head = alert.description or alert.rule_title or alert.title
     events = f"{alert.count} event{'s' if alert.count != 1 else ''}"
-    return _text(f"{head.strip()} — {events}{': ' + who if who else ''}.", DESCRIPTION_MAX)
+    esc = escalation(alert)
+    lead = _escalation_text(esc) + " " if esc else ""  # first: a cut must not lose it
+    return _text(f"{lead}{head.strip()} — {events}{': ' + who if who else ''}.", DESCRIPTION_MAX)
+
+
+def _folded_fields(alert: Alert) -> dict[str, str]:
+    folded = alert.context.get("folded")
+    if not isinstance(folded, dict):
+        return {}
+    raw_more = folded.get("more")
+    more: dict[str, Any] = raw_more if isinstance(raw_more, dict) else {}
+    out = {}
+    for key, label in (
+        ("verbs", "Verbs"),
+        ("objects", "Objects"),
+        ("users", "Users"),
+        ("hosts", "Hosts"),
+    ):
+        values = folded.get(key)
+        if isinstance(values, list) and values:
+            extra = more.get(key) if isinstance(more.get(key), int) else 0
+            text = ", ".join(str(v) for v in values)
+            out[f"dasalert/Folded{label}"] = text + (f" +{extra} more" if extra else "")
+    return out
 
 
 def _product_fields(alert: Alert) -> dict[str, str]:
@@ -192,7 +270,16 @@ def _product_fields(alert: Alert) -> dict[str, str]:
         "dasalert/SqlRedacted": ev.get("commandText"),
         "dasalert/Tags": ", ".join(alert.tags),
         "dasalert/AttackTechniques": ", ".join(techniques(alert.tags)),
+        **_folded_fields(alert),
     }
+    res = alert.context.get("resource")
+    if isinstance(res, dict) and res.get("name"):
+        fields["dasalert/ResourceName"] = str(res["name"])
+    esc = escalation(alert)
+    if esc:
+        fields["dasalert/EscalationStep"] = str(esc["step"])
+        fields["dasalert/EscalationReasons"] = "; ".join(esc["reasons"])
+        fields["dasalert/PreviousSeverity"] = esc["previous_severity"]
     return {k: _text(v, PRODUCT_FIELD_MAX) for k, v in fields.items() if v not in (None, "")}
 
 
@@ -203,10 +290,23 @@ def build_finding(
     region: str,
     now: dt.datetime,
     partition: str = "aws",
+    floor_severity: str | None = None,
 ) -> dict[str, Any]:
-    """The ASFF finding for one alert (validate it with :func:`problems`)."""
+    """The ASFF finding for one alert (validate it with :func:`problems`).
+
+    Severity and Types go both top level (what a new finding is created from) and in
+    ``FindingProviderFields``, which is how AWS asks a provider to change them on a finding
+    that exists: Security Hub applies a re-import's ``FindingProviderFields`` and leaves the
+    top-level values alone once a customer changed them with ``BatchUpdateFindings``. An
+    escalation (``context["escalation"]``) re-imports the same ``Id`` with the raised severity
+    (never below an earlier import's: ``floor_severity``), ``UpdatedAt`` now, and the reasons
+    leading the description and in ``ProductFields``.
+    """
     first = timestamp(alert.first_seen or alert.das.get("time"), now)
     last = timestamp(alert.last_seen or alert.first_seen or alert.das.get("time"), now)
+    severity = effective_severity(alert, floor_severity)
+    label = {"Label": LABELS.get(severity, "INFORMATIONAL"), "Original": severity}
+    types = asff_types(alert.tags, alert.kind)
     finding: dict[str, Any] = {
         "SchemaVersion": SCHEMA_VERSION,
         "Id": alert.id,
@@ -216,15 +316,13 @@ def build_finding(
         "GeneratorId": alert.rule_id,
         "AwsAccountId": account_id,
         "Region": region,
-        "Types": asff_types(alert.tags, alert.kind),
+        "Types": types,
         "CreatedAt": first,
         "UpdatedAt": max(timestamp(now, now), last),  # never before what it describes
         "FirstObservedAt": first,
         "LastObservedAt": last,
-        "Severity": {
-            "Label": LABELS.get(alert.severity, "INFORMATIONAL"),
-            "Original": alert.severity,
-        },
+        "Severity": dict(label),
+        "FindingProviderFields": {"Severity": dict(label), "Types": list(types)},
         "Title": _text(" ".join(str(alert.title).split()), TITLE_MAX),
         "Description": _description(alert),
         "Resources": resources(alert, region, partition),
@@ -282,6 +380,15 @@ def problems(finding: dict[str, Any]) -> list[str]:
     sev = need("Severity")
     if sev is not None and (not isinstance(sev, dict) or sev.get("Label") not in LABELS.values()):
         out.append("Severity.Label is missing or not a Security Hub label")
+    fpf = finding.get("FindingProviderFields")
+    if fpf is not None:
+        sev = fpf.get("Severity") if isinstance(fpf, dict) else None
+        if not isinstance(sev, dict) or sev.get("Label") not in LABELS.values():
+            out.append("FindingProviderFields.Severity.Label is not a Security Hub label")
+        for t in fpf.get("Types", []) if isinstance(fpf, dict) else []:
+            parts = str(t).split("/")
+            if parts[0] not in NAMESPACES or len(parts) > 3 or not all(parts):
+                out.append(f"FindingProviderFields.Types entry {t!r} is not namespace/category")
     if (v := need("Title")) is not None and len(str(v)) > TITLE_MAX:
         out.append(f"Title is longer than {TITLE_MAX} characters")
     if (v := need("Description")) is not None and len(str(v)) > DESCRIPTION_MAX:

@@ -5,6 +5,12 @@ Findings are built and validated in :mod:`engine.outputs.asff` and imported with
 ``aws_account_id`` or a stream ARN in ``Alert.context``) or, once per container, from STS
 ``GetCallerIdentity``; the region from the same ARN or the client. A finding that fails
 validation is a permanent failure naming the field; ``FailedFindings`` are reported per finding.
+
+An alert whose database the pipeline resolved names it by ARN (``AwsRdsDbCluster`` /
+``AwsRdsDbInstance``). An escalation (``context["escalation"]``) re-imports the same finding Id
+with ``FindingProviderFields`` (severity and types, as AWS asks of providers once a finding
+exists), ``UpdatedAt`` moved to now and the reasons in the description and ``ProductFields``;
+the severity never goes below what was imported before.
 """
 
 from __future__ import annotations
@@ -16,13 +22,14 @@ from typing import TYPE_CHECKING, Any
 from engine.alerts import Alert
 from engine.outputs.asff import build_finding, problems
 from engine.outputs.aws_errors import retryable_code
-from engine.outputs.base import Deadline, DeliveryReport, Output, register
+from engine.outputs.base import Deadline, DeliveryReport, Output, Status, register
 from engine.outputs.retry import Outcome, RetryPolicy
 
 if TYPE_CHECKING:
     from engine.outputs.routing import OutputContext
 
 MAX_BATCH = 100
+MAX_REMEMBERED = 10_000  # finding severities kept per container (oldest dropped first)
 _ARN_KEYS = ("stream_arn", "streamArn", "event_source_arn", "eventSourceARN", "resource_arn")
 
 
@@ -73,6 +80,10 @@ class SecurityHubOutput(Output):
         self.region = region or getattr(getattr(client, "meta", None), "region_name", None)
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self.policy = policy or RetryPolicy()
+        # The highest severity this container imported per finding Id: a later import (a
+        # repeat, an update) never lowers it. The escalation's previous severity covers the
+        # same across containers.
+        self._imported: dict[str, str] = {}
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], ctx: OutputContext) -> SecurityHubOutput:
@@ -106,6 +117,7 @@ class SecurityHubOutput(Output):
             region=region or self.region or "",
             now=now,
             partition=partition or "aws",
+            floor_severity=self._imported.get(alert.id),
         )
 
     def _import(
@@ -159,4 +171,11 @@ class SecurityHubOutput(Output):
         for alert in alerts:
             r = results[alert.id]
             report.add(alert.id, r.status, r.reason)
+            if r.status is Status.DELIVERED and alert.id in findings:
+                self._remember(alert.id, findings[alert.id]["Severity"]["Original"])
         return report
+
+    def _remember(self, finding_id: str, severity: str) -> None:
+        if len(self._imported) >= MAX_REMEMBERED:
+            self._imported.pop(next(iter(self._imported)))
+        self._imported[finding_id] = severity
