@@ -37,6 +37,26 @@ _EVENT_FIELDS = frozenset(
 )
 
 
+def plaintext_envelope(doc: dict[str, Any]) -> dict[str, Any] | None:
+    """The decrypted envelope inside an outer record whose payload is not encrypted, else None.
+
+    The AWS documentation prints its sample records as the outer
+    ``DatabaseActivityMonitoringRecords`` with ``databaseActivityEvents`` already decrypted: a
+    JSON object (or its JSON text) where the stream carries base64. Rule authors paste exactly
+    those samples, so ``eval`` and ``jp`` both read such a record as the envelope it holds; a
+    base64 string (a real, encrypted record) gives None and is decoded instead.
+    """
+    inner = doc.get("databaseActivityEvents")
+    if isinstance(inner, str) and inner.lstrip().startswith("{"):
+        try:
+            inner = json.loads(inner)
+        except ValueError:
+            return None
+    if isinstance(inner, dict) and document_kind(inner) == ENVELOPE:
+        return inner
+    return None
+
+
 @dataclass
 class ReadResult:
     events: list[dict[str, Any]] = field(default_factory=list)  # normalized
@@ -108,6 +128,8 @@ class EventReader:
             from engine.das.sources import records_from_firehose_event
 
             self._decode_all(lambda: records_from_firehose_event(doc, where=f"{where} "), where)
+        elif kind == RECORD and (envelope := plaintext_envelope(doc)) is not None:
+            self._envelope(envelope, f"{where} databaseActivityEvents")
         elif kind == RECORD:
             from engine.das.records import RawRecord
 

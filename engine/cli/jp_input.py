@@ -1,9 +1,10 @@
 """The library behind ``dasalert jp``: read sample events, evaluate one expression on each.
 
 Sample files come in the shapes people have at hand: one JSON event, JSON lines, a JSON array,
-or a decrypted ``DatabaseActivityMonitoringRecord`` envelope (heartbeats skipped) — several
-documents per file allowed. Raw events are normalized exactly as the pipeline does, so what an
-author sees here is what a rule sees in Lambda.
+a decrypted ``DatabaseActivityMonitoringRecord`` envelope (heartbeats skipped), or the outer
+record as AWS's documentation prints it (payload already decrypted) — several documents per file
+allowed. Each reads into exactly the events ``dasalert eval`` reads from it, normalized as the
+pipeline does, so what an author sees here is what a rule sees in Lambda.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from engine.cli.events_input import plaintext_envelope
 from engine.das.documents import (
     ENVELOPE,
     FIREHOSE,
     HEARTBEAT,
     KINESIS,
+    RECORD,
     WHITESPACE,
     NotJson,
     document_kind,
@@ -64,6 +67,15 @@ def iter_samples(doc: Any, where: str) -> Iterator[Sample]:
     kind = document_kind(doc)
     if kind is None:
         raise SampleError(f"{where}: expected a JSON object or array, not {type(doc).__name__}")
+    if kind == RECORD:  # the outer record: as `dasalert eval` reads it
+        envelope = plaintext_envelope(doc)
+        if envelope is None:
+            raise SampleError(
+                f"{where}: an encrypted DatabaseActivityMonitoringRecords record, not activity "
+                "events: decode it first, e.g. `dasalert decode FILE | dasalert jp EXPR -`"
+            )
+        yield from iter_samples(envelope, f"{where}.databaseActivityEvents")
+        return
     if kind == ENVELOPE:
         cluster = doc.get("clusterId") or None
         instance = doc.get("instanceId") or None
