@@ -12,7 +12,8 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,10 +37,14 @@ class Runtime:
     state: StateStore
     rules: int = 0
     rule_problems: int = 0
+    # engine.rules.source.LiveRules when DASALERT_RULES names an S3 bundle: re-checked here
+    live: Any = None
 
 
 _cache: dict[str, Runtime] = {}
 _lock = threading.Lock()
+# Monotonic seconds for the rule pack's refresh interval (tests move it instead of sleeping).
+RULES_CLOCK: Callable[[], float] = time.monotonic
 
 
 def runtime(kind: str, env: Mapping[str, str] | None = None) -> Runtime:
@@ -47,7 +52,23 @@ def runtime(kind: str, env: Mapping[str, str] | None = None) -> Runtime:
         rt = _cache.get(kind)
         if rt is None:
             rt = _cache[kind] = build(kind, os.environ if env is None else env)
+        elif rt.live is not None and rt.live.due():  # a clock read unless the interval passed
+            _refresh_rules(rt)
         return rt
+
+
+def _refresh_rules(rt: Runtime) -> None:
+    """Swap in a changed S3 rule pack, or keep the running one and carry the reason as a
+    rule-load problem (the pipeline alerts on it, once per hour by the alert's id)."""
+    live = rt.live
+    try:
+        live.refresh()
+    except Exception as exc:  # a bug here must cost the refresh, never the running pack
+        log.error("rule pack refresh failed: %s: %s", type(exc).__name__, exc)
+        return
+    rt.pipeline.engine = live.wired.engine
+    rt.pipeline.rule_problems = tuple(live.problems)
+    rt.rules, rt.rule_problems = live.wired.rule_count, len(live.problems)
 
 
 def reset() -> None:
@@ -86,7 +107,7 @@ def build(kind: str, env: Mapping[str, str]) -> Runtime:
         verify_signature=config.verify_signature,
     )
     evaluate = kind == KINESIS or (kind == FIREHOSE and config.firehose_alerts)
-    engine, n_rules, problems = _engine(config, state) if evaluate else (None, 0, [])
+    engine, n_rules, problems, live = _engine(config, state) if evaluate else (None, 0, [], None)
     router = Router.from_env(env) if (evaluate or kind == HEALTH) else None
     resources = _resources(env) if router is not None else None
     pipeline = Pipeline(
@@ -107,7 +128,7 @@ def build(kind: str, env: Mapping[str, str]) -> Runtime:
         "dynamodb" if config.state_table else "memory",
         "sqs" if config.dlq_url else "log",
     )
-    return Runtime(config, pipeline, state, n_rules, len(problems))
+    return Runtime(config, pipeline, state, n_rules, len(problems), live)
 
 
 def _resources(env: Mapping[str, str]) -> Any:
@@ -130,21 +151,31 @@ def _state(config: Config, kind: str) -> StateStore:
     return MemoryStateStore()
 
 
-def _engine(config: Config, state: StateStore) -> tuple[Any, int, list[Any]]:
+def _engine(config: Config, state: StateStore) -> tuple[Any, int, list[Any], Any]:
     """Load and compile the rules once. A rule that fails to load is logged (by file, line and
     rule id), skipped, and returned so the pipeline raises a pipeline alert about it (a broken
     rule must not silently stop detecting); no rule at all is a configuration error, because a
-    pipeline that alerts on nothing must not look healthy."""
-    from engine.rules import RulesUnavailable, build_engine
+    pipeline that alerts on nothing must not look healthy. With an S3 bundle among the rules
+    (engine.rules.source), the ``LiveRules`` that refreshes it is returned too; a bundle that
+    cannot be fetched or read at cold start is a missing folder: a configuration error."""
+    from engine.rules import RulesUnavailable
+    from engine.rules.source import LiveRules
 
+    live = LiveRules(
+        config.rules,
+        state,
+        client=lambda: _client("s3"),
+        refresh_s=config.rules_refresh_s,
+        keep_params=config.keep_params,
+        clock=lambda: RULES_CLOCK(),
+    )
     try:
-        wired = build_engine(config.rules, state, keep_params=config.keep_params)
-    except RulesUnavailable as exc:
+        wired = live.start()
+    except (RulesUnavailable, ValueError) as exc:
         raise ConfigError("DASALERT_RULES", str(exc)) from exc
-    loaded = wired.loaded
-    for problem in loaded.problems:
+    for problem in wired.loaded.problems:
         (log.error if problem.level == "error" else log.warning)("rule problem: %s", problem)
-    return wired.engine, wired.rule_count, list(loaded.errors)
+    return wired.engine, wired.rule_count, live.problems, live if live.refreshes else None
 
 
 def observability() -> tuple[Any, Any]:

@@ -18,6 +18,7 @@ from engine.pipeline.env import ConfigError, env_bool, env_str
 DEFAULT_RULES = "rules"
 DEFAULT_MAX_SILENCE_S = 600
 DEFAULT_KMS_CACHE = 1024
+DEFAULT_RULES_REFRESH_MINUTES = 5
 MESSAGE_READERS = ("native", "esdk", "compare")  # engine.das.message.Mode
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -55,15 +56,25 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     return int(raw)
 
 
+def _minutes(env: Mapping[str, str], name: str, default: int) -> int:
+    minutes = _positive_int(env, name, default)
+    if not 1 <= minutes <= 1440:
+        raise ConfigError(name, f"expected 1 to 1440 minutes, got {minutes}")
+    return minutes
+
+
 @dataclass(frozen=True)
 class Config:
     """Everything the pipeline and the handlers read from the environment.
 
-    ``rules`` may be a file or a directory; ``state_table`` None means in-memory state (it lasts
-    one container); ``dlq_url`` None means dead letters are only logged (local runs).
+    ``rules`` is ``DASALERT_RULES`` as written: files, directories and ``s3://`` bundles,
+    ``os.pathsep``-separated (engine.rules.source; a ``Path`` would fold ``s3://`` into ``s3:/``),
+    re-checked every ``rules_refresh_s`` seconds when a bundle is in S3; ``state_table`` None
+    means in-memory state (it lasts one container); ``dlq_url`` None means dead letters are only
+    logged (local runs).
     """
 
-    rules: Path
+    rules: str | Path
     resource_id: str | None = None
     state_table: str | None = None
     dlq_url: str | None = None
@@ -79,6 +90,7 @@ class Config:
     # native (GCM-authenticated, the default), esdk (the SDK, signature verified), compare.
     message_reader: str = "native"
     verify_signature: bool = False  # native reader: also verify the ECDSA footer
+    rules_refresh_s: int = DEFAULT_RULES_REFRESH_MINUTES * 60
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Config:
@@ -99,7 +111,7 @@ class Config:
             if part.strip()
         ]
         return cls(
-            rules=Path(env_str(env, "DASALERT_RULES") or DEFAULT_RULES),
+            rules=env_str(env, "DASALERT_RULES") or DEFAULT_RULES,
             resource_id=_resource_id("DASALERT_RESOURCE_ID", rid) if rid else None,
             state_table=env_str(env, "DASALERT_STATE_TABLE"),
             dlq_url=env_str(env, "DASALERT_DLQ_URL"),
@@ -116,4 +128,6 @@ class Config:
             kms_cache_size=_positive_int(env, "DASALERT_KMS_CACHE_SIZE", DEFAULT_KMS_CACHE),
             message_reader=reader,
             verify_signature=env_bool(env, "DASALERT_VERIFY_SIGNATURE"),
+            rules_refresh_s=60
+            * _minutes(env, "DASALERT_RULES_REFRESH_MINUTES", DEFAULT_RULES_REFRESH_MINUTES),
         )

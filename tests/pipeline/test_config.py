@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from engine.pipeline.config import DEFAULT_MAX_SILENCE_S, Config, parse_seconds
@@ -12,7 +10,7 @@ from engine.pipeline.env import ConfigError
 
 def test_defaults_from_an_empty_environment() -> None:
     cfg = Config.from_env({})
-    assert cfg.rules == Path("rules")
+    assert cfg.rules == "rules" and cfg.rules_refresh_s == 300
     assert cfg.state_table is None and cfg.dlq_url is None and cfg.resource_id is None
     assert cfg.heartbeat_max_silence_s == DEFAULT_MAX_SILENCE_S
     assert cfg.expected_resources == () and cfg.firehose_alerts is False
@@ -32,7 +30,7 @@ def test_values_from_the_template_environment() -> None:
             "DASALERT_KMS_CACHE_SIZE": "64",
         }
     )
-    assert cfg.rules == Path("/var/task/rules") and cfg.resource_id == "cluster-ABC"
+    assert cfg.rules == "/var/task/rules" and cfg.resource_id == "cluster-ABC"
     assert cfg.log_level == "DEBUG" and cfg.heartbeat_max_silence_s == 900
     assert cfg.expected_resources == ("cluster-ABC", "db-XYZ")
     assert cfg.firehose_alerts is True and cfg.kms_cache_size == 64
@@ -62,3 +60,17 @@ def test_a_wrong_value_names_its_variable(variable: str, value: str) -> None:
 )
 def test_durations(raw: str, seconds: int) -> None:
     assert parse_seconds("X", raw) == seconds
+
+
+def test_rules_keep_an_s3_location_as_written_and_the_refresh_interval_is_checked() -> None:
+    # a Path would fold s3://bucket into s3:/bucket and lose the location
+    cfg = Config.from_env(
+        {
+            "DASALERT_RULES": "/var/task/rules:s3://b/site.tar.gz",
+            "DASALERT_RULES_REFRESH_MINUTES": "2",
+        }
+    )
+    assert cfg.rules == "/var/task/rules:s3://b/site.tar.gz" and cfg.rules_refresh_s == 120
+    for bad in ("0", "1441", "5m", "-1"):
+        with pytest.raises(ConfigError, match="DASALERT_RULES_REFRESH_MINUTES"):
+            Config.from_env({"DASALERT_RULES_REFRESH_MINUTES": bad})
