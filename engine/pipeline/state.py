@@ -75,6 +75,23 @@ class StateStore(ABC):
     def add_once(self, key: str, *, expires_at: float) -> bool:
         """Record ``key``; True only for the first caller (an idempotency marker)."""
 
+    def add_once_many(self, keys: Iterable[str], *, expires_at: float) -> set[str]:
+        """Record every key of ``keys``; return those that were new (first caller for each).
+
+        The batched ``add_once``: a batch's idempotency markers in a few round trips instead of
+        one per event. Per key it keeps ``add_once``'s promise (of two concurrent callers exactly
+        one gets the key back), and it shares ``add_once``'s storage, so the two can be mixed.
+        This default calls ``add_once`` per key; the stores override it.
+        """
+        return {key for key in dict.fromkeys(keys) if self.add_once(key, expires_at=expires_at)}
+
+    def add_counts(self, amounts: Mapping[str, tuple[int, float]]) -> None:
+        """Add ``amount`` to each counter ``key -> (amount, expires_at)``; read back with
+        ``get_counts``. Atomic per counter like ``incr`` (concurrent adds are never lost); the
+        batched form of ``incr`` when the caller does not need each new total."""
+        for key, (amount, exp) in amounts.items():
+            self.incr(key, amount, expires_at=exp)
+
     @abstractmethod
     def record_max(
         self, namespace: str, name: str, value: float, *, expires_at: float | None = None
@@ -172,6 +189,21 @@ class MemoryStateStore(StateStore):
                 return False
             self._markers[key] = expires_at
             return True
+
+    def add_once_many(self, keys: Iterable[str], *, expires_at: float) -> set[str]:
+        with self._lock:
+            new: set[str] = set()
+            for key in keys:
+                exp = self._markers.get(key)
+                if exp is not None and self._alive(exp):
+                    continue
+                self._markers[key] = expires_at
+                new.add(key)
+            return new
+
+    def add_counts(self, amounts: Mapping[str, tuple[int, float]]) -> None:
+        for key, (amount, exp) in amounts.items():
+            self.incr(key, amount, expires_at=exp)
 
     def record_max(
         self, namespace: str, name: str, value: float, *, expires_at: float | None = None

@@ -24,6 +24,30 @@ read with ``BatchGetItem`` / one ``Query`` per namespace and written with ``Batc
 items a call), so a batch of events costs a few calls, not one per event; only ``put_if_absent``
 (a new value, a firing) is a conditional write of its own.
 
+**Settled per batch.** An attacker's cheapest noise (failed logins) matches several stateful rules
+per event, so a batch's state is read and written in batched calls, not one call per event:
+
+* ``add_once_many`` (the idempotency markers of a batch's matches): one consistent
+  ``BatchGetItem`` (100 keys a call) tells which markers exist, one ``BatchWriteItem`` (25 items a
+  call) writes the others. This read-then-write is not atomic per key: two invocations that see
+  *the same event at the same moment* could both take it for new. That cannot happen with the
+  event source: Kinesis hands a shard's records (with a parallelization factor, a partition key's)
+  to one invocation at a time, and redelivers a batch only after its attempt has ended; two
+  invocations racing on one incident see different events, and what decides on shared keys (a
+  threshold's fire marker, a sequence's firing slot, a first-seen value) stays a conditional write
+  of its own. The alternatives were weighed: ``BatchWriteItem`` alone takes no condition;
+  ``TransactWriteItems`` (100 conditional puts) is all or nothing, so a half-redelivered chunk
+  needs a second round, it bills two write units per item and conflicts with concurrent writers
+  of the same items; one item per window holding a string set of fingerprints (``UpdateItem ADD``
+  with ``UPDATED_OLD``) is atomic but is billed on the item's size on every call (a 200 KB set:
+  200 write units) and stops at DynamoDB's 400 KB item limit in exactly the flood it is for.
+* ``add_counts`` (counters): one ``UpdateItem ... ADD`` per counter, since no batch call can add;
+  callers aggregate a batch in memory first, so that is one update per counter per batch.
+* the chunks and updates of one operation go out concurrently (a pool of four threads).
+
+Throttling that persists raises :class:`StateUnavailable` (the records are retried), never a
+silent miss.
+
 Counters and markers are one item each (spread across partitions); the maxima of one namespace
 share a partition so ``read_namespace`` is a single ``Query`` (the heartbeat watchdog reads every
 resource at once). Every operation is one conditional write, so two Lambda containers on two shards
@@ -43,6 +67,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from engine.outputs.aws_errors import classify
@@ -58,6 +83,7 @@ MAX_KEY_CHARS = 512
 _BATCH_GET_LIMIT = 100
 _UNPROCESSED_ROUNDS = 8
 _BATCH_WRITE_LIMIT = 25
+_POOL = 4  # concurrent independent calls of one store operation
 _SK = "-"
 
 
@@ -191,23 +217,23 @@ class DynamoDBStateStore(StateStore):
         return out
 
     def _batch_get(self, pks: list[str]) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        for start in range(0, len(pks), _BATCH_GET_LIMIT):
+        def chunk(keys: list[str]) -> list[dict[str, Any]]:
+            items: list[dict[str, Any]] = []
             request: dict[str, Any] = {
-                self.table: {
-                    "Keys": [self._key(pk) for pk in pks[start : start + _BATCH_GET_LIMIT]],
-                    "ConsistentRead": True,
-                }
+                self.table: {"Keys": [self._key(pk) for pk in keys], "ConsistentRead": True}
             }
             for _ in range(_UNPROCESSED_ROUNDS):
                 resp = self._ddb.batch_get_item(RequestItems=request)
                 items += resp.get("Responses", {}).get(self.table, [])
                 request = resp.get("UnprocessedKeys") or {}
                 if not request:
-                    break
-            else:  # DynamoDB keeps throttling the read: let the record be retried later
-                raise StateUnavailable("DynamoDB BatchGetItem: keys left unprocessed")
-        return items
+                    return items
+            # DynamoDB keeps throttling the read: let the record be retried later
+            raise StateUnavailable("DynamoDB BatchGetItem: keys left unprocessed")
+
+        pks = list(dict.fromkeys(pks))  # BatchGetItem rejects a key asked twice
+        chunks = [pks[i : i + _BATCH_GET_LIMIT] for i in range(0, len(pks), _BATCH_GET_LIMIT)]
+        return [item for items in self._parallel(chunk, chunks) for item in items]
 
     # -- idempotency markers -----------------------------------------------------------
     def add_once(self, key: str, *, expires_at: float) -> bool:
@@ -221,6 +247,38 @@ class DynamoDBStateStore(StateStore):
             return True
         except self._cond_failed:
             return False
+
+    def add_once_many(self, keys: Iterable[str], *, expires_at: float) -> set[str]:
+        """``add_once`` for many keys: one consistent ``BatchGetItem`` (100 keys a call) says
+        which markers exist, one ``BatchWriteItem`` (25 a call) writes the others; chunks go
+        out concurrently. Why not a conditional write per key: see the module docstring."""
+        by_pk: dict[str, str] = {}
+        for key in keys:
+            by_pk.setdefault(_pk("o", key), key)
+        if not by_pk:
+            return set()
+        known = {item["pk"]["S"] for item in self._batch_get(list(by_pk)) if self._alive(item)}
+        new = [pk for pk in by_pk if pk not in known]
+        self._batch_write([{**self._key(pk), "expires_at": _num(expires_at)} for pk in new])
+        return {by_pk[pk] for pk in new}
+
+    def add_counts(self, amounts: Mapping[str, tuple[int, float]]) -> None:
+        """``incr`` for many counters: one ``UpdateItem ... ADD`` per counter (``BatchWriteItem``
+        cannot add), sent concurrently — so a batch waits about one round trip, and the caller
+        sends one update per counter per batch instead of one per event."""
+        self._parallel(
+            lambda item: self.incr(item[0], item[1][0], expires_at=item[1][1]),
+            [(k, v) for k, v in amounts.items() if v[0]],
+        )
+
+    def _parallel(self, fn: Callable[[Any], Any], jobs: list[Any]) -> list[Any]:
+        """Run independent calls concurrently (a small pool): a big batch's chunks wait for one
+        round trip, not for one per chunk. The first failure is raised once all are done."""
+        if len(jobs) <= 1:
+            return [fn(j) for j in jobs]
+        with ThreadPoolExecutor(max_workers=min(_POOL, len(jobs))) as pool:
+            futures = [pool.submit(fn, j) for j in jobs]
+            return [f.result() for f in futures]
 
     # -- maxima ------------------------------------------------------------------------
     def record_max(
@@ -382,16 +440,18 @@ class DynamoDBStateStore(StateStore):
         return bool(resp.get("Attributes"))
 
     def _batch_write(self, items: list[dict[str, Any]]) -> None:
-        for start in range(0, len(items), _BATCH_WRITE_LIMIT):
-            chunk = items[start : start + _BATCH_WRITE_LIMIT]
-            request: dict[str, Any] = {self.table: [{"PutRequest": {"Item": i}} for i in chunk]}
+        def chunk(part: list[dict[str, Any]]) -> None:
+            request: dict[str, Any] = {self.table: [{"PutRequest": {"Item": i}} for i in part]}
             for _ in range(8):
                 resp = self._ddb.batch_write_item(RequestItems=request)
                 request = resp.get("UnprocessedItems") or {}
                 if not request:
-                    break
-            else:  # still throttled after retries: the records are retried, never lost
-                raise StateUnavailable("DynamoDB BatchWriteItem: items left unprocessed")
+                    return
+            # still throttled after retries: the records are retried, never lost
+            raise StateUnavailable("DynamoDB BatchWriteItem: items left unprocessed")
+
+        n = _BATCH_WRITE_LIMIT
+        self._parallel(chunk, [items[i : i + n] for i in range(0, len(items), n)])
 
 
 def create_table(client: Any, table: str) -> None:
