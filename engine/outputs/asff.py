@@ -190,8 +190,8 @@ def resources(alert: Alert, region: str, partition: str = "aws") -> list[dict[st
 
 def escalation(alert: Alert) -> dict[str, Any] | None:
     """``context["escalation"]`` when the alert is an update of one already sent, else None."""
-    esc = alert.context.get("escalation")
-    if not isinstance(esc, dict) or not isinstance(esc.get("step"), int):
+    esc = alert.escalation
+    if esc is None:
         return None
     reasons = esc.get("reasons")
     return {

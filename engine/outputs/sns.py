@@ -83,10 +83,7 @@ def _cap(value: Any, limit: int) -> tuple[Any, bool]:
 
 def escalation(alert: Alert) -> dict[str, Any] | None:
     """The alert's escalation (an update of an alert already sent), or None."""
-    esc = alert.context.get("escalation")
-    if isinstance(esc, dict) and isinstance(esc.get("step"), int):
-        return esc
-    return None
+    return alert.escalation
 
 
 def document(alert: Alert) -> dict[str, Any]:
