@@ -35,7 +35,7 @@ from engine.rules.model import Expr, Rule
 from engine.rules.runtime.compiled import Fn, compile_node
 from engine.rules.runtime.guards import Guard, best_guard, derive_guards
 from engine.rules.runtime.interpreter import SafeInterpreter
-from engine.rules.runtime.prefilter import SqlText, guarded, required_literals
+from engine.rules.runtime.prefilter import SqlScan, SqlText, guarded, required_literals
 
 UTC = dt.UTC
 
@@ -113,32 +113,34 @@ class RuleSet:
         self._by_action: dict[Any, tuple[Rule, ...]] = {
             a: tuple(r for r in self.rules if r.actions is None or a in r.actions) for a in actions
         }
-        # (rule, compiled when, ((exemption, compiled when), …)): what the hot loop walks
-        # Signature rules skip their regex when the SQL holds none of its literals (prefilter)
-        sql_text = SqlText()
-        compiled = {
-            r.id: (
-                r,
-                self._predicate(r, sql_text),
-                tuple(
-                    (x, compile_node(x.when.compiled.parsed, self._interpreter)) for x in r.unless
-                ),
-            )
-            for r in self.rules
-        }
+        # (rule, compiled when, ((exemption, compiled when), …)): what the hot loop walks.
+        # Signature rules skip their regex when the SQL holds none of their literals: a rule
+        # in a guard table checks its own (``guarded``), the others are looked up from one
+        # scan of the SQL per event (``SqlScan``, in ``_Bucket.entries``).
         guards = self._guards()
-        self._any_compiled = _Bucket.of([compiled[r.id] for r in self._any], guards)
+        sql_text = SqlText()
+        compiled: dict[str, _Entry] = {}
+        sql_rules: dict[str, frozenset[str]] = {}
+        for r in self.rules:
+            when = compile_node(r.when.compiled.parsed, self._interpreter)
+            literals = required_literals(r.when.compiled.parsed, self.lists)
+            self.prefiltered[r.id] = literals
+            if literals and r.id in guards:
+                when = guarded(when, literals, sql_text)
+            elif literals:
+                sql_rules[r.id] = literals
+            unless = tuple(
+                (x, compile_node(x.when.compiled.parsed, self._interpreter)) for x in r.unless
+            )
+            compiled[r.id] = (r, when, unless)
+        scan = SqlScan({lit for lits in sql_rules.values() for lit in lits})
+        self._any_compiled = _Bucket.of(
+            [compiled[r.id] for r in self._any], guards, sql_rules, scan
+        )
         self._by_action_compiled: dict[Any, _Bucket] = {
-            a: _Bucket.of([compiled[r.id] for r in bucket], guards)
+            a: _Bucket.of([compiled[r.id] for r in bucket], guards, sql_rules, scan)
             for a, bucket in self._by_action.items()
         }
-
-    def _predicate(self, rule: Rule, sql_text: SqlText) -> Fn:
-        """The rule's compiled ``when``, behind its SQL literal prefilter when it has one."""
-        when = compile_node(rule.when.compiled.parsed, self._interpreter)
-        literals = required_literals(rule.when.compiled.parsed, self.lists)
-        self.prefiltered[rule.id] = literals
-        return guarded(when, literals, sql_text) if literals else when
 
     def _guards(self) -> dict[str, Guard]:
         """Each rule's most selective guard besides ``das.action`` (the first index level)."""
@@ -231,33 +233,56 @@ class RuleSet:
 
 
 _Entry = tuple[Rule, Fn, tuple[tuple[Any, Fn], ...]]
+_Placed = tuple[tuple[int, _Entry], ...]  # entries with their position in the bucket
+MERGED_CACHE_MAX = 4096  # literal sets remembered per bucket (cleared when full)
 
 
 class _Bucket:
-    """The rules of one action: those always run, and tables of guarded ones by field value.
+    """The rules of one action: those always run, tables of guarded ones by field value, and
+    the signature rules by the SQL literal they need.
 
     ``entries`` keeps the authors' order, so results do not depend on the index.
     """
 
-    __slots__ = ("groups", "plain", "plain_entries")
+    __slots__ = ("_merged", "groups", "plain", "plain_entries", "scan", "sql", "sql_all")
 
     def __init__(
         self,
-        plain: tuple[tuple[int, _Entry], ...],
-        groups: tuple[tuple[tuple[str, ...], bool, dict[Any, tuple[tuple[int, _Entry], ...]]], ...],
+        plain: _Placed,
+        groups: tuple[tuple[tuple[str, ...], bool, dict[Any, _Placed]], ...],
+        sql: dict[str, _Placed] | None = None,
+        scan: SqlScan | None = None,
     ) -> None:
         self.plain = plain
         self.plain_entries = tuple(entry for _, entry in plain)  # the common, table-less case
         self.groups = groups
+        self.sql = sql or {}  # literal -> the signature rules that need it
+        every = {pos: placed for ps in self.sql.values() for placed in ps for pos in (placed[0],)}
+        self.sql_all: _Placed = tuple(every[pos] for pos in sorted(every))
+        self.scan = scan
+        # present literals (None: all) -> (placed, entries) of plain + signature rules
+        self._merged: dict[frozenset[str] | None, tuple[_Placed, tuple[_Entry, ...]]] = {}
 
     @classmethod
-    def of(cls, entries: list[_Entry], guards: Mapping[str, Guard]) -> _Bucket:
+    def of(
+        cls,
+        entries: list[_Entry],
+        guards: Mapping[str, Guard],
+        sql_rules: Mapping[str, frozenset[str]] | None = None,
+        scan: SqlScan | None = None,
+    ) -> _Bucket:
         plain: list[tuple[int, _Entry]] = []
         tables: dict[tuple[tuple[str, ...], bool], dict[Any, list[tuple[int, _Entry]]]] = {}
+        sql: dict[str, list[tuple[int, _Entry]]] = {}
         for pos, entry in enumerate(entries):
             guard = guards.get(entry[0].id)
             if guard is None:
-                plain.append((pos, entry))
+                literals = (sql_rules or {}).get(entry[0].id)
+                if literals and scan is not None:
+                    for literal in literals:
+                        sql.setdefault(literal, []).append((pos, entry))
+                else:
+                    plain.append((pos, entry))
                 continue
             table = tables.setdefault((guard.path, guard.casefold), {})
             for value in guard.values:
@@ -266,12 +291,35 @@ class _Bucket:
             (path, fold, {v: tuple(lst) for v, lst in table.items()})
             for (path, fold), table in tables.items()
         )
-        return cls(tuple(plain), groups)
+        return cls(tuple(plain), groups, {k: tuple(v) for k, v in sql.items()}, scan)
+
+    def _with_sql(self, present: frozenset[str] | None) -> tuple[_Placed, tuple[_Entry, ...]]:
+        """The plain rules and the signature rules one of whose literals is present."""
+        if present is None:
+            hits = self.sql_all
+        else:
+            by_pos = {p[0]: p for lit in present for p in self.sql.get(lit, ())}
+            hits = tuple(by_pos.values())
+        placed = tuple(sorted((*self.plain, *hits), key=lambda item: item[0]))
+        merged = (placed, tuple(entry for _, entry in placed))
+        if len(self._merged) >= MERGED_CACHE_MAX:
+            self._merged.clear()
+        self._merged[present] = merged
+        return merged
 
     def entries(self, event: Mapping[str, Any]) -> list[_Entry] | tuple[_Entry, ...]:
+        if self.sql_all:
+            assert self.scan is not None
+            present = self.scan.present(event)
+            merged = self._merged.get(present)
+            if merged is None:
+                merged = self._with_sql(present)
+            base, base_entries = merged
+        else:
+            base, base_entries = self.plain, self.plain_entries
         if not self.groups:
-            return self.plain_entries
-        found = list(self.plain)
+            return base_entries
+        found = list(base)
         hit = False
         for path, fold, table in self.groups:
             value = read_path(event, path)
