@@ -21,6 +21,7 @@ import contextlib
 import datetime as dt
 import ipaddress
 import re
+import urllib.parse
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
@@ -366,13 +367,11 @@ def logs_query(f: Facts) -> str | None:
 
 
 def _jsurl_value(text: str) -> str:
-    """A string as the console's query detail holds it: ``'`` then the UTF-8 bytes, each but
-    ASCII letters, digits, ``-`` and ``.`` written as ``*XX``."""
-    out = ["'"]
-    for byte in text.encode("utf-8", "replace"):
-        ch = chr(byte)
-        out.append(ch if ch.isascii() and (ch.isalnum() or ch in "-.") else f"*{byte:02X}")
-    return "".join(out)
+    """A string as the console's query detail holds it: ``'`` then its URI encoding (UTF-8;
+    everything but ASCII letters, digits and ``-._`` escaped) with ``%`` written ``*``. ``~``
+    is escaped too: it separates the detail's parts."""
+    quoted = urllib.parse.quote(text, safe="-.", errors="replace")
+    return "'" + quoted.replace("~", "%7E").replace("%", "*")
 
 
 def logs_insights_url(f: Facts) -> str | None:

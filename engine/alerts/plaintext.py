@@ -30,7 +30,8 @@ def _cut(text: str, limit: int) -> str:
 def value(text: object, limit: int = VALUE_MAX) -> str:
     """Free text on one line, without invisible characters; ``—`` when empty."""
     s = "" if text is None else str(text)
-    s = INVISIBLE.sub("", _NEWLINES.sub(" ⏎ ", s.replace("\t", " ")))
+    if not (s.isascii() and s.isprintable()):  # else nothing to remove, no line break
+        s = INVISIBLE.sub("", _NEWLINES.sub(" ⏎ ", s.replace("\t", " ")))
     s = _cut(s, limit)
     return s if s.strip() else "—"
 
@@ -39,7 +40,9 @@ def ident(text: object, limit: int = VALUE_MAX) -> str:
     """A name (user, host, database…) on one line, each invisible character shown as a mark."""
     if text is None or text == "":
         return "—"
-    s = mark(_NEWLINES.sub(" ⏎ ", str(text)))
+    s = str(text)
+    if not (s.isascii() and s.isprintable()):
+        s = mark(_NEWLINES.sub(" ⏎ ", s))
     return _cut(s, limit)
 
 

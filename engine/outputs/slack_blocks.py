@@ -58,6 +58,8 @@ def clean(text: object, *, oneline: bool = False) -> str:
     """Text without control or invisible characters; tabs become spaces, newlines ``⏎`` when
     ``oneline``."""
     s = "" if text is None else str(text)
+    if s.isascii() and s.isprintable():  # the usual case: nothing to remove, no line break
+        return s
     s = _NEWLINES.sub("\n", s).replace("\t", " ")
     s = _CONTROL.sub("", s)
     if oneline:
@@ -212,7 +214,8 @@ def _details(f: Facts) -> list[dict[str, Any]]:
     if f.description:  # why this matters: the rule author's words, escaped like the rest
         blocks.append({"type": "section", "text": _mrkdwn(fit(escape(f.description), 3000))})
     if f.runbook_text:  # a runbook shipped as a file: its first lines, quoted
-        quoted = "\n".join("&gt; " + line for line in escape(f.runbook_text).split("\n"))
+        text = escape(f.runbook_text).replace("**", "*")  # Markdown bold → mrkdwn bold
+        quoted = "\n".join("&gt; " + line for line in text.split("\n"))
         head = f"*Runbook* `{fit(escape_code(f.runbook_path), 200)}`\n"
         blocks.append({"type": "section", "text": _mrkdwn(fit(head + quoted, 3000))})
     if f.sql:
