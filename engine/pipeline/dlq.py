@@ -18,6 +18,10 @@ an alert too big is sent with the event reduced to its derived ``das`` fields. N
 
 ``send`` raises ``DeadLetterError`` when SQS does not take the message: the caller then reports
 the record as a transient failure, so that Lambda redelivers it rather than losing it.
+
+``dasalert replay`` reads these messages back (``engine.pipeline.replay``): records go through
+the pipeline again, alerts to the output that refused them (``alert_from_dict`` is the inverse
+of ``Alert.to_dict`` for that).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Mapping
+from dataclasses import fields
 from typing import Any
 
 from engine.alerts import Alert
@@ -84,6 +89,37 @@ def alert_message(alert: Alert, output: str, reason: str) -> dict:
         doc["alert"]["event"] = {"das": alert.das}
         doc["event_omitted"] = "too large for SQS: only the derived das fields are kept"
     return doc
+
+
+UNDECODABLE_RECORD, UNEVALUATED_RECORD = "undecodable_record", "unevaluated_record"
+UNDELIVERABLE_ALERT = "undeliverable_alert"
+RECORD_KINDS = (UNDECODABLE_RECORD, UNEVALUATED_RECORD)
+
+_TUPLES = ("tags", "references")
+
+
+def alert_from_dict(doc: Mapping[str, Any]) -> Alert:
+    """The ``Alert`` an ``alert_message`` carries (the inverse of ``Alert.to_dict``).
+
+    Keys the model does not know are ignored and missing optional ones take their defaults, so
+    a dead letter written by an older or newer version still replays. Raises ``ValueError``
+    when a required field (id, rule id, title, severity) is missing.
+    """
+    if not isinstance(doc, Mapping):
+        raise ValueError(f"the dead-lettered alert is a {type(doc).__name__}, not an object")
+    known = {f.name for f in fields(Alert)}
+    values = {k: v for k, v in doc.items() if k in known}
+    missing = [k for k in ("id", "rule_id", "title", "severity") if not values.get(k)]
+    if missing:
+        raise ValueError(f"the dead-lettered alert has no {', '.join(missing)}")
+    for key in _TUPLES:
+        if key in values:
+            values[key] = tuple(values[key] or ())
+    if values.get("outputs") is not None:
+        values["outputs"] = tuple(values["outputs"])
+    values["event"] = dict(values.get("event") or {})
+    values["context"] = dict(values.get("context") or {})
+    return Alert(**values)
 
 
 def _size(doc: Mapping[str, Any]) -> int:
