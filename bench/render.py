@@ -25,7 +25,8 @@ from typing import Any
 
 from engine.alerts import Alert
 from engine.alerts.plaintext import render_text
-from engine.outputs.slack_blocks import render_escalation_reply, render_group, render_one
+from engine.outputs.slack_blocks import render_group, render_one
+from engine.outputs.slack_updates import render_reply
 
 TARGET_MS = 0.5
 RUNBOOK = (
@@ -130,7 +131,7 @@ def main() -> int:
         ("minimal message baseline", per_alert_us(lambda: render_one(bare), 1)),
         ("render_one (full message)", per_alert_us(lambda: render_one(one, **opts), 1)),
         ("render_text (plain text)", per_alert_us(lambda: render_text(one, region="us-east-1"), 1)),
-        ("escalation thread reply", per_alert_us(lambda: render_escalation_reply(one), 1)),
+        ("escalation thread reply", per_alert_us(lambda: render_reply(one), 1)),
         (
             "render_group (40 alerts)",
             per_alert_us(lambda: render_group(group, **opts), 40, loops=30),

@@ -273,39 +273,6 @@ def render_one(
     }
 
 
-def render_escalation_reply(
-    alert: Alert, *, region: str | None = None, here_from: str | None = None
-) -> dict[str, Any]:
-    """The reply in an alert's thread when it escalates (bot-token mode; the parent message is
-    updated in place with :func:`render_one`): why it was sent again, then what the window
-    holds now — severity, count, last seen, what and who — and what it folded in.
-
-    ``@here`` again only when the escalation *raised* the severity to ``here_from`` or above:
-    a new object at the same severity is news for the thread, not a second page.
-    """
-    f = extract(alert, region=region)
-    _, sev = _severity_label(alert)
-    line = escalation_line(f) or ":arrow_double_up: *Updated*"
-    previous = f.escalation.previous_severity if f.escalation is not None else None
-    raised = previous is not None and severity_rank(previous) < alert.severity_rank
-    page = _here(alert, here_from) if raised else []
-    now = [
-        f"*{sev}*" + (f" (was {_value(previous).upper()})" if previous and raised else ""),
-        f"{_value(f.count)} events",
-        f"last {_when(f.last_seen)}",
-        _value(f.what),
-        f"{_ident(f.user, 120)} @ {_ident(f.host, 120)}",
-    ]
-    blocks = [
-        *page,
-        {"type": "section", "text": _mrkdwn(fit(line, SECTION_MAX))},
-        {"type": "context", "elements": [_mrkdwn(fit(" · ".join(now), SECTION_MAX))]},
-        *_folded(f),
-    ]
-    text = f"{sev} (escalated): {escape(alert.title, oneline=True)}"
-    return {"text": fit(text, TEXT_MAX), "blocks": blocks[:BLOCKS_MAX]}
-
-
 def _line(alert: Alert) -> str:
     ev, das = alert.event, alert.das
     who = f"{_value(ev.get('dbUserName'), 80)}@{_value(ev.get('remoteHost'), 80)}"

@@ -372,32 +372,3 @@ def test_shipped_runbook_shows_its_first_lines_quoted() -> None:
         "&gt; 1. Read the alert."
     )
     assert "Runbook:" not in blocks[-1]["elements"][0]["text"]
-
-
-def test_escalation_reply_for_the_thread() -> None:
-    alert = make_alert(
-        severity="critical",
-        count=12,
-        first_seen="2026-01-02T03:00:00Z",
-        last_seen="2026-01-02T03:30:00Z",
-        context={
-            "escalation": {
-                "step": 3,
-                "reasons": ["new verb: DROP TABLE", "severity high → critical"],
-                "previous_severity": "high",
-            },
-            "folded": {"verbs": ["CREATE TABLE", "DROP TABLE"], "users": ["app"]},
-        },
-    )
-    alert.das.update(verb="DROP TABLE", object="public.audit_log")
-    reply = sb.render_escalation_reply(alert, here_from="critical")
-    assert_within_limits(reply)
-    texts = all_texts(reply)
-    assert texts[1] == "<!here> CRITICAL"  # the severity rose to the paging level
-    assert texts[2].startswith(":arrow_double_up: *Escalated* (update 3): new verb: DROP TABLE")
-    assert texts[3].startswith("*CRITICAL* (was HIGH) · 12 events · last <!date^1767324600^")
-    assert texts[3].endswith(" · DROP TABLE public.audit_log · app @ 10.0.1.23")
-    assert texts[4].startswith("*Folded into this alert*\nVerbs: CREATE TABLE, DROP TABLE")
-    same = make_alert(context={"escalation": {"step": 1, "reasons": ["new object: x"],
-                                              "previous_severity": "high"}})  # fmt: skip
-    assert "<!here>" not in json.dumps(sb.render_escalation_reply(same, here_from="high"))

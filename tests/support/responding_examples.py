@@ -16,8 +16,9 @@ from typing import Any
 
 from engine.alerts import Alert
 from engine.alerts.plaintext import render_text
-from engine.outputs.slack_blocks import render_escalation_reply, render_one
+from engine.outputs.slack_blocks import render_one
 from engine.outputs.slack_buttons import Action
+from engine.outputs.slack_updates import render_reply
 from engine.pipeline.interactions import Click, reply_text
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "responding.md"
@@ -144,7 +145,7 @@ def examples() -> dict[str, str]:
     )
     until = 1795165430 + 86400
     parent = render_one(escalated_alert(), actions=True, **opts)
-    reply = render_escalation_reply(escalated_alert(), region=REGION, here_from="critical")
+    reply = render_reply(escalated_alert())
     return {
         "slack-alert": _json(render_one(example_alert(), actions=True, **opts)),
         "slack-escalated-parent": _json(parent["blocks"][:3]),
