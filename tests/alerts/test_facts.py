@@ -236,3 +236,32 @@ def test_engine_puts_the_shipped_runbooks_first_lines_in_the_alert(tmp_path) -> 
     assert alert.context["runbook_excerpt"] == "Ask the owner first."
     f = F.extract(alert)
     assert f.runbook_text == "Ask the owner first." and f.runbook_path == "runbooks/ddl.md"
+
+
+JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda kids: (
+        st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=8), kids, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(["resource", "folded", "escalation", "runbook_excerpt", "error", "x"]),
+        JSONISH,
+    ),
+    st.dictionaries(st.sampled_from(["verb", "object", "rows", "failed", "errorCode"]), JSONISH),
+)
+def test_any_context_renders_without_raising(context: dict, das: dict) -> None:
+    """Malformed context from a producer never costs the alert: every renderer still answers."""
+    from engine.alerts.plaintext import render_text
+    from engine.outputs.slack_blocks import render_one
+
+    alert = make_alert(context=context)
+    alert.das.update(das)
+    F.extract(alert, region="eu-west-1", finding_links=True)
+    assert render_text(alert).startswith("[HIGH] ")
+    assert render_one(alert, actions=True, region="eu-west-1", finding_links=True)["blocks"]
