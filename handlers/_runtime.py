@@ -158,8 +158,7 @@ def _engine(config: Config, state: StateStore) -> tuple[Any, int, list[Any], Any
     pipeline that alerts on nothing must not look healthy. With an S3 bundle among the rules
     (engine.rules.source), the ``LiveRules`` that refreshes it is returned too; a bundle that
     cannot be fetched or read at cold start is a missing folder: a configuration error."""
-    from engine.rules import RulesUnavailable
-    from engine.rules.source import LiveRules
+    from engine.rules import LiveRules, RulesUnavailable
 
     live = LiveRules(
         config.rules,

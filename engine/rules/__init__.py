@@ -17,10 +17,12 @@ from engine.rules.model import Problem, Rule
 from engine.rules.runtime.engine import Engine
 from engine.rules.runtime.functions import make_options
 from engine.rules.runtime.ruleset import RuleSet
+from engine.rules.source import LiveRules
 from engine.rules.wiring import RulesUnavailable, Wired, build_engine
 
 __all__ = [
     "Engine",
+    "LiveRules",
     "LoadResult",
     "Problem",
     "Rule",

@@ -80,7 +80,7 @@ def safe_name(name: str) -> PurePosixPath:
         raise BundleError(f"unsafe path in bundle: {name!r}")
     path = PurePosixPath(name)
     parts = path.parts
-    if not parts or path.is_absolute() or len(parts) > MAX_DEPTH:
+    if str(path) != name or not parts or path.is_absolute() or len(parts) > MAX_DEPTH:
         raise BundleError(f"unsafe path in bundle: {name!r}")
     for part in parts:
         if part in (".", "..") or not _NAME_PART.match(part):
