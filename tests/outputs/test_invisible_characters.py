@@ -123,3 +123,9 @@ def _texts(payload: dict) -> list[str]:
         out.extend(e["text"] for e in block.get("elements", []) if "text" in e)
     assert json.dumps(payload)  # serializable
     return out
+
+
+def test_group_message_marks_hidden_characters_in_names() -> None:
+    alerts = [make_alert(i, event_updates={"dbUserName": "rdsadmin\u200b"}) for i in range(3)]
+    lines = sb.render_group(alerts)["blocks"][2]["text"]["text"]
+    assert lines.count("rdsadmin⟨U+200B⟩@") == 3
