@@ -533,6 +533,7 @@ def test_only_the_functions_publish_alerts_and_only_alarms_publish_to_ops(
     roles = [
         {"Fn::GetAtt": ["StreamFunctionRole", "Arn"]},
         {"Fn::GetAtt": ["HealthFunctionRole", "Arn"]},
+        {"Fn::GetAtt": ["ReplayRole", "Arn"]},  # `dasalert replay` delivers what they could not
     ]
     (deny,) = _statements(res["AlertTopicPolicy"]["Properties"]["PolicyDocument"])
     assert (deny["Effect"], deny["Action"]) == ("Deny", "sns:Publish")

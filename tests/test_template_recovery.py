@@ -102,7 +102,7 @@ def test_the_function_role_may_only_write_failed_batches(source: dict[str, Any])
         and r.get("Type") in ("AWS::IAM::Role", "AWS::IAM::ManagedPolicy")
         and "FailedBatchBucket" in json.dumps(r)
     }
-    assert granted == {"StreamFunctionRole"}
+    assert granted == {"StreamFunctionRole", "ReplayRole"}
     (key,) = [
         s["Fn::If"]
         for s in stmts
@@ -139,3 +139,36 @@ def test_the_engines_own_dead_letter_queue_stays(many: dict[str, Any]) -> None:
     env = res["StreamFunction"]["Properties"]["Environment"]["Variables"]
     assert env["DASALERT_DLQ_URL"] == {"Ref": "DeadLetterQueue"}
     assert res["DeadLetterAlarm"]["Properties"]["Namespace"] == "AWS/SQS"
+
+
+def test_the_replay_role_reads_what_failed_and_decodes_as_the_function_does(
+    source: dict[str, Any],  # noqa: F811
+) -> None:
+    res = source["Resources"]
+    role = res["ReplayRole"]["Properties"]
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    account = "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"
+    assert trust["Principal"] == {"AWS": {"Fn::Sub": account}}
+    assert role["ManagedPolicyArns"] == [{"Ref": "OutputsPolicy"}]  # deliver as the functions do
+    stmts = _statements(role["Policies"][0]["PolicyDocument"])
+    plain = {s["Sid"]: s for s in stmts if "Sid" in s}
+    assert plain["ReadFailedBatches"]["Action"] == "s3:GetObject"
+    assert plain["ReadFailedBatches"]["Resource"] == {"Fn::Sub": "${FailedBatchBucket.Arn}/*"}
+    assert plain["ListFailedBatches"]["Resource"] == BUCKET_ARN
+    assert set(plain["ReadDeadLetters"]["Action"]) == {"sqs:ReceiveMessage", "sqs:DeleteMessage"}
+    assert plain["ReadDeadLetters"]["Resource"] == {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}
+    assert set(plain["ReadTheActivityStreams"]["Action"]) == {
+        "kinesis:GetShardIterator",
+        "kinesis:GetRecords",
+    }
+    # the data keys under exactly the stream function's conditions
+    stream = _statements(res["StreamFunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"])
+    by_sid = {s["Sid"]: s for s in stream if "Sid" in s}
+    for sid in ("DecryptClusterDataKeys", "DecryptInstanceDataKeys"):
+        assert plain[sid] == by_sid[sid], sid
+    # it may not write to or delete from the bucket, nor touch the state table beyond delivery
+    flat = json.dumps(role["Policies"])
+    for verb in ("s3:PutObject", "s3:DeleteObject", "dynamodb:", "sqs:SendMessage"):
+        assert verb not in flat, verb
+    outputs = source["Outputs"]
+    assert outputs["ReplayRoleArn"]["Value"] == {"Fn::GetAtt": ["ReplayRole", "Arn"]}
