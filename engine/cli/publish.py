@@ -200,7 +200,10 @@ def _upload(location: Any, data: bytes, digest: str, args: argparse.Namespace) -
     if args.if_absent:
         kwargs["IfNoneMatch"] = "*"
     try:
-        s3 = boto3.client("s3", config=BotoConfig(retries={"mode": "standard", "max_attempts": 3}))
+        # a session of its own: the credentials of this environment now, not ones cached
+        session = boto3.session.Session()
+        retries = BotoConfig(retries={"mode": "standard", "max_attempts": 3})
+        s3 = session.client("s3", config=retries)
         resp = s3.put_object(**kwargs)
     except Exception as exc:
         print(f"dasalert publish: not uploaded: {_explain(exc, location, args)}", file=sys.stderr)
