@@ -95,12 +95,17 @@ class Sequence:
 
 @dataclass(frozen=True)
 class FirstSeen:
-    """Alert the first time ``key`` takes a value in ``scope``, once ``learn_s`` has passed."""
+    """Alert the first time ``key`` takes a value in ``scope``, once ``learn_s`` has passed.
+
+    With ``dormant_s``, alert instead when a known value is seen again after at least that long
+    without being seen (a dormant account back); values never seen before are only learned.
+    """
 
     key: Expr
     scope: Expr | None
     learn_s: int
     remember_s: int
+    dormant_s: int | None = None
 
 
 @dataclass(frozen=True)

@@ -422,6 +422,7 @@ def _sequence(c: Checker, node: YNode) -> Sequence | None:
 
 def _first_seen(c: Checker, node: YNode) -> FirstSeen | None:
     example = '{key: "[dbUserName, remoteHost]", scope: das.clusterId, learn: 14d, remember: 90d}'
+    # or {key: dbUserName, scope: das.clusterId, dormant: 30d, remember: 400d}
     if not c.mapping(node, "first_seen", example):
         return None
     c.keys(node, "first_seen", S.FIRST_SEEN_KEYS)
@@ -431,18 +432,41 @@ def _first_seen(c: Checker, node: YNode) -> FirstSeen | None:
     else:
         key = c.expr(node.get("key"), "first_seen.key")
     scope = c.expr(node.get("scope"), "first_seen.scope") if node.get("scope") else None
-    learn = remember = None
+    learn = remember = dormant = None
+    dormant_node = node.get("dormant")
+    if dormant_node is not None:
+        dormant = c.duration(dormant_node, "first_seen.dormant", S.MAX_REMEMBER_S)
     if node.get("learn") is None:
-        c.err(node.line, "`first_seen` needs `learn` (how long to only learn)", "add `learn: 14d`")
+        if dormant_node is None:  # a dormant rule alerts only on values it has seen: no learning
+            c.err(
+                node.line, "`first_seen` needs `learn` (how long to only learn)", "add `learn: 14d`"
+            )
+        else:
+            learn = 0
     else:
         learn = c.duration(node.get("learn"), "first_seen.learn", S.MAX_REMEMBER_S)
     if node.get("remember") is None:
-        remember = 90 * 86400
+        remember = max(90 * 86400, S.dormant_remember_s(dormant)) if dormant else 90 * 86400
     else:
         remember = c.duration(node.get("remember"), "first_seen.remember", S.MAX_REMEMBER_S)
-    if key is None or learn is None or remember is None:
+    if dormant is not None and remember is not None and remember < S.dormant_remember_s(dormant):
+        days = -(-S.dormant_remember_s(dormant) // 86400)
+        c.err(
+            node.line_of("remember") if node.get("remember") is not None else node.line,
+            f"`first_seen.remember` must be longer than `dormant`: a value is forgotten "
+            f"`remember` after it was last seen, so it could never come back after "
+            f"`{dormant_node.value}` of silence",  # type: ignore[union-attr]
+            f"write `remember: {days}d` or more",
+        )
         return None
-    return FirstSeen(key, scope, learn, remember)
+    if (
+        key is None
+        or learn is None
+        or remember is None
+        or (dormant_node is not None and dormant is None)
+    ):
+        return None
+    return FirstSeen(key, scope, learn, remember, dormant)
 
 
 def _outputs(c: Checker, node: YNode) -> tuple[str, ...] | None:

@@ -41,10 +41,27 @@ THRESHOLD_KEYS = ("count", "window", "group_by", "distinct")
 ESCALATE_KEYS = ("when", "severity")
 SEQUENCE_KEYS = ("by", "within", "steps")
 SEQUENCE_STEP_KEYS = ("when", "min", "name")
-FIRST_SEEN_KEYS = ("key", "scope", "learn", "remember")
+FIRST_SEEN_KEYS = ("key", "scope", "learn", "remember", "dormant")
 MAX_SEQUENCE_STEPS = 10
 MAX_STEP_MIN = 1000
 MAX_REMEMBER_S = 400 * 86400
+
+
+def dormant_step_s(dormant_s: int) -> int:
+    """How precisely a ``first_seen.dormant`` rule records when a value was last seen.
+
+    Rewriting the last sighting on every event would cost a write per login; it is rewritten
+    once it is this much out of date (a day, or a tenth of ``dormant`` if shorter), and a value
+    counts as dormant once ``dormant`` plus this step has passed since the recorded sighting.
+    """
+    return max(1, min(86400, dormant_s // 10))
+
+
+def dormant_remember_s(dormant_s: int) -> int:
+    """The shortest ``remember`` a dormant rule can have: it must outlive the silence it judges."""
+    return dormant_s + dormant_step_s(dormant_s)
+
+
 TEST_KEYS = ("name", "engine", "event", "events", "expect")
 # the alert fields a test may assert, besides match / count / alerts
 EXPECT_ALERT_KEYS = (

@@ -14,6 +14,15 @@ least ``remember`` after it was last seen, and one seen every minute costs a wri
 ``remember / 2``, not one per event. The scope's learning start
 is one more item (``fs0:``) refreshed the same way.
 
+**Dormant values** (``dormant: 30d``): the item holds when the value was *last* seen instead
+(rewritten once it is ``dormant_step_s`` out of date: a day, or a tenth of ``dormant``), and a
+known value seen again after ``dormant`` plus that step of silence alerts: a dormant account
+back. Values never seen before are only remembered (a new account is another rule's business),
+so no learning period is needed. The silence is judged in event time from the recorded
+sighting, not from the item's expiry (DynamoDB deletes expired items days late). Exactly one
+event alerts per return: it claims ``fsd:<rule>:<scope>:<value>:<last seen>`` with a
+conditional write, so two invocations reading the same old sighting cannot both alert.
+
 **Per batch**: one batched read of every scope start and value the batch touches; a conditional
 write (``put_if_absent``) only for a value not already known — that write decides, across
 concurrent invocations, which event is the first (exactly one alerts). A redelivered first event
@@ -24,7 +33,8 @@ from __future__ import annotations
 
 from engine.alerts.ids import alert_id
 from engine.pipeline.state import StateStore
-from engine.rules.model import Rule
+from engine.rules.lang.schema import dormant_step_s
+from engine.rules.model import FirstSeen, Rule
 from engine.rules.runtime.stateful import MAX_KEYS_PER_CALL, Fired, KeyedHit, StatefulTally
 from engine.rules.runtime.suppress import DEFAULT_MARGIN_S, group_digest, key_json
 
@@ -35,6 +45,21 @@ def _parse(text: str) -> tuple[float, str, bool] | None:
         return None
     try:
         return float(parts[0]), parts[1], parts[2] == "1"
+    except ValueError:
+        return None
+
+
+def _parse_dormant(text: str) -> tuple[float, str, tuple[float, float] | None] | None:
+    """``last seen|-|0``, or ``last seen|fingerprint|return time:silent since`` once a return
+    alerted (kept through later sightings, so a redelivered return re-sends the same alert)."""
+    parts = text.split("|")
+    if len(parts) != 3:
+        return None
+    try:
+        if parts[2] == "0":
+            return float(parts[0]), parts[1], None
+        at, since = parts[2].split(":")
+        return float(parts[0]), parts[1], (float(at), float(since))
     except ValueError:
         return None
 
@@ -50,19 +75,25 @@ class FirstSeenTracker:
         tally = StatefulTally()
         # the earliest event of each (scope, value) in this batch; the others are not new
         firsts: dict[tuple[str, str], KeyedHit] = {}
+        # every event of each pair, in time order: a dormant rule judges each gap between them
+        series: dict[tuple[str, str], list[KeyedHit]] = {}
         for kh in sorted(
             (h for h in hits if h.hit.epoch is not None), key=lambda h: (h.hit.epoch, h.order)
         ):
             pair = (kh.key, kh.value or "null")
             if pair in firsts:
+                series[pair].append(kh)
                 continue
             if len(firsts) >= MAX_KEYS_PER_CALL:
                 tally.dropped += 1
                 continue
             firsts[pair] = kh
+            series[pair] = [kh]
         tally.untimed += sum(1 for h in hits if h.hit.epoch is None)
         if not firsts:
             return [], tally
+        if fs.dormant_s is not None:
+            return self._dormant(rule, fs, series, tally)
         scopes: dict[str, list[float]] = {}
         for (scope, _), kh in firsts.items():
             scopes.setdefault(scope, []).append(float(kh.hit.epoch))  # type: ignore[arg-type]
@@ -124,13 +155,91 @@ class FirstSeenTracker:
             self.state.put_values(refresh)
         return out, tally
 
+    def _dormant(
+        self,
+        rule: Rule,
+        fs: FirstSeen,
+        series: dict[tuple[str, str], list[KeyedHit]],
+        tally: StatefulTally,
+    ) -> tuple[list[Fired], StatefulTally]:
+        """Known values seen again after ``dormant`` of silence (see the module docstring)."""
+        dormant = fs.dormant_s
+        assert dormant is not None
+        gap = dormant + dormant_step_s(dormant)
+        step = dormant_step_s(dormant)
+        keep = fs.remember_s * 3 // 2 + self.margin_s
+        value_keys = {
+            pair: f"fsv:{rule.id}:{group_digest(pair[0])}:{group_digest(pair[1])}"
+            for pair in series
+        }
+        got = self.state.get_values(list(value_keys.values()))
+        writes: dict[str, tuple[str, float]] = {}
+        out: list[Fired] = []
+        for pair, khs in series.items():
+            key = value_keys[pair]
+            item = got.get(key)
+            parsed = _parse_dormant(item[0]) if item is not None else None
+            if parsed is None:  # never seen (or forgotten, or unreadable): history starts here
+                seen, ret_fp, ret = None, "-", None
+                tally.learning += 1
+            else:
+                seen, ret_fp, ret = parsed
+            last = seen
+            for kh in khs:
+                epoch = float(kh.hit.epoch)  # type: ignore[arg-type]
+                if ret is not None and kh.hit.fp == ret_fp:  # the return that alerted, again
+                    out.append(self._fired(rule, pair, kh, ret[0], replay=True, last_seen=ret[1]))
+                elif last is not None and epoch - last >= gap:
+                    slot = f"fsd:{rule.id}:{group_digest(pair[0])}:{group_digest(pair[1])}:{last!r}"
+                    owner, won = self.state.put_if_absent(slot, kh.hit.fp, expires_at=epoch + keep)
+                    if won or owner == kh.hit.fp:  # one event per return, across invocations
+                        out.append(
+                            self._fired(rule, pair, kh, epoch, replay=not won, last_seen=last)
+                        )
+                        ret_fp, ret = kh.hit.fp, (epoch, last)
+                    else:
+                        tally.suppressed += 1
+                else:
+                    tally.suppressed += 1
+                last = epoch if last is None else max(last, epoch)
+            assert last is not None
+            if (
+                item is None
+                or parsed is None
+                or (ret is not None and ret != parsed[2])
+                or last - (seen or 0.0) >= step
+                or item[1] - last < fs.remember_s
+            ):
+                text = f"{last!r}|{ret_fp}|" + (f"{ret[0]!r}:{ret[1]!r}" if ret else "0")
+                writes[key] = (text, last + keep)
+        if writes:
+            self.state.put_values(writes)
+        return out, tally
+
     @staticmethod
     def _fired(
-        rule: Rule, pair: tuple[str, str], kh: KeyedHit, first: float, *, replay: bool
+        rule: Rule,
+        pair: tuple[str, str],
+        kh: KeyedHit,
+        first: float,
+        *,
+        replay: bool,
+        last_seen: float | None = None,
     ) -> Fired:
         fs = rule.first_seen
         assert fs is not None
         key = key_json([_load(pair[0]), _load(pair[1])])
+        context: dict[str, object] = {
+            "scope": _load(pair[0]),
+            "value": _load(pair[1]),
+            "learn_s": fs.learn_s,
+            "remember_s": fs.remember_s,
+        }
+        if fs.dormant_s is not None:
+            context["dormant_s"] = fs.dormant_s
+            if last_seen is not None:
+                context["last_seen"] = _iso(last_seen)
+                context["silent_days"] = int((first - last_seen) // 86400)
         return Fired(
             alert_id=alert_id(rule.id, key, int(first)),
             key=key,
@@ -139,15 +248,14 @@ class FirstSeenTracker:
             first=first,
             last=first,
             replay=replay,
-            context={
-                "first_seen": {
-                    "scope": _load(pair[0]),
-                    "value": _load(pair[1]),
-                    "learn_s": fs.learn_s,
-                    "remember_s": fs.remember_s,
-                }
-            },
+            context={"first_seen": context},
         )
+
+
+def _iso(epoch: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _load(text: str) -> object:
