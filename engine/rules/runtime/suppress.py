@@ -1,8 +1,8 @@
 """Suppression in event time: dedup windows and count thresholds, through a ``StateStore``.
 
 Both are **idempotent**: Kinesis redelivers a whole batch when anything in it failed, so every
-matching event is first recorded with ``add_once`` under a fingerprint of the event; an event seen
-before is never counted again.
+matching event is first recorded (``add_once_many`` for a dedup window's hits of one batch) under
+a fingerprint of the event; an event seen before is never counted again.
 
 A redelivered batch may be one whose first attempt died before its alerts were delivered (an output
 down, the Lambda timed out, the state store throttled half-way). So when a window's or a threshold's
@@ -186,9 +186,15 @@ class Deduplicator:
         expires = start + window_s + self.margin_s
         new: list[Hit] = []
         dups: list[Hit] = []
+        # One batched marker write for the window's hits (not one per event); a fingerprint
+        # twice in one batch is a duplicate the second time, as with one ``add_once`` each.
+        fresh = state.add_once_many(
+            [f"seen:{seen_ns}:{hit.fp}" for hit in hits], expires_at=expires
+        )
         for hit in hits:
-            fresh = state.add_once(f"seen:{seen_ns}:{hit.fp}", expires_at=expires)
-            (new if fresh else dups).append(hit)
+            marker = f"seen:{seen_ns}:{hit.fp}"
+            (new if marker in fresh else dups).append(hit)
+            fresh.discard(marker)
         firing: Firing | None = None
         opened = False
         if new:
