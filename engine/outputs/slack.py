@@ -550,9 +550,9 @@ class SlackOutput(Output):
             if not (outcome.status is Status.PERMANENT and data.get("error") in PARENT_LOST_ERRORS):
                 return outcome
         # The parent is unknown or gone: the whole alert again, saying it is an update.
-        assert self.channels is not None  # bot mode always has channels
+        where = self.channels.channel_for(alert.severity) if self.channels else None
         payload = render_orphan(alert, render_one(alert, **self._render_kwargs()))
-        outcome, data = self._post(payload, self.channels.channel_for(alert.severity), deadline)
+        outcome, data = self._post(payload, where, deadline)
         if outcome.status is Status.DELIVERED:
             self._remember_parent([alert], data)
         return outcome
