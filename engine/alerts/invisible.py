@@ -47,10 +47,11 @@ def strip(text: str) -> str:
     return INVISIBLE.sub("", text)
 
 
-def _marker(match: re.Match[str]) -> str:
+def marker(match: re.Match[str]) -> str:
+    """``⟨U+200B⟩`` for a match of :data:`INVISIBLE` (a ``re.sub`` replacement)."""
     return f"⟨U+{ord(match.group()):04X}⟩"
 
 
 def mark(text: str) -> str:
     """``text`` with each invisible character shown as ``⟨U+XXXX⟩`` (for identities)."""
-    return INVISIBLE_WITH_TAB.sub(_marker, text)
+    return INVISIBLE_WITH_TAB.sub(marker, text)

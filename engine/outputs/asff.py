@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from engine.alerts import Alert
-from engine.alerts.invisible import INVISIBLE
+from engine.alerts.invisible import INVISIBLE, marker
 from engine.alerts.model import SEVERITIES
 
 SCHEMA_VERSION = "2018-10-08"
@@ -116,7 +116,9 @@ def timestamp(value: object, default: dt.datetime) -> str:
 
 
 def _text(value: object, limit: int) -> str:
-    s = _CONTROL.sub("", "" if value is None else str(value)).replace("\r", "")
+    """Finding text: a character that renders as nothing is *shown* (``⟨U+200B⟩``), because
+    every finding text names someone — "user rdsadmin" must not hide a look-alike account."""
+    s = _CONTROL.sub(marker, "" if value is None else str(value).replace("\r", ""))
     return s if len(s) <= limit else s[: limit - 1] + "…"
 
 

@@ -129,3 +129,13 @@ def test_group_message_marks_hidden_characters_in_names() -> None:
     alerts = [make_alert(i, event_updates={"dbUserName": "rdsadmin\u200b"}) for i in range(3)]
     lines = sb.render_group(alerts)["blocks"][2]["text"]["text"]
     assert lines.count("rdsadmin⟨U+200B⟩@") == 3
+
+
+def test_asff_shows_a_hidden_character_in_a_user_name() -> None:
+    alert = make_alert(event_updates={"dbUserName": "rdsadmin\u200b"})
+    finding = asff.build_finding(
+        alert, region="us-east-1", account_id="123456789012", now=dt.datetime.now(dt.UTC)
+    )
+    assert "user rdsadmin⟨U+200B⟩ from" in finding["Description"]
+    assert finding["ProductFields"]["dasalert/User"] == "rdsadmin⟨U+200B⟩"
+    assert asff.problems(finding) == []
