@@ -217,3 +217,40 @@ def test_cold_start_on_dynamodb_continues_the_window(aws: str) -> None:
     assert drop.context["escalation"]["step"] == 1
     assert drop.context["folded"]["objects"] == ["tmp1", "tmp2", "public.audit_log"]
     assert drop.first_seen == opened.first_seen and drop.count == 4
+
+
+class Counting(MemoryStateStore):
+    """The in-memory store, counting the calls a batch makes (each is a round trip on DynamoDB)."""
+
+    OPS = frozenset(
+        {"add_once", "add_once_many", "incr", "get_counts", "record_max", "read_namespace"}
+        | {"put_members", "put_values", "get_values", "put_if_absent", "list_mutes"}
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+
+    def __getattribute__(self, name: str):
+        if name in Counting.OPS:
+            object.__getattribute__(self, "calls").append(name)
+        return super().__getattribute__(name)
+
+
+def test_state_work_is_per_batch_not_per_event() -> None:
+    def update_calls(n: int) -> list[str]:
+        state = Counting()
+        run(state, [stmt("CREATE TABLE", "t0", at=0)])
+        state.calls.clear()
+        batch = [stmt("CREATE TABLE", f"t{i % 3}", at=1 + i / 1000) for i in range(n)]
+        run(state, batch)
+        return sorted(state.calls)
+
+    assert update_calls(10) == update_calls(500)
+    assert update_calls(500).count("put_members") == 1  # the new objects, in one write
+    # a window that grows without news: mark the hits, count them, read the window (+ mutes)
+    state = Counting()
+    run(state, [stmt("CREATE TABLE", f"t{i % 3}", at=i / 1000) for i in range(150)])
+    state.calls.clear()
+    run(state, [stmt("CREATE TABLE", f"t{i % 3}", at=2 + i / 1000) for i in range(300)])
+    assert sorted(state.calls) == ["add_once_many", "incr", "list_mutes", "read_namespace"]
