@@ -50,7 +50,7 @@ def block(text: object, limit: int = TEXT_MAX, indent: str = "  ") -> str:
     """Multi-line free text, indented, without invisible characters, cut to ``limit``."""
     s = _NEWLINES.sub("\n", "" if text is None else str(text)).replace("\t", " ").strip("\n")
     s = _cut(INVISIBLE.sub("", s), limit)
-    return "\n".join(indent + line for line in s.split("\n"))
+    return "\n".join(indent + line if line.strip() else "" for line in s.split("\n"))
 
 
 def _when(iso: str | None, seconds: float | None) -> str:
