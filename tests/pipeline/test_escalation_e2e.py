@@ -152,3 +152,23 @@ def test_a_dangerous_statement_after_a_harmless_one_reaches_slack_and_sns(
     cold_batch(world, second)
     assert [c for c in slack_calls(slack) if c[1].get("ts") or c[1].get("thread_ts")] == []
     assert [d for d in sns_docs(queue) if d.get("id") == opened.id or d.get("update_of")] == []
+
+
+def test_webhook_mode_posts_one_follow_up_per_step_and_none_on_redelivery(
+    world: dict[str, Any],
+) -> None:
+    slack = world["slack"]
+    world["env"] = {k: v for k, v in world["env"].items() if not k.startswith("SLACK_")} | {
+        "SLACK_WEBHOOK_URL": slack.webhook_url
+    }
+    ddl = ("DDL", "CREATE TABLE", "CREATE TEMP TABLE scratch (x int)", "scratch")
+    drop = ("DDL", "DROP TABLE", "DROP TABLE audit_log", "public.audit_log")
+    cold_batch(world, [event(*ddl, at=0)])
+    second = [event(*drop, at=120)]
+    cold_batch(world, second)
+    cold_batch(world, second)  # redelivered
+    posts = [json.dumps(r.json) for r in slack.requests]
+    assert all(r.path == slack.webhook_path for r in slack.requests)
+    parents = [p for p in posts if "Escalation" not in p]
+    (follow_up,) = [p for p in posts if "Escalation 1" in p]
+    assert len(parents) == 1 and "new verb: DROP TABLE" in follow_up
