@@ -15,9 +15,11 @@ from collections.abc import Callable
 from typing import Any
 
 from jmespath.exceptions import JMESPathTypeError
+from jmespath.functions import Functions
 from jmespath.visitor import TreeInterpreter, _equals, _is_actual_number
 
-from engine.rules.jpast import field_path, is_falsy, literal_str, walk
+from engine.rules.jpast import field_path, is_falsy, literal_list, literal_str, walk
+from engine.rules.runtime.functions import DasFunctions
 from engine.rules.runtime.interpreter import SafeInterpreter
 
 Fn = Callable[[Any], Any]
@@ -155,6 +157,9 @@ def compile_node(node: dict[str, Any], interp: SafeInterpreter) -> Fn:
                 pass
             else:
                 return lambda v: constant
+        special = _special(interp, fname, kids, args)
+        if special is not None:
+            return special
         direct = _direct(interp, fname, len(args))
         if direct is not None:
             if len(args) == 1:
@@ -172,6 +177,62 @@ def compile_node(node: dict[str, Any], interp: SafeInterpreter) -> Fn:
         return lambda v: call(fname, [a(v) for a in args])
     visit = interp.visit
     return lambda v: visit(node, v)
+
+
+def _special(
+    interp: SafeInterpreter, fname: str, kids: list[dict[str, Any]], args: list[Fn]
+) -> Fn | None:
+    """The two calls the shipped pack makes on nearly every event, each with a literal set.
+
+    * ``contains(['READ', 'WRITE'], das.action)``: a set lookup instead of jmespath's typed
+      call (argument type checks per event) and a fresh list per event;
+    * ``cidr_match(das.sourceHost, 'internal_nets')``: ``DasFunctions.cidr_matcher``, the
+      networks resolved once and dotted quads tested with integers.
+
+    Only while the functions are ``DasFunctions``' own (a subclass that overrides them keeps
+    the generic call). A ``[…]`` of literals is null on a null input, as jmespath has it.
+    """
+    functions = getattr(interp, "_functions", None)
+    if not isinstance(functions, DasFunctions) or len(kids) != 2:
+        return None
+    table = type(functions).FUNCTION_TABLE
+    on_null = kids[0 if fname == "contains" else 1].get("type") == "multi_select_list"
+    if fname == "contains" and table["contains"]["function"] is Functions._func_contains:
+        values = literal_list(kids[0])
+        if values is None:
+            return None
+        try:
+            members = frozenset(values)
+        except TypeError:  # a list or object among the values: the generic call
+            return None
+        search = args[1]
+
+        def contains(v: Any) -> Any:
+            if on_null and v is None:
+                return None  # contains(null, …): a type error, null in our functions
+            found = search(v)
+            try:
+                return found in members
+            except TypeError:  # an unhashable value: equal to no scalar, search the list
+                return found in values
+
+        return contains
+    if fname == "cidr_match" and table["cidr_match"]["function"] is DasFunctions._func_cidr_match:
+        text = literal_str(kids[1])
+        spec: Any = text if text is not None else literal_list(kids[1])
+        if spec is None:
+            return None
+        match = functions.cidr_matcher(spec)
+        address = args[0]
+        slow = functions._func_cidr_match
+
+        def cidr(v: Any) -> Any:
+            if on_null and v is None:
+                return slow(address(v), None)
+            return match(address(v))
+
+        return cidr
+    return None
 
 
 def _direct(interp: SafeInterpreter, fname: str, arity: int) -> Callable[..., Any] | None:

@@ -245,3 +245,69 @@ def test_non_ascii_sql_is_evaluated_exactly() -> None:
     expected = plain(PACK, event)
     assert "sqli-time-based" in expected
     assert fast(PACK, event) == expected
+
+
+# -- compiled calls: contains on a literal list, cidr_match on a literal spec ---------------
+
+NETS = {
+    "internal_nets": ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10",
+                      "127.0.0.0/8", "169.254.0.0/16", "::1/128", "fc00::/7", "fe80::/10"],
+    "one": ["203.0.113.0/24"],
+    "junk": ["not a net", "10.0.0.0/33", 5],
+}  # fmt: skip
+SPECS = ["internal_nets", "one", "junk", "10.0.0.0/8", "8.8.8.8", "nope", "::/0", "0.0.0.0/0"]
+octets = st.one_of(
+    st.integers(0, 300).map(str), st.sampled_from(["00", "01", "010", "0x1", "", " 1", "٣"])
+)
+addresses = st.one_of(
+    st.sampled_from(HOSTS),
+    st.tuples(octets, octets, octets, octets).map(".".join),
+    st.tuples(
+        st.tuples(octets, octets, octets, octets).map(".".join),
+        st.sampled_from(["", ":5432", ":", ":x", " ", "\t", "]", "[", ":1:2"]),
+        st.sampled_from(["", " ", "["]),
+    ).map(lambda t: t[2] + t[0] + t[1]),
+    st.text(alphabet="0123456789abcdef:.[] ", max_size=20),
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(ips=st.lists(addresses, min_size=1, max_size=5), spec=st.sampled_from([*SPECS, SPECS]))
+def test_the_cidr_matcher_answers_as_the_function_does(ips: list[str], spec: Any) -> None:
+    from engine.rules.runtime.functions import DasFunctions
+
+    functions = DasFunctions(NETS, {})
+    match = functions.cidr_matcher(spec)
+    for ip in ips * 2:  # the second round answers from its cache
+        assert match(ip) is DasFunctions(NETS, {})._func_cidr_match(ip, spec), (ip, spec)
+
+
+CALLS = [
+    "contains(['READ', 'WRITE', `1`, `1.5`, `true`, `null`], x)",
+    'contains(`["READ", 2]`, x)',
+    "contains(['READ', `[1]`], x)",  # an unhashable member: the generic call
+    "cidr_match(x, 'internal_nets')",
+    "cidr_match(x, ['0.0.0.0/0', '::/0'])",
+    'cidr_match(x, `["one", "10.0.0.0/8"]`)',
+    "cidr_match(@, ['0.0.0.0/0'])",
+    "contains(['a'], @)",
+]
+CALL_VALUES = [None, True, False, 0, 1, 1.0, 1.5, 2, "READ", "read", "", [1], {"k": 1},
+               float("nan"), "10.1.2.3", "8.8.8.8", "203.0.113.9", "fd00::1"]  # fmt: skip
+
+
+def test_compiled_calls_answer_as_the_interpreter_does() -> None:
+    from engine.rules.lang.expr import compile_expr
+    from engine.rules.runtime.compiled import compile_node
+    from engine.rules.runtime.functions import make_options
+    from engine.rules.runtime.interpreter import SafeInterpreter
+
+    interp = SafeInterpreter(make_options(NETS, {}))
+    for src in CALLS:
+        parsed = compile_expr(src).compiled.parsed
+        fn = compile_node(parsed, interp)
+        inputs: list[Any] = [{"x": v} for v in CALL_VALUES] + CALL_VALUES + [{}]
+        for value in inputs:
+            want = interp.visit(parsed, value)
+            got = fn(value)
+            assert (type(got), got) == (type(want), want), (src, value)
