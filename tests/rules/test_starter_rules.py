@@ -38,6 +38,8 @@ ALL_ENGINE_RULES = {
     "cloud-storage-export",
     "sqli-union-catalog",
     "sqli-time-based",
+    "login-from-new-source",
+    "dormant-account-login",
 }
 PEOPLE_LISTS = ("admins", "service_accounts", "monitoring_accounts", "app_accounts", "master_users")
 _TECHNIQUE = re.compile(r"^attack\.t\d{4}(\.\d{3})?$")
