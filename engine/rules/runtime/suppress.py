@@ -263,12 +263,14 @@ class Deduplicator:
         opening = "@step" not in stored  # nothing announced yet: this is the window's first alert
         step = int(stored.get("@step", 0))
         reasons: list[str] = []
-        for kind in FOLD_KINDS:
+        news: list[tuple[int, str]] = []  # (kind index, value) announced by this step
+        for k, kind in enumerate(FOLD_KINDS):
             for i, (value, number) in enumerate(_in_order(values[kind])):
                 if number < 0 or (kind != "verbs" and i >= FOLD_SHOWN):
                     continue  # announced already, or folded into "+N more"
                 if not opening:
                     reasons.append(f"new {kind[:-1]}: {value}")
+                    news.append((k, value))
                 writes[f"{kind}:{value}"] = values[kind][value] = -1.0 - number
         previous = SEVERITIES[int(announced_sev)] if announced_sev is not None else None
         if sev >= 0 and (announced_sev is None or sev > announced_sev):
@@ -289,6 +291,8 @@ class Deduplicator:
             # The record first, the announcements after: see the module docstring.
             state.put_values({f"de:{alert_id}": (json.dumps(escalation), expires)})
             firing.context["escalation"] = escalation
+            raised = announced_sev is not None and sev > announced_sev
+            firing.event = telling(hits, news, sev if raised else None).event
         elif firing.replay and not opening:
             record = state.get_values([f"de:{alert_id}"]).get(f"de:{alert_id}")
             if record is not None:
@@ -301,6 +305,21 @@ class Deduplicator:
             state.put_members((ns, name, v, expires) for name, v in writes.items())
         firing.rank = sev if sev >= 0 else None
         firing.context["folded"] = folded(values)
+
+
+def telling(hits: list[Hit], news: list[tuple[int, str]], raised_to: int | None) -> Hit:
+    """The event an escalation shows: one that raised the severity, else one that brought a new
+    verb (then object, user, host), else the latest — so the title and the SQL of the update
+    show the statement that made it an escalation, not a harmless one that came after it."""
+    if raised_to is not None:
+        top = [h for h in hits if h.rank == raised_to]
+        if top:
+            return representative(top)
+    for k, value in news:
+        brought = [h for h in hits if h.facets is not None and h.facets[k] == value]
+        if brought:
+            return representative(brought)
+    return representative(hits)
 
 
 def count_mark(count: int) -> int:

@@ -254,3 +254,25 @@ def test_state_work_is_per_batch_not_per_event() -> None:
     state.calls.clear()
     run(state, [stmt("CREATE TABLE", f"t{i % 3}", at=2 + i / 1000) for i in range(300)])
     assert sorted(state.calls) == ["add_once_many", "incr", "list_mutes", "read_namespace"]
+
+
+def test_an_escalation_shows_the_statement_that_made_it_one() -> None:
+    state = MemoryStateStore()
+    r = ddl_rule(
+        severity="medium",
+        escalate=(Escalation(compile_expr("das.object == 'public.audit_log'"), "critical"),),
+    )
+    later_harmless = [
+        stmt("DROP TABLE", "public.audit_log", at=2),
+        stmt("CREATE TABLE", "tmp1", at=3),
+        stmt("CREATE INDEX", "tmp1", at=4),
+    ]
+    _, esc = run(state, [stmt("CREATE TABLE", "tmp1", at=1)], later_harmless, r=r)
+    assert esc.das["verb"] == "DROP TABLE" and esc.severity == "critical"
+    _, esc2 = run(
+        MemoryStateStore(),
+        [stmt("CREATE TABLE", "t", at=1)],
+        [stmt("DROP TABLE", "t", at=2), stmt("CREATE TABLE", "t", at=3)],
+    )
+    assert esc2.context["escalation"]["reasons"] == ["new verb: DROP TABLE"]
+    assert esc2.das["verb"] == "DROP TABLE"  # not the harmless statement after it
