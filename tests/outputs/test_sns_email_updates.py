@@ -171,3 +171,22 @@ def test_a_malformed_context_is_an_alert_not_an_update(aws) -> None:
     assert doc["id"] == alert.id and "update_of" not in doc
     assert sent[0]["MessageAttributes"]["kind"]["StringValue"] == "rule"
     assert alert.title in json.loads(sent[0]["Message"])["email"]
+
+
+def test_the_email_shows_the_sql_as_the_engine_redacted_it(aws, tmp_path) -> None:
+    from engine.events import normalize
+    from engine.pipeline.state import MemoryStateStore
+    from engine.rules import build_engine
+    from tests.pipeline.support import CLUSTER, INSTANCE, ddl, write_rules
+
+    engine = build_engine(write_rules(tmp_path / "rules"), MemoryStateStore()).engine
+    sql = "CREATE USER bob WITH PASSWORD 'hunter2'"
+    event = normalize(ddl("mallory", 1, sql=sql), cluster_id=CLUSTER, instance_id=INSTANCE)
+    (alert,) = engine.process([event]).alerts
+    topic, url = topic_with_queue(raw=False)
+    out = output(topic)
+    sent = published(out.client)
+    out.send([alert])
+    email = json.loads(sent[0]["Message"])["email"]
+    assert "CREATE USER bob WITH PASSWORD '***'" in email
+    assert "hunter2" not in sent[0]["Message"] and "hunter2" not in drain(url)[0]["Body"]
