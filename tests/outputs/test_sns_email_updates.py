@@ -14,10 +14,14 @@ from typing import Any
 import boto3
 
 from engine.alerts import Alert
+from engine.events import normalize
 from engine.outputs.base import Status
 from engine.outputs.sns import MAX_BYTES, SCHEMA, TRUNCATED_MARK, SnsOutput
+from engine.pipeline.state import MemoryStateStore
+from engine.rules import build_engine
 from tests.outputs.factory import HOSTILE, make_alert
 from tests.outputs.test_sns import drain, output, topic_with_queue
+from tests.pipeline.support import CLUSTER, INSTANCE, ddl, write_rules
 
 FOLDED = {
     "verbs": ["CREATE TABLE", "DROP TABLE"],
@@ -174,11 +178,6 @@ def test_a_malformed_context_is_an_alert_not_an_update(aws) -> None:
 
 
 def test_the_email_shows_the_sql_as_the_engine_redacted_it(aws, tmp_path) -> None:
-    from engine.events import normalize
-    from engine.pipeline.state import MemoryStateStore
-    from engine.rules import build_engine
-    from tests.pipeline.support import CLUSTER, INSTANCE, ddl, write_rules
-
     engine = build_engine(write_rules(tmp_path / "rules"), MemoryStateStore()).engine
     sql = "CREATE USER bob WITH PASSWORD 'hunter2'"
     event = normalize(ddl("mallory", 1, sql=sql), cluster_id=CLUSTER, instance_id=INSTANCE)
