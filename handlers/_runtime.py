@@ -160,15 +160,15 @@ def _engine(config: Config, state: StateStore) -> tuple[Any, int, list[Any], Any
     cannot be fetched or read at cold start is a missing folder: a configuration error."""
     from engine.rules import LiveRules, RulesUnavailable
 
-    live = LiveRules(
-        config.rules,
-        state,
-        client=lambda: _client("s3"),
-        refresh_s=config.rules_refresh_s,
-        keep_params=config.keep_params,
-        clock=lambda: RULES_CLOCK(),
-    )
     try:
+        live = LiveRules(
+            config.rules,
+            state,
+            client=lambda: _client("s3"),
+            refresh_s=config.rules_refresh_s,
+            keep_params=config.keep_params,
+            clock=lambda: RULES_CLOCK(),
+        )
         wired = live.start()
     except (RulesUnavailable, ValueError) as exc:
         raise ConfigError("DASALERT_RULES", str(exc)) from exc

@@ -54,6 +54,8 @@ def build_engine(
     when a path does not exist or nothing loaded, because an engine that can alert on nothing
     must not look healthy. ``state`` defaults to a fresh in-memory store (CLI, tests).
     """
+    if _names_s3(paths):  # `rules:s3://bucket/pack.tar.gz`: fetched once (CLI, replay)
+        return _from_s3(paths, state, keep_params=keep_params)
     path_list = split_paths(paths)  # `rules:/opt/our-rules` or several paths: layered folders
     if require_rules:
         for p in path_list:
@@ -68,3 +70,29 @@ def build_engine(
         ruleset, state if state is not None else MemoryStateStore(), keep_params=keep_params
     )
     return Wired(engine, loaded)
+
+
+def _names_s3(paths: str | Path | Iterable[str | Path]) -> bool:
+    items = [paths] if isinstance(paths, str | Path) else list(paths)
+    return any(isinstance(p, str) and "s3://" in p for p in items)
+
+
+def _from_s3(
+    paths: str | Path | Iterable[str | Path], state: StateStore | None, *, keep_params: bool
+) -> Wired:
+    """Rule paths that name an S3 bundle (engine.rules.source): fetched, verified and loaded
+    once with the caller's credentials; the Lambda runtime keeps its ``LiveRules`` to refresh."""
+    import boto3
+
+    from engine.rules.source import FetchError, LiveRules
+
+    try:
+        live = LiveRules(
+            paths,
+            state if state is not None else MemoryStateStore(),
+            client=lambda: boto3.client("s3"),
+            keep_params=keep_params,
+        )
+        return live.start()
+    except (FetchError, ValueError) as exc:
+        raise RulesUnavailable(str(exc)) from exc

@@ -147,3 +147,26 @@ def test_a_failing_inline_test_is_refused(site: Path, capsys: pytest.CaptureFixt
     assert main(["publish", "--dry-run", str(site), TARGET]) == 1
     captured = capsys.readouterr()
     assert "1 failed" in captured.out and "refused: failing tests" in captured.err
+
+
+def test_cli_commands_read_the_published_pack_too(
+    aws: str, site: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`dasalert run --rules rules --rules s3://…` and `dasalert replay` build their engine
+    with build_engine: an S3 layer is fetched once, layered as in the function."""
+    from engine.rules import RulesUnavailable, build_engine
+    from tests.pipeline.support import DDL_RULE
+
+    boto3.client("s3").create_bucket(Bucket=BUCKET)
+    base = tmp_path / "base"
+    base.mkdir()
+    (base / "test-ddl.yaml").write_text(DDL_RULE)
+    assert main(["publish", str(site), TARGET]) == 0
+    wired = build_engine([str(base), TARGET])
+    assert sorted(r.id for r in wired.loaded.rules) == ["site-ddl", "test-ddl"]
+    assert [r.id for r in build_engine(f"{base}:{TARGET}").loaded.rules] == [
+        "test-ddl",
+        "site-ddl",
+    ]
+    with pytest.raises(RulesUnavailable, match="NoSuchKey"):
+        build_engine(f"s3://{BUCKET}/missing.tar.gz")
