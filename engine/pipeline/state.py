@@ -102,6 +102,10 @@ class StateStore(ABC):
     def read_namespace(self, namespace: str) -> dict[str, float]:
         """All ``name -> value`` pairs written with ``record_max`` in ``namespace``."""
 
+    def read_namespaces(self, namespaces: Iterable[str]) -> dict[str, dict[str, float]]:
+        """``read_namespace`` for several namespaces (the stores read them concurrently)."""
+        return {ns: self.read_namespace(ns) for ns in dict.fromkeys(namespaces)}
+
     # -- the stateful rule types (sequence, first seen, distinct count) ------------------------
     # Written for one round trip per batch: a batched read, a batched unconditional write, and a
     # conditional write only where a race decides something (a new value, a firing).

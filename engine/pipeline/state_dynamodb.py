@@ -317,6 +317,11 @@ class DynamoDBStateStore(StateStore):
                 return out
             kwargs["ExclusiveStartKey"] = last
 
+    def read_namespaces(self, namespaces: Iterable[str]) -> dict[str, dict[str, float]]:
+        """One ``Query`` per namespace, sent concurrently (independent reads)."""
+        names = list(dict.fromkeys(namespaces))
+        return dict(zip(names, self._parallel(self.read_namespace, names), strict=True))
+
     # -- values (first seen, firings) --------------------------------------------------
     def put_if_absent(self, key: str, value: str, *, expires_at: float) -> tuple[str, bool]:
         pk = _pk("v", key)

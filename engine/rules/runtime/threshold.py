@@ -47,7 +47,18 @@ class ThresholdCounter:
         hits: list[tuple[str, Hit]],
         make_id: Any,
     ) -> tuple[list[Firing], Tally]:
-        """``hits`` are ``(group key, hit)`` pairs; ``make_id(group, window_start) -> id``."""
+        """``hits`` are ``(group key, hit)`` pairs; ``make_id(group, window_start) -> id``.
+
+        Settled per batch, for every group of the rule at once (``_count``): the store sees one
+        update per touched counter, one batched write of the idempotency markers and of the
+        sub-buckets' first times, and one batched read of the counts — whatever the number of
+        events; the running count of each event is then computed here (``threshold_decisions``:
+        what was stored before this batch + this batch's new events up to that one); last, each
+        decided firing claims its fire marker (``_claim``), which is what makes one firing per
+        window hold across shards. Duplicates (a redelivery) are already in the stored counts:
+        they are not counted again, but they still re-check the threshold — so a firing that the
+        dead attempt never made, or made and never delivered, happens now (same id).
+        """
         tally = Tally()
         firings: list[Firing] = []
         groups: dict[str, list[Hit]] = {}
@@ -56,39 +67,31 @@ class ThresholdCounter:
                 tally.untimed += 1
             else:
                 groups.setdefault(group, []).append(hit)
-        for group, group_hits in groups.items():
+        if not groups:
+            return firings, tally
+        shape = threshold_shape(window_s)
+        prefixes = {group: f"{rule_id}:{group_digest(group)}" for group in groups}
+        for group_hits in groups.values():
             group_hits.sort(key=_timed)  # event order, whatever the batch order
-            fired, t = self._group(rule_id, count, window_s, group, group_hits, make_id)
-            firings += fired
+        counted, prior, fired = self._count(rule_id, prefixes, shape, window_s, groups)
+        for group, group_hits in groups.items():
+            decisions = threshold_decisions(
+                counted[group], prior[group], fired[group], threshold=count, shape=shape
+            )
+            got, t = self._claim(
+                prefixes[group],
+                shape,
+                window_s,
+                count,
+                group,
+                group_hits,
+                counted[group],
+                decisions,
+                make_id,
+            )
+            firings += got
             tally.add(t)
         return firings, tally
-
-    def _group(
-        self,
-        rule_id: str,
-        count: int,
-        window_s: int,
-        group: str,
-        hits: list[Hit],
-        make_id: Any,
-    ) -> tuple[list[Firing], Tally]:
-        """One group's hits of one batch, in event order: count, decide, claim.
-
-        Store round trips are per batch, not per event, beyond the one ``add_once`` that
-        idempotency needs: one ``incr`` per touched bucket, one read of the counts and one of
-        the fire markers for the whole span (``_count``); the running count of each event is
-        then computed without the store (``threshold_decisions``: what was stored before this
-        batch + this batch's new events up to that one); last, each decided firing claims its
-        fire marker (``_claim``), which is what makes one firing per window hold across shards.
-        Duplicates (a redelivery) are already in the stored counts: they are not counted again,
-        but they still re-check the threshold — so a firing that the dead attempt never made,
-        or made and never delivered, happens now (a re-sent alert keeps its id).
-        """
-        shape = threshold_shape(window_s)
-        prefix = f"{rule_id}:{group_digest(group)}"
-        counted, prior, fired = self._count(rule_id, prefix, shape, window_s, hits)
-        decisions = threshold_decisions(counted, prior, fired, threshold=count, shape=shape)
-        return self._claim(prefix, shape, window_s, count, group, hits, counted, decisions, make_id)
 
     def _expires(self, shape: BucketShape, window_s: int, bucket: int) -> int:
         return (bucket + 1) * shape.bucket_s + window_s + self.margin_s
@@ -96,16 +99,16 @@ class ThresholdCounter:
     def _count(
         self,
         rule_id: str,
-        prefix: str,
+        prefixes: dict[str, str],
         shape: BucketShape,
         window_s: int,
-        hits: list[Hit],
-    ) -> tuple[list[Counted], dict[int, int], set[int]]:
+        groups: dict[str, list[Hit]],
+    ) -> tuple[dict[str, list[Counted]], dict[str, dict[int, int]], dict[str, set[int]]]:
         """The counting step: record the hits in the store and read back what others counted.
 
-        Returns each hit placed in its sub-bucket (and whether it is new), the count per
-        sub-bucket stored by *other* batches (and earlier attempts of this one) over the whole
-        span the batch's windows cover, and the sub-buckets whose fire marker is set.
+        Returns, per group, each hit placed in its sub-bucket (and whether it is new), the count
+        per sub-bucket stored by *other* batches (and earlier attempts of this one) over the
+        whole span the batch's windows cover, and the sub-buckets whose fire marker is set.
         """
         state = self.state
 
@@ -114,38 +117,66 @@ class ThresholdCounter:
 
         # Count first, then mark, then take back the duplicates: a crash at any point can
         # only leave a count too high (an alert a little early), never too low (a missed one).
-        located = [(shape.bucket_of(_timed(h)), h) for h in hits]
-        every: dict[int, int] = {}
-        for bucket, _ in located:
-            every[bucket] = every.get(bucket, 0) + 1
-        earliest: dict[int, float] = {}
-        for bucket, hit in located:
-            t = _timed(hit)
-            earliest[bucket] = min(t, earliest.get(bucket, t))
-        for bucket, amount in every.items():
-            state.incr(f"tc:{prefix}:{bucket}", amount, expires_at=expires(bucket))
-            # the sub-bucket's earliest event: an alert's first seen is exact across batches
-            state.record_max(
-                f"tm:{prefix}:{bucket}", "first", -earliest[bucket], expires_at=expires(bucket)
-            )
-        counted: list[Counted] = []
-        added: dict[int, int] = {}
-        for bucket, hit in located:
-            fresh = state.add_once(f"seen:{rule_id}:{hit.fp}", expires_at=expires(bucket))
-            counted.append(Counted(bucket, _timed(hit), fresh))
-            if fresh:
-                added[bucket] = added.get(bucket, 0) + 1
-        for bucket, amount in every.items():
-            if amount > added.get(bucket, 0):  # a redelivery: counted once, by its first attempt
-                taken = amount - added.get(bucket, 0)
-                state.incr(f"tc:{prefix}:{bucket}", -taken, expires_at=expires(bucket))
-        buckets = [c.bucket for c in counted]
-        span_all = range(min(buckets) - shape.buckets + 1, max(buckets) + 1)
-        stored = state.get_counts([f"tc:{prefix}:{k}" for k in span_all])
-        # what other batches (and earlier attempts of this one) counted
-        prior = {k: max(0, stored[f"tc:{prefix}:{k}"] - added.get(k, 0)) for k in span_all}
-        marks = state.get_counts([f"tf:{prefix}:{k}" for k in span_all])
-        fired = {k for k in span_all if marks[f"tf:{prefix}:{k}"]}
+        located = {g: [(shape.bucket_of(_timed(h)), h) for h in hs] for g, hs in groups.items()}
+        every: dict[str, tuple[int, float]] = {}  # counter key -> (amount, expires)
+        earliest: dict[tuple[str, int], float] = {}
+        for group, placed in located.items():
+            for bucket, hit in placed:
+                key = f"tc:{prefixes[group]}:{bucket}"
+                amount, _ = every.get(key, (0, 0))
+                every[key] = (amount + 1, expires(bucket))
+                t = _timed(hit)
+                spot = (group, bucket)
+                earliest[spot] = min(t, earliest.get(spot, t))
+        state.add_counts(every)
+        # each sub-bucket's earliest event, so that an alert's first seen is exact across
+        # batches: one member per batch and sub-bucket, named by its value (rewriting it is
+        # harmless, no condition needed); the firing reads the largest of ``-time``
+        state.put_members(
+            (f"tm:{prefixes[g]}:{k}", f"first@{t!r}", -t, expires(k))
+            for (g, k), t in earliest.items()
+        )
+        fps = [hit.fp for placed in located.values() for _, hit in placed]
+        latest_expiry = max(expires(k) for placed in located.values() for k, _ in placed)
+        new = state.add_once_many([f"seen:{rule_id}:{fp}" for fp in fps], expires_at=latest_expiry)
+        counted: dict[str, list[Counted]] = {}
+        added: dict[str, dict[int, int]] = {}
+        taken: dict[str, tuple[int, float]] = {}
+        for group, placed in located.items():
+            mine = counted[group] = []
+            got = added[group] = {}
+            for bucket, hit in placed:
+                marker = f"seen:{rule_id}:{hit.fp}"
+                fresh = marker in new
+                new.discard(marker)  # the same event twice in one batch counts once
+                mine.append(Counted(bucket, _timed(hit), fresh))
+                if fresh:
+                    got[bucket] = got.get(bucket, 0) + 1
+                else:  # a redelivery: counted once, by its first attempt
+                    key = f"tc:{prefixes[group]}:{bucket}"
+                    amount, _ = taken.get(key, (0, 0))
+                    taken[key] = (amount - 1, expires(bucket))
+        if taken:
+            state.add_counts(taken)
+        spans = {}
+        for group, mine in counted.items():
+            buckets = [c.bucket for c in mine]
+            spans[group] = range(min(buckets) - shape.buckets + 1, max(buckets) + 1)
+        stored = state.get_counts(
+            [
+                f"{kind}:{prefixes[g]}:{k}"
+                for g, span in spans.items()
+                for kind in ("tc", "tf")
+                for k in span
+            ]
+        )
+        prior: dict[str, dict[int, int]] = {}
+        fired: dict[str, set[int]] = {}
+        for group, span in spans.items():
+            p, got = prefixes[group], added[group]
+            # what other batches (and earlier attempts of this one) counted
+            prior[group] = {k: max(0, stored[f"tc:{p}:{k}"] - got.get(k, 0)) for k in span}
+            fired[group] = {k for k in span if stored[f"tf:{p}:{k}"]}
         return counted, prior, fired
 
     def _claim(
@@ -216,11 +247,9 @@ class ThresholdCounter:
         start of the oldest sub-bucket". Reading the stored minima (at most one read per
         sub-bucket, and only when a threshold fires) gives every path the same exact time.
         """
-        stored = [
-            -seen
-            for k in shape.span(bucket)
-            if (seen := self.state.read_namespace(f"tm:{prefix}:{k}").get("first")) is not None
-        ]
+        pages = self.state.read_namespaces([f"tm:{prefix}:{k}" for k in shape.span(bucket)])
+        # ``first`` (one per sub-bucket, older releases) and ``first@<time>`` (one per batch)
+        stored = [-max(page.values()) for page in pages.values() if page]
         if not stored:
             return first
         return min(stored) if first is None else max(min(stored), first)
