@@ -101,6 +101,7 @@ class Facts:
     host: str | None = None
     client: str | None = None
     session: str | None = None
+    pid: int | None = None  # the server process (PostgreSQL logs it as ``[pid]``)
     first_seen: str | None = None  # ISO 8601 as the alert carries it
     last_seen: str | None = None
     first_epoch: float | None = None
@@ -252,6 +253,7 @@ def extract(alert: Alert, *, region: str | None = None, finding_links: bool = Fa
         host=_str(ev.get("remoteHost") or das.get("sourceHost")),
         client=_str(ev.get("clientApplication") or das.get("client")),
         session=_str(ev.get("sessionId")),
+        pid=pid if isinstance(pid := ev.get("pid"), int) and not isinstance(pid, bool) else None,
         first_seen=first,
         last_seen=last,
         first_epoch=epoch(first),
@@ -346,13 +348,18 @@ LOG_TYPES = {
 
 
 def logs_query(f: Facts) -> str | None:
-    """A Logs Insights query for the alert's session: lines naming its session id, its backend
-    (PostgreSQL logs the process id as ``[pid]``) or its source host, oldest first. Only values
-    that match strict patterns go in (an IP address, a session id), so nothing from the event
-    can change the query."""
+    """A Logs Insights query for the alert's session, oldest first: lines naming its source host,
+    and per engine what its log writes of the session — PostgreSQL's default line prefix
+    (``%t:%r:%u@%d:[%p]:``) the client address and the backend's process id as ``[pid]`` (and
+    the session id when the prefix has ``%c``), the MySQL audit log the connection id between
+    commas, the others the session id. Only values that match strict patterns go in (an IP
+    address, a session id, a number), so nothing from the event can change the query."""
     terms: list[str] = []
     if f.session and _SESSION.match(f.session):
-        terms.append(f'@message like "{f.session}"')
+        shown = f",{f.session}," if f.engine == "mysql" else f.session
+        terms.append(f'@message like "{shown}"')
+    if f.pid is not None and f.engine == "postgres":
+        terms.append(f'@message like "[{f.pid}]"')
     if f.host:
         with contextlib.suppress(ValueError):  # not an address: not in the query
             terms.append(f'@message like "{ipaddress.ip_address(f.host)}"')

@@ -265,3 +265,18 @@ def test_any_context_renders_without_raising(context: dict, das: dict) -> None:
     F.extract(alert, region="eu-west-1", finding_links=True)
     assert render_text(alert).startswith("[HIGH] ")
     assert render_one(alert, actions=True, region="eu-west-1", finding_links=True)["blocks"]
+
+
+def test_the_query_names_what_each_engines_log_writes() -> None:
+    pg = make_alert(event_updates={"sessionId": "6745a4b2.3f10", "pid": 7980})
+    assert F.logs_query(F.extract(pg)) == (
+        "fields @timestamp, @logStream, @message\n"
+        '| filter @message like "6745a4b2.3f10" or @message like "[7980]"'
+        ' or @message like "10.0.1.23"\n'
+        "| sort @timestamp asc\n"
+        "| limit 500"
+    )
+    mysql = make_alert(event_updates={"sessionId": "1187", "remoteHost": "not an address"})
+    mysql.das.update(engine="mysql")
+    assert '| filter @message like ",1187,"\n' in (F.logs_query(F.extract(mysql)) or "")
+    assert F.logs_query(F.extract(make_alert(event_updates={"remoteHost": "x"}))) is None
