@@ -81,7 +81,10 @@ def records_from_kinesis_event(event: dict[str, Any], *, where: str = "") -> lis
     people capture a stream by hand.
     """
     out: list[RawRecord] = []
-    for i, item in enumerate(event.get("Records") or []):
+    items = event.get("Records")
+    if not _is_list(items):
+        return [_not_a_list(f"{where}Records", items, None)]
+    for i, item in enumerate(items or []):
         pos = f"{where}Records[{i}]"
         if not isinstance(item, dict):
             out.append(_broken(pos, pos, None, "the Kinesis record is not an object"))
@@ -106,7 +109,10 @@ def records_from_firehose_event(event: dict[str, Any], *, where: str = "") -> li
     arn = event.get("sourceKinesisStreamArn")
     arn = arn if isinstance(arn, str) else None
     out: list[RawRecord] = []
-    for i, item in enumerate(event.get("records") or []):
+    items = event.get("records")
+    if not _is_list(items):
+        return [_not_a_list(f"{where}records", items, arn)]
+    for i, item in enumerate(items or []):
         pos = f"{where}records[{i}]"
         if not isinstance(item, dict):
             out.append(_broken(pos, pos, arn, "the Firehose record is not an object"))
@@ -118,6 +124,18 @@ def records_from_firehose_event(event: dict[str, Any], *, where: str = "") -> li
             continue
         out.append(_record(rid, item["data"], arn, pos))
     return out
+
+
+def _is_list(items: Any) -> bool:
+    return items is None or isinstance(items, list)
+
+
+def _not_a_list(name: str, items: Any, arn: str | None) -> UndecodableRecord:
+    """An event whose record list is something else (``{"Records": 5}``): one typed error for
+    the whole list — never a TypeError, nor a bogus record per character or key."""
+    return _broken(
+        name, name, arn, f"'{name.split()[-1]}' must be a list, got {type(items).__name__}"
+    )
 
 
 def _broken(record_id: str, position: str, arn: str | None, message: str) -> UndecodableRecord:

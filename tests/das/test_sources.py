@@ -178,3 +178,25 @@ def test_a_non_string_stream_arn_is_ignored_on_every_record(payloads: list[bytes
     del event["Records"][1]["kinesis"]["data"]
     recs = records_from_kinesis_event(event)
     assert [r.stream_arn for r in recs] == [None, None]
+
+
+@pytest.mark.parametrize("records", [5, "abc", {"a": 1}, 1.5, True])
+def test_records_that_are_not_a_list_are_one_typed_error(records: object) -> None:
+    """``{"Records": 5}``: one record the decoder rejects with BadEnvelope, not a TypeError
+    (nor one bogus record per character of a string or key of an object)."""
+    for read, field in (
+        (records_from_kinesis_event, "Records"),
+        (records_from_firehose_event, "records"),
+    ):
+        (rec,) = read({field: records}, where="event.json ")
+        assert isinstance(rec, UndecodableRecord)
+        assert rec.error_type is BadEnvelope
+        assert rec.record_id == f"event.json {field}"
+        assert "must be a list" in rec.error_message
+
+
+@pytest.mark.parametrize("records", [None, []])
+def test_no_records_is_an_empty_batch(records: object) -> None:
+    assert records_from_kinesis_event({"Records": records}) == []
+    assert records_from_firehose_event({"records": records}) == []
+    assert records_from_kinesis_event({}) == []
