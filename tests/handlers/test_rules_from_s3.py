@@ -264,3 +264,16 @@ def test_cold_start_without_a_readable_pack_is_a_configuration_error(
     boto3.client("s3").put_object(Bucket=BUCKET, Key="site/rules.tar.gz", Body=b"garbage")
     with pytest.raises(ConfigError, match="not a rule bundle"):
         handler(d.event([ddl("mallory", 1)]), FakeContext())
+
+
+def test_cold_start_with_a_partly_broken_pack_runs_what_loads_and_alerts(
+    s3_rules: tuple[Deployment, Clock, Path],
+) -> None:
+    """As for a folder: one broken file must not stop the others detecting."""
+    d, _, _ = s3_rules
+    broken = site_rule("Typo", "site-typo").replace("severity: high", "severity: hihg")
+    put_bundle({"site-ddl.yaml": site_rule("Schema change").encode(), "typo.yaml": broken.encode()})
+    messages = invoke(d, "mallory", 1)
+    assert titles(messages) == ["Schema change by mallory"]
+    (alert,) = rule_load(messages)
+    assert any(f"{LOCATION}#00-site/typo.yaml:4" in p for p in alert["event"]["problems"])
