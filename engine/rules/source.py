@@ -264,7 +264,14 @@ class LiveRules:
     def _swap(self, changed: dict[S3Location, tuple[str, Bundle]]) -> list[Problem]:
         """Build the engine with the new bundles and keep it only if every rule loaded; the
         problems of a refused pack (empty when the new engine runs)."""
-        staged = {loc: self._extract(bundle) for loc, (_, bundle) in changed.items()}
+        staged: dict[S3Location, tuple[Path, list[Path]]] = {}
+        try:
+            for loc, (_, bundle) in changed.items():
+                staged[loc] = self._extract(bundle)
+        except BundleError as exc:  # /tmp full or unwritable: the running pack stays
+            for root, _ in staged.values():
+                shutil.rmtree(root, ignore_errors=True)
+            return [self._kept(self.packs[loc], str(exc)) for loc in changed]
         paths: list[Path] = []
         for src in self.sources:
             if isinstance(src, S3Location):
@@ -310,11 +317,13 @@ class LiveRules:
         return out
 
     def _extract(self, bundle: Bundle) -> tuple[Path, list[Path]]:
-        root = Path(tempfile.mkdtemp(prefix="dasalert-rules-", dir=self.workdir))
+        root: Path | None = None
         try:
+            root = Path(tempfile.mkdtemp(prefix="dasalert-rules-", dir=self.workdir))
             return root, bundle.extract(root)
         except OSError as exc:
-            shutil.rmtree(root, ignore_errors=True)
+            if root is not None:
+                shutil.rmtree(root, ignore_errors=True)
             raise BundleError(f"cannot extract the bundle: {exc}") from exc
 
     def _kept(self, pack: _Pack, why: str) -> Problem:
