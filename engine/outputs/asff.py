@@ -293,16 +293,19 @@ def build_finding(
     now: dt.datetime,
     partition: str = "aws",
     floor_severity: str | None = None,
+    update: bool = False,
 ) -> dict[str, Any]:
     """The ASFF finding for one alert (validate it with :func:`problems`).
 
-    Severity and Types go both top level (what a new finding is created from) and in
-    ``FindingProviderFields``, which is how AWS asks a provider to change them on a finding
-    that exists: Security Hub applies a re-import's ``FindingProviderFields`` and leaves the
-    top-level values alone once a customer changed them with ``BatchUpdateFindings``. An
-    escalation (``context["escalation"]``) re-imports the same ``Id`` with the raised severity
-    (never below an earlier import's: ``floor_severity``), ``UpdatedAt`` now, and the reasons
-    leading the description and in ``ProductFields``.
+    Severity and Types always go in ``FindingProviderFields``; top level only when the finding
+    may be new. AWS asks providers not to update the top-level ``Severity``/``Types`` with
+    ``BatchImportFindings`` but to send ``FindingProviderFields``, which Security Hub applies
+    (and mirrors to the top level unless an analyst changed it with ``BatchUpdateFindings``).
+    So an ``update`` (the caller knows the finding exists) and every escalation
+    (``context["escalation"]``: the alert was sent before) carry them there only. An escalation
+    re-imports the same ``Id`` with the raised severity (never below an earlier import's:
+    ``floor_severity``), ``UpdatedAt`` now, and the reasons leading the description and in
+    ``ProductFields``.
     """
     first = timestamp(alert.first_seen or alert.das.get("time"), now)
     last = timestamp(alert.last_seen or alert.first_seen or alert.das.get("time"), now)
@@ -331,6 +334,8 @@ def build_finding(
         "ProductFields": _product_fields(alert),
         "RecordState": "ACTIVE",
     }
+    if update or escalation(alert) is not None:
+        del finding["Severity"], finding["Types"]
     if alert.runbook and alert.runbook.startswith(("https://", "http://")):
         finding["SourceUrl"] = alert.runbook
         finding["Remediation"] = {
@@ -368,7 +373,11 @@ def problems(finding: dict[str, Any]) -> list[str]:
         out.append(f"GeneratorId is longer than {ID_MAX} characters")
     if (v := need("AwsAccountId")) is not None and not _ACCOUNT.match(str(v)):
         out.append(f"AwsAccountId {v!r} is not a 12-digit account id")
-    if (types := need("Types")) is not None:
+    fpf = finding.get("FindingProviderFields")
+    fpf = fpf if isinstance(fpf, dict) else {}
+    # Severity and Types: top level on a new finding, FindingProviderFields on an update
+    provided = finding.get("Types") is None and fpf.get("Types")
+    if not provided and (types := need("Types")) is not None:
         if len(types) > TYPES_MAX:
             out.append(f"Types has more than {TYPES_MAX} entries")
         for t in types:
@@ -379,15 +388,15 @@ def problems(finding: dict[str, Any]) -> list[str]:
         v = need(name) if name in ("CreatedAt", "UpdatedAt") else finding.get(name)
         if v is not None and not _TIME.match(str(v)):
             out.append(f"{name} {v!r} is not an RFC 3339 UTC time")
-    sev = need("Severity")
+    provided = finding.get("Severity") is None and fpf.get("Severity")
+    sev = None if provided else need("Severity")
     if sev is not None and (not isinstance(sev, dict) or sev.get("Label") not in LABELS.values()):
         out.append("Severity.Label is missing or not a Security Hub label")
-    fpf = finding.get("FindingProviderFields")
-    if fpf is not None:
-        sev = fpf.get("Severity") if isinstance(fpf, dict) else None
+    if fpf:
+        sev = fpf.get("Severity")
         if not isinstance(sev, dict) or sev.get("Label") not in LABELS.values():
             out.append("FindingProviderFields.Severity.Label is not a Security Hub label")
-        for t in fpf.get("Types", []) if isinstance(fpf, dict) else []:
+        for t in fpf.get("Types", []):
             parts = str(t).split("/")
             if parts[0] not in NAMESPACES or len(parts) > 3 or not all(parts):
                 out.append(f"FindingProviderFields.Types entry {t!r} is not namespace/category")

@@ -7,10 +7,11 @@ Findings are built and validated in :mod:`engine.outputs.asff` and imported with
 validation is a permanent failure naming the field; ``FailedFindings`` are reported per finding.
 
 An alert whose database the pipeline resolved names it by ARN (``AwsRdsDbCluster`` /
-``AwsRdsDbInstance``). An escalation (``context["escalation"]``) re-imports the same finding Id
-with ``FindingProviderFields`` (severity and types, as AWS asks of providers once a finding
-exists), ``UpdatedAt`` moved to now and the reasons in the description and ``ProductFields``;
-the severity never goes below what was imported before.
+``AwsRdsDbInstance``). An escalation (``context["escalation"]``), and a repeat of a finding this
+container imported, re-import the same finding Id with severity and types in
+``FindingProviderFields`` only (as AWS asks of providers once a finding exists), ``UpdatedAt``
+moved to now and an escalation's reasons in the description and ``ProductFields``; the severity
+never goes below what was imported before.
 """
 
 from __future__ import annotations
@@ -118,6 +119,7 @@ class SecurityHubOutput(Output):
             now=now,
             partition=partition or "aws",
             floor_severity=self._imported.get(alert.id),
+            update=alert.id in self._imported,  # this container imported it: it exists
         )
 
     def _import(
@@ -172,7 +174,9 @@ class SecurityHubOutput(Output):
             r = results[alert.id]
             report.add(alert.id, r.status, r.reason)
             if r.status is Status.DELIVERED and alert.id in findings:
-                self._remember(alert.id, findings[alert.id]["Severity"]["Original"])
+                self._remember(
+                    alert.id, findings[alert.id]["FindingProviderFields"]["Severity"]["Original"]
+                )
         return report
 
     def _remember(self, finding_id: str, severity: str) -> None:

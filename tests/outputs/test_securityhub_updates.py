@@ -141,6 +141,9 @@ def test_an_escalation_updates_the_same_finding_through_provider_fields(aws) -> 
         "Original": "critical",
     }
     assert after["FindingProviderFields"]["Types"] == ["TTPs/Persistence"]
+    # not sent top level (AWS mirrors FindingProviderFields there unless an analyst changed
+    # it; moto keeps what the first import said)
+    assert after["Severity"] == before["Severity"] == {"Label": "HIGH", "Original": "high"}
     assert after["UpdatedAt"] == "2026-01-02T04:07:00.000Z" > before["UpdatedAt"]
     assert after["Description"].startswith(
         "Escalated (update 1): new verb: DROP TABLE; severity high → critical. "
@@ -199,3 +202,29 @@ def test_folded_values_reach_product_fields() -> None:
     assert fields["dasalert/FoldedVerbs"] == "CREATE TABLE, DROP TABLE +4 more"
     assert fields["dasalert/FoldedUsers"] == "app"
     assert "dasalert/FoldedHosts" not in fields
+
+
+def test_top_level_severity_and_types_only_when_the_finding_may_be_new() -> None:
+    alert = make_alert(severity="high")
+    new = asff.build_finding(alert, account_id=ACCOUNT, region="us-east-1", now=T0)
+    assert new["Severity"] == new["FindingProviderFields"]["Severity"]
+    assert new["Types"] == new["FindingProviderFields"]["Types"] == ["TTPs/Persistence"]
+    for update in (
+        asff.build_finding(alert, account_id=ACCOUNT, region="us-east-1", now=T0, update=True),
+        asff.build_finding(
+            escalated(alert, 1, "critical", "high", "new verb: DROP TABLE"),
+            account_id=ACCOUNT,
+            region="us-east-1",
+            now=T0,
+        ),
+    ):
+        assert "Severity" not in update and "Types" not in update
+        assert asff.problems(update) == []
+    broken = dict(new)
+    del broken["Severity"], broken["FindingProviderFields"]
+    assert "Severity is missing" in asff.problems(broken)  # neither here nor there
+    broken["FindingProviderFields"] = {"Severity": {"Label": "SEVERE"}, "Types": ["Bad"]}
+    assert asff.problems(broken) == [
+        "FindingProviderFields.Severity.Label is not a Security Hub label",
+        "FindingProviderFields.Types entry 'Bad' is not namespace/category",
+    ]
