@@ -4,10 +4,20 @@
 this inflater does neither: it reads all members like ``gzip.decompress`` (zero padding between
 or after members allowed, anything else refused) and stops as soon as the output passes the cap,
 so a few hundred bytes that inflate to gigabytes cost nothing.
+
+The inflated size alone does not bound the work: 32 MiB of ``{},`` is eleven million dicts —
+about 800 MiB and seconds of ``json.loads`` — before any events-per-record cap can look at them.
+So ``parse_payload`` first counts the JSON containers (objects and arrays, outside strings) and
+refuses a payload with more than ``MAX_JSON_CONTAINERS`` as ``TooLarge`` (a permanent, counted
+decode error). Real DAS events are one object each (a few with a list or two inside), so the cap
+sits well above what a record under the pipeline's events-per-record cap can hold. Counting is
+one pass of ``bytes.count`` (milliseconds for 32 MiB); only a payload over the cap by that
+rough count has its strings stripped for the exact count.
 """
 
 from __future__ import annotations
 
+import re
 import zlib
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +27,9 @@ from engine.das.errors import BadJson, NotGzip, TooLarge
 
 PAYLOAD_TYPE = "DatabaseActivityMonitoringRecord"
 DEFAULT_MAX_INFLATED = 32 * 1024 * 1024
+# objects + arrays of one payload: 5 per event at the pipeline's 100,000 events per record
+MAX_JSON_CONTAINERS = 500_000
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
 _GZIP_WBITS = 31  # gzip wrapper only; zlib checks the CRC32 and length trailer
 
 
@@ -57,6 +70,16 @@ class Payload:
     heartbeats: int
 
 
+def count_containers(text: bytes) -> int:
+    """JSON objects and arrays in ``text``: a rough count (every brace) when it is small enough,
+    else the exact one (braces inside strings not counted)."""
+    rough = text.count(b"{") + text.count(b"[")
+    if rough <= MAX_JSON_CONTAINERS:
+        return rough
+    bare = _JSON_STRING.sub(b"", text)
+    return bare.count(b"{") + bare.count(b"[")
+
+
 def _opt_str(doc: dict[str, Any], name: str) -> str | None:
     value = doc.get(name)
     if value is None or isinstance(value, str):
@@ -71,6 +94,11 @@ def parse_payload(text: bytes) -> Payload:
     ``type`` is an activity event (Oracle sends some), and so is an unknown ``type``: dropping
     what we do not recognise would hide activity.
     """
+    containers = count_containers(text)
+    if containers > MAX_JSON_CONTAINERS:
+        raise TooLarge(
+            f"the payload holds {containers} JSON containers, more than {MAX_JSON_CONTAINERS}"
+        )
     doc = load_typed_object(text, what="payload", expected_type=PAYLOAD_TYPE, error=BadJson)
     items = doc.get("databaseActivityEventList")
     if not isinstance(items, list):

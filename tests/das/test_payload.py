@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import zlib
 
 import pytest
 
 from engine.das.errors import NotGzip, TooLarge
-from engine.das.payload import inflate
+from engine.das.payload import MAX_JSON_CONTAINERS, inflate, parse_payload
 
 
 def test_inflate_single_and_multi_member_like_gzip_decompress() -> None:
@@ -51,3 +52,28 @@ def test_inflate_bomb_stops_early() -> None:
 def test_inflate_rejects_non_gzip(data: bytes) -> None:
     with pytest.raises(NotGzip):
         inflate(data, 1 << 20)
+
+
+_HEAD = b'{"type":"DatabaseActivityMonitoringRecord","databaseActivityEventList":['
+
+
+def _payload(items: bytes, n: int) -> bytes:
+    return _HEAD + b",".join([items] * n) + b"]}"
+
+
+@pytest.mark.parametrize("item", [b"{}", b"[]", b'{"a":[{}]}'])
+def test_a_payload_of_tiny_containers_is_too_large_before_it_is_parsed(item: bytes) -> None:
+    """32 MiB of ``{},`` is 11 million dicts (about 800 MiB and seconds to build) before the
+    events-per-record cap could see them: the decoder counts the containers first."""
+    with pytest.raises(TooLarge, match="containers"):
+        parse_payload(_payload(item, MAX_JSON_CONTAINERS))
+
+
+def test_the_container_cap_is_exact_and_braces_in_strings_do_not_count() -> None:
+    at_cap = _payload(b"{}", MAX_JSON_CONTAINERS - 2)  # + the document and its list
+    assert len(parse_payload(at_cap).events) == MAX_JSON_CONTAINERS - 2
+    with pytest.raises(TooLarge):
+        parse_payload(_payload(b"{}", MAX_JSON_CONTAINERS - 1))
+    sql = json.dumps({"commandText": "{[" * (MAX_JSON_CONTAINERS) + '\\"{'}).encode()
+    (event,) = parse_payload(_payload(sql, 1)).events
+    assert event["commandText"].startswith("{[{[")
