@@ -46,7 +46,7 @@ from engine.alerts import Alert
 from engine.das.records import RawRecord
 from engine.das.sources import records_from_kinesis_event, resource_id_from_arn
 from engine.outputs.base import Deadline, Status
-from engine.pipeline.batch import PERMANENT, TRANSIENT, BatchResult, Pipeline
+from engine.pipeline.batch import HEARTBEAT_NS, PERMANENT, TRANSIENT, BatchResult, Pipeline
 from engine.pipeline.dlq import (
     RECORD_KINDS,
     UNDELIVERABLE_ALERT,
@@ -434,6 +434,25 @@ class HeldDeadLetters(DeadLetters):
         self.inner.send(doc)
 
 
+class ReplayState:
+    """The pipeline's state store during a replay, except that heartbeats are not recorded: a
+    replayed record says nothing about whether its database is alive *now*, and must not quiet
+    the watchdog of a stream that went silent. Everything else goes to the real store."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def record_max(
+        self, namespace: str, name: str, value: float, *, expires_at: float | None = None
+    ) -> None:
+        if namespace == HEARTBEAT_NS:
+            return
+        self.inner.record_max(namespace, name, value, expires_at=expires_at)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
 class Replayer:
     """Replays units through ``pipeline`` (built as the Lambda builds it); ``dry_run`` evaluates
     and reports without sending (the pipeline must then have no router)."""
@@ -457,6 +476,7 @@ class Replayer:
         self.clock = clock
         self.dead_letters = HeldDeadLetters(pipeline.dead_letters)
         pipeline.dead_letters = self.dead_letters
+        pipeline.state = ReplayState(pipeline.state)  # type: ignore[assignment]
 
     def replay(self, unit: Unit) -> Summary:
         """Replay one unit; acknowledge it (delete the message) only when nothing failed."""

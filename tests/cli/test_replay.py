@@ -25,12 +25,14 @@ from engine.das.encoder import Encoder, kinesis_event
 from engine.das.keys import KmsKeyProvider
 from engine.das.records import RawRecord
 from engine.outputs.base import Deadline
+from engine.pipeline.batch import HEARTBEAT_NS
 from engine.pipeline.dlq import record_message
 from engine.pipeline.replay import Replayer, units_from_text
+from engine.pipeline.state_dynamodb import DynamoDBStateStore
 from handlers import _runtime
 from handlers.kinesis import handler
 from tests.handlers import conftest as handler_fixtures
-from tests.handlers.conftest import Deployment
+from tests.handlers.conftest import TABLE, Deployment
 from tests.pipeline.support import ARN, CLUSTER, FakeContext, ddl, encode, select
 from tests.support.slack_server import SlackResponse
 
@@ -131,7 +133,7 @@ def test_a_batch_that_reached_no_output_is_delivered_whole_and_a_dry_run_sends_n
     closed_port: int,
 ) -> None:
     d = deployment
-    event = d.event([ddl("mallory", 1)], [ddl("eve", 2, n=2)])
+    event = d.event([ddl("mallory", 1)], [ddl("eve", 2, n=2)], heartbeats=1)
     d.monkeypatch.setenv("AWS_ENDPOINT_URL_KMS", f"http://127.0.0.1:{closed_port}")
     _runtime.reset()
     assert len(_failures(handler(event, FakeContext()))) == 2  # KMS down: nothing decoded
@@ -154,6 +156,9 @@ def test_a_batch_that_reached_no_output_is_delivered_whole_and_a_dry_run_sends_n
     assert len(d.findings()) == 2 and len(d.slack.requests) == 1
     code, out, _ = replay(capsys, url)
     assert code == 0 and d.sns_messages() == [] and len(d.slack.requests) == 1
+    # old heartbeats say nothing about the database now: the watchdog's record is untouched
+    state = DynamoDBStateStore(TABLE, boto3.client("dynamodb"))
+    assert state.read_namespace(HEARTBEAT_NS) == {}
 
 
 def test_an_output_still_down_keeps_the_batch_for_a_later_replay(
