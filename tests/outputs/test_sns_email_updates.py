@@ -12,11 +12,20 @@ import json
 from typing import Any
 
 import boto3
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.alerts import Alert
 from engine.events import normalize
 from engine.outputs.base import Status
-from engine.outputs.sns import MAX_BYTES, SCHEMA, TRUNCATED_MARK, SnsOutput
+from engine.outputs.sns import (
+    MAX_BYTES,
+    SCHEMA,
+    TRUNCATED_MARK,
+    SnsOutput,
+    email_text,
+    encode_envelope,
+)
 from engine.pipeline.state import MemoryStateStore
 from engine.rules import build_engine
 from tests.outputs.factory import HOSTILE, make_alert
@@ -189,3 +198,19 @@ def test_the_email_shows_the_sql_as_the_engine_redacted_it(aws, tmp_path) -> Non
     email = json.loads(sent[0]["Message"])["email"]
     assert "CREATE USER bob WITH PASSWORD '***'" in email
     assert "hunter2" not in sent[0]["Message"] and "hunter2" not in drain(url)[0]["Body"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    sql=st.text(max_size=300).map(lambda t: t * 400),  # up to 120,000 characters, any kind
+    title=st.text(max_size=200),
+    budget=st.integers(min_value=8_192, max_value=MAX_BYTES),
+)
+def test_any_alert_fits_its_envelope_budget(sql: str, title: str, budget: int) -> None:
+    alert = update_of(make_alert(title=title, event_updates={"commandText": sql}))
+    email = email_text(alert)
+    envelope = encode_envelope(alert, budget, email)
+    assert len(envelope.encode()) <= budget
+    structure = json.loads(envelope)
+    assert json.loads(structure["default"])["update_of"] == alert.id
+    assert structure["email"]

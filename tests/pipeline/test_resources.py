@@ -8,12 +8,15 @@ a loopback server answering as RDS does; requests are counted by observing botoc
 from __future__ import annotations
 
 import http.server
+import json
 import threading
 from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.das.decoder import Decoder
 from engine.das.encoder import Encoder
@@ -25,7 +28,9 @@ from engine.pipeline.env import ConfigError
 from engine.pipeline.resources import (
     DENIED_TTL_S,
     ERROR_TTL_S,
+    IDENTIFIER,
     NOT_FOUND_TTL_S,
+    RESOURCE_ID,
     ResourceResolver,
     parse_names,
 )
@@ -324,3 +329,26 @@ def test_the_pipeline_names_the_database_before_delivery(aws, tmp_path) -> None:
     assert sent.context["resource"]["instance"]["name"] is None  # moto has no such instance
     assert calls == ["DescribeDBInstances"]  # the cluster came from the override map
     assert result.resources_unresolved == 0 and summarize(result)["resources_unresolved"] == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.one_of(
+        st.text(max_size=60),
+        st.dictionaries(st.text(max_size=20), st.one_of(st.text(max_size=20), st.integers())).map(
+            json.dumps
+        ),
+        st.dictionaries(
+            st.from_regex(r"(cluster|db)-[A-Z0-9]{4,12}", fullmatch=True),
+            st.from_regex(r"[a-z][a-z0-9-]{0,20}", fullmatch=True),
+        ).map(json.dumps),
+    )
+)
+def test_any_override_text_is_a_map_of_valid_names_or_a_config_error(raw: str) -> None:
+    try:
+        names = parse_names(raw)
+    except ConfigError as exc:
+        assert exc.variable == "DASALERT_RESOURCE_NAMES"
+        return
+    for rid, name in names.items():
+        assert RESOURCE_ID.match(rid) and IDENTIFIER.match(name) and "--" not in name
