@@ -11,6 +11,7 @@ that overrides a method is never silently bypassed.
 from __future__ import annotations
 
 import operator
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -18,8 +19,15 @@ from jmespath.exceptions import JMESPathTypeError
 from jmespath.functions import Functions
 from jmespath.visitor import TreeInterpreter, _equals, _is_actual_number
 
-from engine.rules.jpast import field_path, is_falsy, literal_list, literal_str, walk
-from engine.rules.runtime.functions import DasFunctions
+from engine.rules.jpast import field_path, literal_list, literal_str, walk
+from engine.rules.runtime.functions import (
+    AWS_INTERNAL_USERS,
+    REGEX_TIMED_FROM_CHARS,
+    DasFunctions,
+    ascii_fold,
+    compile_regex,
+    timed_search,
+)
 from engine.rules.runtime.interpreter import SafeInterpreter
 
 Fn = Callable[[Any], Any]
@@ -107,25 +115,51 @@ def compile_node(node: dict[str, Any], interp: SafeInterpreter) -> Fn:
     if kind == "current":
         return lambda v: v
     if kind in ("and_expression", "or_expression"):
-        left, right = compile_node(kids[0], interp), compile_node(kids[1], interp)
+        # `a && b && c` is one loop, not nested calls: the first falsy operand or the last
+        # one (`a || b || c`: the first truthy or the last), whichever way it is nested
+        operands = [compile_node(k, interp) for k in _operands(node, kind)]
+        head, last = tuple(operands[:-1]), operands[-1]
         if kind == "and_expression":
 
             def and_(v: Any) -> Any:
-                matched = left(v)
-                return matched if is_falsy(matched) else right(v)
+                for operand in head:
+                    matched = operand(v)
+                    if matched is True:
+                        continue
+                    if (
+                        matched is None
+                        or matched is False
+                        or matched == ""
+                        or matched == []
+                        or matched == {}
+                    ):
+                        return matched
+                return last(v)
 
             return and_
 
         def or_(v: Any) -> Any:
-            matched = left(v)
-            return right(v) if is_falsy(matched) else matched
+            for operand in head:
+                matched = operand(v)
+                if matched is None or matched is False:
+                    continue
+                if not (matched == "" or matched == [] or matched == {}):
+                    return matched
+            return last(v)
 
         return or_
     if kind == "not_expression":
+        fused = _special(interp, kids[0], negate=True)
+        if fused is not None:
+            return fused
         inner = compile_node(kids[0], interp)
 
         def not_(v: Any) -> Any:
             result = inner(v)
+            if result is True:
+                return False
+            if result is False or result is None:
+                return True
             if _is_actual_number(result) and result == 0:
                 return False  # !0 is false: 0 is not special in JMESPath
             return not result
@@ -157,7 +191,7 @@ def compile_node(node: dict[str, Any], interp: SafeInterpreter) -> Fn:
                 pass
             else:
                 return lambda v: constant
-        special = _special(interp, fname, kids, args)
+        special = _special(interp, node)
         if special is not None:
             return special
         direct = _direct(interp, fname, len(args))
@@ -179,60 +213,180 @@ def compile_node(node: dict[str, Any], interp: SafeInterpreter) -> Fn:
     return lambda v: visit(node, v)
 
 
-def _special(
-    interp: SafeInterpreter, fname: str, kids: list[dict[str, Any]], args: list[Fn]
-) -> Fn | None:
-    """The two calls the shipped pack makes on nearly every event, each with a literal set.
+def _operands(node: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    """The operands of a chain of one operator, left to right: ``(a && b) && c`` → a, b, c."""
+    out: list[dict[str, Any]] = []
+    for kid in node.get("children") or []:
+        if kid.get("type") == kind:
+            out.extend(_operands(kid, kind))
+        else:
+            out.append(kid)
+    return out
+
+
+def _special(interp: SafeInterpreter, node: dict[str, Any], negate: bool = False) -> Fn | None:
+    """One closure for the calls the shipped pack makes on nearly every event.
 
     * ``contains(['READ', 'WRITE'], das.action)``: a set lookup instead of jmespath's typed
       call (argument type checks per event) and a fresh list per event;
     * ``cidr_match(das.sourceHost, 'internal_nets')``: ``DasFunctions.cidr_matcher``, the
-      networks resolved once and dotted quads tested with integers.
+      networks resolved once and dotted quads tested with integers;
+    * ``in_list``/``in_list_ci`` on a named list, ``aws_internal_user(@)``, ``matches`` and
+      ``imatches`` on a literal pattern: the function's body with its constants (the set, the
+      compiled regex) resolved once, and ``!`` folded in (``negate``) — each returns a
+      boolean, so ``!`` is Python's ``not``.
 
-    Only while the functions are ``DasFunctions``' own (a subclass that overrides them keeps
-    the generic call). A ``[…]`` of literals is null on a null input, as jmespath has it.
+    Each copies ``DasFunctions``' method of that name (tests hold them together), and only
+    while the method is that one: a subclass that overrides it keeps the generic call. A
+    ``[…]`` of literals is null on a null input, as jmespath has it. None: no special form.
     """
     functions = getattr(interp, "_functions", None)
-    if not isinstance(functions, DasFunctions) or len(kids) != 2:
+    kids = node.get("children") or []
+    if (
+        node.get("type") != "function_expression"
+        or "function_expression" not in _copied_kinds(type(interp))
+        or not isinstance(functions, DasFunctions)
+        or not kids
+        or all(k.get("type") == "literal" for k in kids)  # folded into a constant instead
+    ):
         return None
-    table = type(functions).FUNCTION_TABLE
-    on_null = kids[0 if fname == "contains" else 1].get("type") == "multi_select_list"
-    if fname == "contains" and table["contains"]["function"] is Functions._func_contains:
-        values = literal_list(kids[0])
-        if values is None:
+    fname = node["value"]
+    entry = type(functions).FUNCTION_TABLE.get(fname)
+    if entry is None or entry["function"] is not _COPIED_FUNCTIONS.get(fname):
+        return None
+    fn: Fn | None = None
+    if fname == "aws_internal_user" and len(kids) == 1:
+        fn = _aws_internal_user(compile_node(kids[0], interp), negate)
+    elif len(kids) != 2:
+        return None
+    elif fname == "contains":
+        fn = _contains(kids, compile_node(kids[1], interp))
+    elif fname == "cidr_match":
+        fn = _cidr_match(functions, kids, compile_node(kids[0], interp))
+    elif fname in ("in_list", "in_list_ci"):
+        name = literal_str(kids[1])
+        if name is None:
+            return None
+        arg = compile_node(kids[0], interp)
+        if fname == "in_list":
+            fn = _in_list(arg, functions.lists.get(name, frozenset()), negate)
+        else:
+            fn = _in_list_ci(arg, functions._lists_ci.get(name, frozenset()), negate)
+    elif fname in ("matches", "imatches"):
+        pattern = literal_str(kids[1])
+        if pattern is None:
             return None
         try:
-            members = frozenset(values)
-        except TypeError:  # a list or object among the values: the generic call
-            return None
-        search = args[1]
+            regex = compile_regex(pattern, fname == "imatches")
+        except re.error:
+            return None  # the function answers false per event: keep its generic call
+        fn = _matches(compile_node(kids[0], interp), regex, negate)
+    if fn is None or not negate or fname in _NEGATED_INSIDE:
+        return fn
+    positive = fn
+    return lambda v: not positive(v)  # contains/cidr_match give a boolean or null
 
-        def contains(v: Any) -> Any:
-            if on_null and v is None:
-                return None  # contains(null, …): a type error, null in our functions
-            found = search(v)
-            try:
-                return found in members
-            except TypeError:  # an unhashable value: equal to no scalar, search the list
-                return found in values
 
-        return contains
-    if fname == "cidr_match" and table["cidr_match"]["function"] is DasFunctions._func_cidr_match:
-        text = literal_str(kids[1])
-        spec: Any = text if text is not None else literal_list(kids[1])
-        if spec is None:
-            return None
-        match = functions.cidr_matcher(spec)
-        address = args[0]
-        slow = functions._func_cidr_match
+_NEGATED_INSIDE = frozenset({"aws_internal_user", "in_list", "in_list_ci", "matches", "imatches"})
+_COPIED_FUNCTIONS: dict[str, Any] = {
+    "contains": Functions._func_contains,
+    "cidr_match": DasFunctions._func_cidr_match,
+    "in_list": DasFunctions._func_in_list,
+    "in_list_ci": DasFunctions._func_in_list_ci,
+    "aws_internal_user": DasFunctions._func_aws_internal_user,
+    "matches": DasFunctions._func_matches,
+    "imatches": DasFunctions._func_imatches,
+}
 
-        def cidr(v: Any) -> Any:
-            if on_null and v is None:
-                return slow(address(v), None)
-            return match(address(v))
 
-        return cidr
-    return None
+def _contains(kids: list[dict[str, Any]], search: Fn) -> Fn | None:
+    values = literal_list(kids[0])
+    if values is None:
+        return None
+    try:
+        members = frozenset(values)
+    except TypeError:  # a list or object among the values: the generic call
+        return None
+    on_null = kids[0].get("type") == "multi_select_list"
+
+    def contains(v: Any) -> Any:
+        if on_null and v is None:
+            return None  # contains(null, …): a type error, null in our functions
+        found = search(v)
+        try:
+            return found in members
+        except TypeError:  # an unhashable value: equal to no scalar, search the list
+            return found in values
+
+    return contains
+
+
+def _cidr_match(functions: DasFunctions, kids: list[dict[str, Any]], address: Fn) -> Fn | None:
+    text = literal_str(kids[1])
+    spec: Any = text if text is not None else literal_list(kids[1])
+    if spec is None:
+        return None
+    match = functions.cidr_matcher(spec)
+    slow = functions._func_cidr_match
+    on_null = kids[1].get("type") == "multi_select_list"
+
+    def cidr(v: Any) -> Any:
+        if on_null and v is None:
+            return slow(address(v), None)
+        return match(address(v))
+
+    return cidr
+
+
+def _in_list(arg: Fn, members: frozenset[Any], negate: bool) -> Fn:
+    def in_list(v: Any) -> bool:
+        value = arg(v)
+        if type(value) is str or (
+            isinstance(value, str | int | float) and not isinstance(value, bool)
+        ):
+            return (value in members) is not negate
+        return negate
+
+    return in_list
+
+
+def _in_list_ci(arg: Fn, members: frozenset[str], negate: bool) -> Fn:
+    def in_list_ci(v: Any) -> bool:
+        value = arg(v)
+        if isinstance(value, str):
+            return (ascii_fold(value) in members) is not negate
+        return negate
+
+    return in_list_ci
+
+
+def _aws_internal_user(arg: Fn, negate: bool) -> Fn:
+    def aws_internal_user(v: Any) -> bool:
+        event = arg(v)
+        if not isinstance(event, dict):
+            return negate
+        user = event.get("dbUserName")
+        das = event.get("das")
+        engine = das.get("engine") if isinstance(das, dict) else None
+        if not isinstance(user, str) or not isinstance(engine, str):
+            return negate
+        return (user in AWS_INTERNAL_USERS.get(engine, ())) is not negate
+
+    return aws_internal_user
+
+
+def _matches(arg: Fn, regex: re.Pattern[str], negate: bool) -> Fn:
+    search = regex.search
+
+    def matches(v: Any) -> bool:
+        value = arg(v)
+        if not isinstance(value, str):
+            return negate
+        if len(value) < REGEX_TIMED_FROM_CHARS:  # short: no timer (``_timed``'s own shortcut)
+            return (search(value) is not None) is not negate
+        return timed_search(regex, value) is not negate
+
+    return matches
 
 
 def _direct(interp: SafeInterpreter, fname: str, arity: int) -> Callable[..., Any] | None:

@@ -291,9 +291,41 @@ CALLS = [
     'cidr_match(x, `["one", "10.0.0.0/8"]`)',
     "cidr_match(@, ['0.0.0.0/0'])",
     "contains(['a'], @)",
+    "!contains(['READ'], x)",
+    "!cidr_match(x, 'internal_nets')",
+    "!cidr_match(x, ['0.0.0.0/0'])",
+    "in_list(x, 'junk')",
+    "!in_list(x, 'junk')",
+    "!in_list(x, 'nope')",
+    "in_list_ci(x, 'letters')",
+    "!in_list_ci(x, 'letters')",
+    "aws_internal_user(@)",
+    "!aws_internal_user(@)",
+    "!aws_internal_user(x)",
+    "matches(x, 'READ')",
+    "!matches(x, 'READ')",
+    "imatches(x, '^re.d')",
+    "!imatches(x, '^re.d')",
+    "imatches(x, '(')",  # a bad pattern: the function's own answer (false), not an error
+    "!imatches(x, '(')",
+    "x && y && !z",
+    "(x && y) && (z && x)",
+    "x || y || z",
+    "(x || !y) || (z || `0`)",
+    "!x",
+    "!!x",
 ]
-CALL_VALUES = [None, True, False, 0, 1, 1.0, 1.5, 2, "READ", "read", "", [1], {"k": 1},
-               float("nan"), "10.1.2.3", "8.8.8.8", "203.0.113.9", "fd00::1"]  # fmt: skip
+CALL_VALUES = [None, True, False, 0, 1, 1.0, 1.5, 2, 5, 5.0, "5", "READ", "read", "", "Ab", "aB",
+               "K", "k", [1], [], {"k": 1}, {}, float("nan"), "10.1.2.3", "8.8.8.8",
+               "203.0.113.9", "fd00::1", "READ" + "x" * 5000, "x" * 5000]  # fmt: skip
+INTERNAL = [
+    {"dbUserName": "rdsadmin", "das": {"engine": "postgres"}},
+    {"dbUserName": "RDSADMIN", "das": {"engine": "postgres"}},
+    {"dbUserName": "RDSADMIN", "das": {"engine": "oracle"}},
+    {"dbUserName": "rdsa", "das": {"engine": "sqlserver"}},
+    {"dbUserName": "rdsadmin", "das": "postgres"},
+    {"dbUserName": 1, "das": {"engine": "mysql"}},
+]
 
 
 def test_compiled_calls_answer_as_the_interpreter_does() -> None:
@@ -302,11 +334,14 @@ def test_compiled_calls_answer_as_the_interpreter_does() -> None:
     from engine.rules.runtime.functions import make_options
     from engine.rules.runtime.interpreter import SafeInterpreter
 
-    interp = SafeInterpreter(make_options(NETS, {}))
+    interp = SafeInterpreter(make_options({**NETS, "letters": ["Ab", "K"]}, {}))
+    inputs: list[Any] = [*({"x": v} for v in CALL_VALUES), *CALL_VALUES, {}, *INTERNAL]
+    inputs += [{"x": a, "y": b, "z": c} for a in CALL_VALUES[:8] for b in CALL_VALUES[:8]
+               for c in (None, 0, "", "z")]  # fmt: skip
+    inputs += [{"x": event} for event in INTERNAL]
     for src in CALLS:
         parsed = compile_expr(src).compiled.parsed
         fn = compile_node(parsed, interp)
-        inputs: list[Any] = [{"x": v} for v in CALL_VALUES] + CALL_VALUES + [{}]
         for value in inputs:
             want = interp.visit(parsed, value)
             got = fn(value)
