@@ -147,7 +147,7 @@ class Engine:
         self.keep_params = keep_params
         self._dedup = Deduplicator(state, margin_s=margin_s)
         self._thresholds = ThresholdCounter(state, margin_s=margin_s)
-        self._sequences = SequenceTracker(state, margin_s=margin_s)
+        self._sequences = SequenceTracker(state, margin_s=margin_s, redact=self._redact)
         self._first_seen = FirstSeenTracker(state, margin_s=margin_s)
         self._distinct = DistinctCounter(state, margin_s=margin_s)
         self._redacted: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}

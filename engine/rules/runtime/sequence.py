@@ -19,6 +19,16 @@ per event; a success from a host that never failed costs no ``Query``. Writing b
 what makes two concurrent invocations safe: whichever reads last sees both halves; if both do,
 the firing's conditional write (``FireLog.claim``) lets one of them alert.
 
+**Step events.** The alert shows, per step, its count, first and last time and its first and
+last event (``context.sequence.steps[i].first_event`` / ``last_event``): the redacted event, cut to
+``MAX_STORED_EVENT_BYTES`` (4 KiB of JSON; the longest strings are cut first, with the marker the
+alert builder uses). A sequence completes across batches and cold starts, so every event kept as
+a member is also kept, redacted and cut, as a value ``sqe:<rule>:<fingerprint>`` that expires
+with it — at most ``min`` per step, key and batch, like the members — and written in the same
+batched call as the heads. A firing reads the events it needs that are not in its own batch in
+one batched read. The same cut copy is shown whichever batch an event came from, so the alert
+does not depend on how the stream was batched.
+
 **Matching** (``_match``) is exact on the events it has: for a completing event E, take the latest
 ``min`` events of the last step up to E, then for each earlier step the latest ``min`` events
 strictly before the earliest event already taken. Taking the latest events keeps the span as short
@@ -28,9 +38,12 @@ as possible, so the sequence exists within ``within`` if and only if this choice
 from __future__ import annotations
 
 import bisect
+import json
+from collections.abc import Callable
 from typing import Any
 
 from engine.alerts.ids import alert_id
+from engine.alerts.redact import cap_text, redact_event
 from engine.pipeline.state import Member, StateStore
 from engine.rules.model import Rule
 from engine.rules.runtime.stateful import (
@@ -43,6 +56,8 @@ from engine.rules.runtime.stateful import (
 from engine.rules.runtime.suppress import DEFAULT_MARGIN_S, group_digest
 
 FIRED = "fired"
+MAX_STORED_EVENT_BYTES = 4096  # one stored step event (DynamoDB items stop at 400 KB)
+_MIN_CUT = 64  # strings are never cut below this (then fields are dropped instead)
 # position of an event: (event time, batch order); stored events sort before the batch's
 Pos = tuple[float, int]
 
@@ -68,11 +83,70 @@ class _Ev:
         return (self.epoch, self.order)
 
 
+def stored_event(redacted: dict[str, Any], limit: int = MAX_STORED_EVENT_BYTES) -> str:
+    """The JSON text of a redacted event, at most ``limit`` bytes: the longest strings are cut
+    first (``cap_text``'s marker says how much); if that is not enough, fields are dropped
+    (``_cut`` counts them and names ten); a text that still does not fit is replaced by a note."""
+    event: Any = json.loads(json.dumps(redacted, default=str))  # a copy we may cut
+
+    def size(value: Any) -> int:
+        return len(json.dumps(value, sort_keys=True, ensure_ascii=False).encode())
+
+    for _ in range(32):
+        over = size(event) - limit
+        if over <= 0:
+            return json.dumps(event, sort_keys=True, ensure_ascii=False)
+        spot = _longest_string(event)
+        if spot is None or len(spot[0][spot[1]]) <= _MIN_CUT:
+            break
+        holder, name = spot
+        text = holder[name]
+        holder[name] = cap_text(text, max(_MIN_CUT, len(text) - over - 48))
+    if isinstance(event, dict):
+        dropped: list[str] = []
+        for name in sorted(event, key=lambda k: size(event[k]), reverse=True):
+            if size(event) <= limit - 400:  # room for ``_cut``
+                break
+            if name != "das":
+                dropped.append(name)
+                del event[name]
+        event["_cut"] = {"dropped": len(dropped), "fields": sorted(dropped)[:10]}
+        if size(event) <= limit:
+            return json.dumps(event, sort_keys=True, ensure_ascii=False)
+    return json.dumps({"_cut": f"the event is larger than {limit} bytes"})
+
+
+def _longest_string(value: Any) -> tuple[Any, Any] | None:
+    """(container, key or index) of the longest string in ``value``, nested or not."""
+    best: tuple[Any, Any] | None = None
+    best_len = -1
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        pairs = node.items() if isinstance(node, dict) else enumerate(node)
+        for k, v in pairs:
+            if isinstance(v, str) and len(v) > best_len:
+                best, best_len = (node, k), len(v)
+            elif isinstance(v, dict | list):
+                stack.append(v)
+    return best
+
+
 class SequenceTracker:
-    def __init__(self, state: StateStore, *, margin_s: int = DEFAULT_MARGIN_S) -> None:
+    def __init__(
+        self,
+        state: StateStore,
+        *,
+        margin_s: int = DEFAULT_MARGIN_S,
+        redact: Callable[[dict[str, Any]], dict[str, Any]] = redact_event,
+    ) -> None:
         self.state = state
         self.margin_s = margin_s
         self.fires = FireLog(state)
+        self.redact = redact  # the engine passes its own (same options, cached per call)
+
+    def _stored(self, event: dict[str, Any]) -> str:
+        return stored_event(self.redact(event))
 
     def process(self, rule: Rule, hits: list[KeyedHit]) -> tuple[list[Fired], StatefulTally]:
         seq = rule.sequence
@@ -105,10 +179,13 @@ class SequenceTracker:
                     epoch = float(kh.hit.epoch)  # type: ignore[arg-type]
                     expires = epoch + seq.within_s + self.margin_s
                     members.append((ns, f"{i}:{kh.hit.fp}", epoch, expires))
+                    body = self._body(rule, kh.hit.fp)
+                    if body not in heads:
+                        heads[body] = (self._stored(kh.hit.event), expires)
         if members:
             self.state.put_members(members)
         if heads:
-            self.state.put_values(heads)
+            self.state.put_values(heads)  # the heads and the step events: one batched write
         # 2. per key with a completing event and any earlier step on record: read its state
         # once (one batched read of the heads says which keys have any), match in event order
         completing = [k for k, khs in by_key.items() if any(last in kh.steps for kh in khs)]
@@ -126,6 +203,30 @@ class SequenceTracker:
         """A key's marker: an earlier step was seen (written with its members, never removed
         before they expire), so a completing event of a key without one costs no Query."""
         return f"sqh:{rule.id}:{group_digest(key)}"
+
+    @staticmethod
+    def _body(rule: Rule, fp: str) -> str:
+        return f"sqe:{rule.id}:{fp}"
+
+    def _step_events(self, rule: Rule, picks: list[list[_Ev]]) -> list[tuple[Any, Any]]:
+        """Each step's first and last event as the alert shows them (redacted, cut): from this
+        batch, or in one batched read from the store (None when not stored)."""
+        ends = [(min(c, key=lambda e: e.pos), max(c, key=lambda e: e.pos)) for c in picks]
+        missing = {self._body(rule, e.fp) for pair in ends for e in pair if e.hit is None}
+        found = self.state.get_values(sorted(missing)) if missing else {}
+
+        def shown(e: _Ev) -> Any:
+            if e.hit is not None:
+                return json.loads(self._stored(e.hit.hit.event))
+            item = found.get(self._body(rule, e.fp))
+            if item is None:
+                return None
+            try:
+                return json.loads(item[0])
+            except ValueError:
+                return None
+
+        return [(shown(first), shown(last)) for first, last in ends]
 
     @staticmethod
     def _ns(rule: Rule, key: str) -> str:
@@ -165,7 +266,7 @@ class SequenceTracker:
             if found is None:
                 tally.pending += 1
                 continue
-            firing = _fired(rule, key, e, found)
+            firing = _fired(rule, key, e, found, self._step_events(rule, found))
             expires = e.epoch + seq.within_s + self.margin_s
             consumed = e.epoch
             self.state.record_max(ns, FIRED, e.epoch, expires_at=expires)
@@ -246,13 +347,21 @@ def _match(rule: Rule, steps: _Steps, done: _Ev, consumed: float | None) -> list
     return picks
 
 
-def _fired(rule: Rule, key: str, done: _Ev, picks: list[list[_Ev]]) -> Fired:
+def _fired(
+    rule: Rule,
+    key: str,
+    done: _Ev,
+    picks: list[list[_Ev]],
+    shown: list[tuple[Any, Any]],
+) -> Fired:
     seq = rule.sequence
     assert seq is not None
     start = min(e.epoch for e in picks[0])
     steps: list[dict[str, Any]] = []
     total = 0
-    for i, (step, chosen) in enumerate(zip(seq.steps, picks, strict=True)):
+    for i, (step, chosen, (first_event, last_event)) in enumerate(
+        zip(seq.steps, picks, shown, strict=True)
+    ):
         times = [e.epoch for e in chosen]
         total += len(chosen)
         steps.append(
@@ -264,6 +373,8 @@ def _fired(rule: Rule, key: str, done: _Ev, picks: list[list[_Ev]]) -> Fired:
                 "count": len(chosen),
                 "first_seen": _iso(min(times)),
                 "last_seen": _iso(max(times)),
+                "first_event": first_event,
+                "last_event": last_event,
             }
         )
     assert done.hit is not None
