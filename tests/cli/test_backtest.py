@@ -137,7 +137,7 @@ def test_backtest_over_a_local_archive_gives_exactly_the_alerts_eval_gives(
     assert code == 0, err
     alerts, summary = split_summary(out)
     assert alerts == expected
-    assert summary["alerts"] == len(expected) and summary["events"] == 101
+    assert summary["alerts"] == len(expected) and summary["events"] == 110
     assert summary["objects"] == len(objects) and summary["objects_pruned"] == 0
 
 

@@ -72,7 +72,7 @@ def test_shipped_decoded_events_equal_a_fresh_decode_of_the_demo_stream(capsys) 
         "> samples/das-events.jsonl`"
     )
     events = [json.loads(line) for line in shipped.splitlines()]
-    assert len(events) == 101
+    assert len(events) == 110
     assert {e["das"]["engine"] for e in events} == set(ENGINES)
 
 

@@ -22,7 +22,7 @@ def test_the_readme_command_prints_alerts_and_a_summary(capsys) -> None:
     assert "FIRST SEEN" in lines[0] and "LAST SEEN" in lines[0] and "SERVER" in lines[0]
     assert "records failed" in lines[-1] and lines[-1].startswith("0 ")
     summary = next(line for line in lines if line.endswith("rules") and "records" in line)
-    assert summary.split(",")[0] == "57 records"
+    assert summary.split(",")[0] == "60 records"
     n_alerts = int(next(line for line in lines if " alerts: " in line).split()[0])
     table = lines[1 : lines.index("")]
     assert n_alerts == len(table) > 0
@@ -34,7 +34,7 @@ def test_json_format_writes_one_alert_per_line_and_the_summary_to_stderr(capsys)
     assert rc == 0
     alerts = [json.loads(line) for line in captured.out.splitlines()]
     summary = json.loads(captured.err.strip().splitlines()[-1])["summary"]
-    assert summary["records"] == 57 and summary["failed"] == 0
+    assert summary["records"] == 60 and summary["failed"] == 0
     assert summary["alerts"] == len(alerts) > 0
     assert all({"id", "rule_id", "title", "severity"} <= set(a) for a in alerts)
 

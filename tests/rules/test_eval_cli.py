@@ -102,7 +102,7 @@ def test_encrypted_demo_stream_with_a_local_key(capsys) -> None:
     assert all(d["event"]["remoteHost"] == "203.0.113.50" for d in bursts)
     # the RDS automation accounts stay quiet
     assert not [d for d in docs if d["event"]["dbUserName"] in ("rdsadmin", "rdsa", "RDSADMIN")]
-    assert " from 57 records" in err and "0 rule errors" in err
+    assert " from 60 records" in err and "0 rule errors" in err
 
 
 @pytest.mark.parametrize("shape", ["kinesis", "firehose"])

@@ -158,8 +158,8 @@ def test_jp_rule_explains_the_demo_events(capsys) -> None:
     assert rc == 0
     assert out.splitlines()[0].startswith("ddl-by-non-admin (")
     matches = [line for line in out.splitlines() if line.endswith(": MATCH")]
-    assert len(matches) == 8 and all("DDL" in line for line in matches)
-    assert "8 of 101 events match" in out
+    assert len(matches) == 9 and all("DDL" in line for line in matches)
+    assert "9 of 110 events match" in out
     assert "das.action == 'DDL'  → false ✗   (das.action = \"CONNECT\")" in out
 
 
