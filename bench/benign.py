@@ -550,8 +550,12 @@ def _session_event(engine: str, event: dict[str, Any], failed: bool, rng: random
         )
 
 
-def benign_events(count: int = 100_000, seed: int = 7) -> Iterator[dict[str, Any]]:
-    """``count`` raw activity events over one day, deterministic for a seed, in time order."""
+def benign_events(
+    count: int = 100_000, seed: int = 7, start: datetime = START
+) -> Iterator[dict[str, Any]]:
+    """``count`` raw activity events over one day from ``start``, deterministic for a seed, in
+    time order. Two days far apart (``start`` three weeks later) are how the login-history rules,
+    which only learn on a first day, are shown quiet on a day they judge."""
     rng = random.Random(seed)
     actors = [name for name, _ in _ACTORS]
     weights = [share for _, share in _ACTORS]
@@ -560,7 +564,7 @@ def benign_events(count: int = 100_000, seed: int = 7) -> Iterator[dict[str, Any
         engine = rng.choices(ENGINES, ENGINE_WEIGHTS)[0]
         actor = rng.choices(actors, weights)[0]
         event = base_event(engine)
-        when = START + timedelta(seconds=i * step + rng.random() * step)
+        when = start + timedelta(seconds=i * step + rng.random() * step)
         if actor == "dba" and not 7 <= when.hour < 20:
             actor = "monitor"  # DBAs change things in working hours; at night the agents poll
         event["logTime"] = _log_time(engine, when)

@@ -20,6 +20,38 @@ def test_a_hundred_thousand_benign_events_raise_nothing_at_medium_or_above() -> 
     assert set(by_rule) <= {"low      failed-login", "low      account-created"}
 
 
+def test_the_login_history_rules_stay_quiet_once_they_judge() -> None:
+    """login-from-new-source and dormant-account-login learn on the first day (14 days of
+    learning); a day of the same site's traffic three weeks later (a Friday again, so the DBAs
+    work in hours) is judged, and raises nothing."""
+    from datetime import timedelta
+
+    from bench.benign import START
+
+    events = [
+        *benign_events(20_000, seed=7),
+        *benign_events(20_000, seed=8, start=START + timedelta(days=21)),
+    ]
+    by_rule, by_severity = alerts_per_rule(events, RULES, site_lists())
+    assert by_severity["critical"] == by_severity["high"] == by_severity["medium"] == 0, by_rule
+    # the judging is real: a DBA on a new network on the second day is seen
+    stray = dict(events[-1], dbUserName="dba_alice", remoteHost="10.99.0.5")
+    stray.update(_connect(stray))
+    by_rule, _ = alerts_per_rule([*events, stray], RULES, site_lists())
+    assert any(key.endswith("login-from-new-source") for key in by_rule), by_rule
+
+
+def _connect(event: dict) -> dict:
+    """The fields that make ``event`` a successful login on its engine."""
+    engine = normalize(event)["das"]["engine"]
+    return {
+        "postgres": {"class": "MISC", "command": "CONNECT", "commandText": None, "exitCode": None},
+        "mysql": {"class": "MAIN", "command": "CONNECT", "commandText": "", "exitCode": "0"},
+        "oracle": {"command": "LOGON", "commandText": None, "exitCode": 0},
+        "sqlserver": {"class": "LOGIN", "command": "LOGIN SUCCEEDED", "exitCode": 1},
+    }[engine]
+
+
 def test_the_stream_is_not_quiet_by_being_empty_of_what_the_rules_look_at() -> None:
     """With the lists as shipped (nobody exempt) the same traffic alerts: the stream carries the
     DDL, grants, exports, bulk loads and credential-table reads the site's lists account for."""
