@@ -75,6 +75,7 @@ class Item:
     batch_info: dict[str, Any] | None = None  # RANGE: Lambda's KinesisBatchInfo
     alert: Alert | None = None  # ALERT
     output: str | None = None  # ALERT: the output that refused it
+    function_arn: str | None = None  # BATCH/RANGE: the function that gave up on it
 
 
 @dataclass
@@ -121,6 +122,9 @@ def items_from_document(doc: Any, where: str) -> list[Item]:
 
 def _on_failure_item(doc: dict[str, Any], where: str) -> Item:
     info = doc.get("KinesisBatchInfo")
+    context = doc.get("requestContext")
+    fn = context.get("functionArn") if isinstance(context, dict) else None
+    fn = fn if isinstance(fn, str) else None
     payload = doc.get("payload")
     if isinstance(payload, str):
         try:
@@ -134,9 +138,8 @@ def _on_failure_item(doc: dict[str, Any], where: str) -> Item:
         if isinstance(info, dict) and info.get("streamArn"):
             # records as Lambda passed them carry their stream ARN; keep the batch's if not
             records = [r if r.stream_arn else _with_arn(r, str(info["streamArn"])) for r in records]
-        return Item(
-            where, BATCH, records=records, batch_info=info if isinstance(info, dict) else None
-        )
+        kept = info if isinstance(info, dict) else None
+        return Item(where, BATCH, records=records, batch_info=kept, function_arn=fn)
     if payload is not None:
         raise ReplayError(f"{where}: the on-failure record's payload holds no Kinesis Records")
     if not isinstance(info, dict):
@@ -144,7 +147,7 @@ def _on_failure_item(doc: dict[str, Any], where: str) -> Item:
     for key in ("shardId", "startSequenceNumber", "streamArn"):
         if not info.get(key):
             raise ReplayError(f"{where}: KinesisBatchInfo has no {key}")
-    return Item(where, RANGE, batch_info=info)
+    return Item(where, RANGE, batch_info=info, function_arn=fn)
 
 
 def _with_arn(rec: RawRecord, arn: str) -> RawRecord:
@@ -517,6 +520,10 @@ class Replayer:
             assert item.alert is not None and item.output is not None
             return self._alert(item.alert, item.output)
         records = item.records
+        # the account of the alerts' resource ARNs, as the handler takes it from its context
+        use_arn = getattr(self.pipeline.resources, "use_function_arn", None)
+        if item.function_arn and use_arn is not None:
+            use_arn(item.function_arn)
         if item.kind == RANGE:
             if self.kinesis is None:
                 raise ReplayError(f"{item.where}: a batch range, and no stream to read it from")
