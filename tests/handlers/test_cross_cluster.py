@@ -45,6 +45,15 @@ threshold:
   window: 5m
   group_by: "[das.clusterId || das.instanceId, das.sourceHost]"
 """,
+    # password spraying: three different users from one host, whatever the database
+    "fleet-spray.yaml": """\
+id: fleet-spray
+title: "Password spraying from {das.sourceHost} across the fleet"
+description: Three different users failing to log in from one host within 5 minutes.
+severity: high
+when: das.action == 'LOGIN_FAILED'
+threshold: {count: 3, distinct: das.user, window: 5m, group_by: "das.sourceHost"}
+""",
     # one alert per host and hour for DDL, wherever it runs
     "host-ddl.yaml": """\
 id: host-ddl
@@ -112,6 +121,9 @@ def test_one_attacker_on_two_clusters_is_one_incident(
     assert fleet["title"] == f"Failed logins from {ATTACKER} across the fleet"
     # the per-database form of the same rule sees 2 and 2: no alert
     assert "db-brute-force" not in by_rule
+    # distinct users from the host: admin, root on one cluster, admin, dba on the other = 3
+    (spray,) = by_rule["fleet-spray"]
+    assert spray["event"]["das"]["clusterId"] == OTHER
     # the host-keyed dedup: one alert id for the DDL on both clusters, announced once (and,
     # where the second cluster's DDL brings something new, e.g. another user, updated under the
     # same id with count 2: never a second incident)
@@ -121,7 +133,7 @@ def test_one_attacker_on_two_clusters_is_one_incident(
     assert {m["id"] for m in updates} <= {ddl_alert["id"]}
     assert all(m["count"] == 2 and "escalation" in m["context"] for m in updates)
     findings = {f["Id"]: f for f in d.findings()}
-    assert set(findings) == {fleet["id"], ddl_alert["id"]}
+    assert set(findings) == {fleet["id"], spray["id"], ddl_alert["id"]}
 
     # What the one alert does not say: the threshold alert carries the event that reached the
     # count (cluster B), so it names one cluster, not both.
