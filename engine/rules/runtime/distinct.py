@@ -11,9 +11,10 @@ the count. A batch adds at most ``MAX_VALUES_PER_GROUP`` values per group (the r
 ``dropped``): a flood of random user names costs bounded memory and writes.
 
 **Per batch**: one batched write of every group's values (the latest time of each), then one
-``Query`` per group; the count at each event is then computed here over the stored and the new
-times (a sliding window over event time). A group fires once per window; the firing is a
-conditional write (``FireLog.claim``), so two shards reaching the count together alert once.
+``Query`` per group (sent concurrently); the count at each event is then computed here over the
+stored and the new times (a sliding window over event time). A group fires once per window; the
+firing is a conditional write (``FireLog.claim``), so two shards reaching the count together
+alert once.
 """
 
 from __future__ import annotations
@@ -89,8 +90,10 @@ class DistinctCounter:
         if members:
             self.state.put_members(members)
         out: list[Fired] = []
+        # every group's state at once: independent Queries, sent concurrently by the store
+        pages = self.state.read_namespaces(self._ns(rule, g) for g in groups)
         for group, khs in groups.items():
-            out += self._group(rule, group, khs, tally)
+            out += self._group(rule, group, khs, dict(pages[self._ns(rule, group)]), tally)
         return out, tally
 
     @staticmethod
@@ -98,12 +101,16 @@ class DistinctCounter:
         return f"dv:{rule.id}:{group_digest(group)}"
 
     def _group(
-        self, rule: Rule, group: str, khs: list[KeyedHit], tally: StatefulTally
+        self,
+        rule: Rule,
+        group: str,
+        khs: list[KeyedHit],
+        stored: dict[str, float],
+        tally: StatefulTally,
     ) -> list[Fired]:
         th = rule.threshold
         assert th is not None
         ns = self._ns(rule, group)
-        stored = self.state.read_namespace(ns)
         last_fired = stored.pop(FIRED, None)
         ordered = sorted(khs, key=lambda kh: (kh.hit.epoch, kh.order))
         batch_names = {_name(kh.value or "null") for kh in khs}
