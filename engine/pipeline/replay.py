@@ -34,6 +34,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import datetime as dt
 import json
 import logging
 import time
@@ -47,6 +48,7 @@ from engine.das.records import RawRecord
 from engine.das.sources import records_from_kinesis_event, resource_id_from_arn
 from engine.outputs.base import Deadline, Status
 from engine.pipeline.batch import HEARTBEAT_NS, PERMANENT, TRANSIENT, BatchResult, Pipeline
+from engine.pipeline.delivery import SENT_TTL_S
 from engine.pipeline.dlq import (
     RECORD_KINDS,
     UNDELIVERABLE_ALERT,
@@ -76,6 +78,7 @@ class Item:
     alert: Alert | None = None  # ALERT
     output: str | None = None  # ALERT: the output that refused it
     function_arn: str | None = None  # BATCH/RANGE: the function that gave up on it
+    failed_at: float | None = None  # BATCH/RANGE: when Lambda gave up (epoch seconds)
 
 
 @dataclass
@@ -125,6 +128,7 @@ def _on_failure_item(doc: dict[str, Any], where: str) -> Item:
     context = doc.get("requestContext")
     fn = context.get("functionArn") if isinstance(context, dict) else None
     fn = fn if isinstance(fn, str) else None
+    at = _epoch(doc.get("timestamp"))
     payload = doc.get("payload")
     if isinstance(payload, str):
         try:
@@ -139,7 +143,7 @@ def _on_failure_item(doc: dict[str, Any], where: str) -> Item:
             # records as Lambda passed them carry their stream ARN; keep the batch's if not
             records = [r if r.stream_arn else _with_arn(r, str(info["streamArn"])) for r in records]
         kept = info if isinstance(info, dict) else None
-        return Item(where, BATCH, records=records, batch_info=kept, function_arn=fn)
+        return Item(where, BATCH, records=records, batch_info=kept, function_arn=fn, failed_at=at)
     if payload is not None:
         raise ReplayError(f"{where}: the on-failure record's payload holds no Kinesis Records")
     if not isinstance(info, dict):
@@ -147,7 +151,20 @@ def _on_failure_item(doc: dict[str, Any], where: str) -> Item:
     for key in ("shardId", "startSequenceNumber", "streamArn"):
         if not info.get(key):
             raise ReplayError(f"{where}: KinesisBatchInfo has no {key}")
-    return Item(where, RANGE, batch_info=info, function_arn=fn)
+    return Item(where, RANGE, batch_info=info, function_arn=fn, failed_at=at)
+
+
+def _epoch(value: Any) -> float | None:
+    """The on-failure record's ``timestamp`` (ISO 8601, ``Z``) as epoch seconds, else None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return when.timestamp()
 
 
 def _with_arn(rec: RawRecord, arn: str) -> RawRecord:
@@ -524,6 +541,13 @@ class Replayer:
         use_arn = getattr(self.pipeline.resources, "use_function_arn", None)
         if item.function_arn and use_arn is not None:
             use_arn(item.function_arn)
+        if item.failed_at is not None and self.clock() - item.failed_at > SENT_TTL_S:
+            days = (self.clock() - item.failed_at) / 86400
+            self.say(
+                f"  note: this batch failed {days:.1f} days ago, longer than the sent markers "
+                f"live ({SENT_TTL_S // 86400:g} days): alerts the function delivered before it "
+                "gave up may be sent again"
+            )
         if item.kind == RANGE:
             if self.kinesis is None:
                 raise ReplayError(f"{item.where}: a batch range, and no stream to read it from")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
 import json
 import uuid
 from pathlib import Path
@@ -44,7 +45,9 @@ BUCKET = "dasalert-failed-batches"
 MAPPING = "a1b2c3d4-5678-90ab-cdef-111111111111"
 
 
-def on_failure_object(event: dict[str, Any], *, payload_as_text: bool = True) -> dict[str, Any]:
+def on_failure_object(
+    event: dict[str, Any], *, payload_as_text: bool = True, failed_at: dt.datetime | None = None
+) -> dict[str, Any]:
     """What Lambda writes to an S3 on-failure destination for a Kinesis batch: the invocation
     record (request and response context, KinesisBatchInfo) plus the whole event in ``payload``
     (AWS writes it as JSON text; an object is accepted too)."""
@@ -63,7 +66,7 @@ def on_failure_object(event: dict[str, Any], *, payload_as_text: bool = True) ->
             "functionError": "Unhandled",
         },
         "version": "1.0",
-        "timestamp": "2026-11-27T12:05:00.000Z",
+        "timestamp": (failed_at or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
         "KinesisBatchInfo": {
             "shardId": "shardId-000000000000",
             "startSequenceNumber": seqs[0],
@@ -125,6 +128,13 @@ def test_a_batch_whose_alerts_were_partly_sent_is_sent_only_to_the_rest_and_only
     assert code == 0
     assert len(d.slack.requests) == 2 and d.sns_messages() == []
     assert "0 sent, 6 already sent, 0 failed" in out
+    assert "note:" not in out
+
+    # a batch that failed longer ago than the sent markers live: replayed, with a warning
+    old = dt.datetime.now(dt.UTC) - dt.timedelta(days=3)
+    code, out, _ = replay(capsys, put_on_failure_object(on_failure_object(event, failed_at=old)))
+    assert code == 0
+    assert "failed 3.0 days ago, longer than the sent markers live (2 days)" in out
 
 
 def test_a_batch_that_reached_no_output_is_delivered_whole_and_a_dry_run_sends_nothing(
