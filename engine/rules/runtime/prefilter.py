@@ -405,9 +405,17 @@ class SqlScan:
         return sql if sql.isascii() else None
 
     def present(self, event: Any) -> frozenset[str] | None:
-        sql = self.text(event)
-        if not sql:
-            return None if sql is None else _NONE
+        # ``text``, inlined for the common shape (a dict event whose das.sql is the text, or
+        # null): this runs once per event
+        das = event.get("das") if type(event) is dict else None
+        sql = das.get("sql") if type(das) is dict else None
+        raw = event.get("commandText") if type(das) is dict else None
+        if sql is None or type(sql) is not str or (raw is not None and raw is not sql):
+            sql = self.text(event)
+            if not sql:
+                return None if sql is None else _NONE
+        elif not sql.isascii():
+            return None
         runs = set(sql.encode("ascii").translate(_FOLD).split())
         found: set[str] | None = None
         for run in runs & self._hot:
