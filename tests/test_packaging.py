@@ -135,6 +135,9 @@ def test_bundle_holds_only_the_code_and_the_rule_pack(
 def test_bundle_rule_pack_is_where_the_function_looks(code_bundle: Path) -> None:
     env = _template()["Globals"]["Function"]["Environment"]["Variables"]
     rules = env["DASALERT_RULES"]
+    if isinstance(rules, dict):  # RulesLocation set: the bundled pack, then the S3 pack over it
+        _, with_s3, rules = rules["Fn::If"]
+        assert with_s3 == {"Fn::Sub": rules + ":${RulesLocation}"}
     assert rules.startswith("/var/task/")  # /var/task is the bundle root in Lambda
     rules_dir = code_bundle / rules.removeprefix("/var/task/")
     assert rules_dir.is_dir()
