@@ -251,7 +251,8 @@ def rule_load_failed(problems: Sequence[LoadProblem], now: float) -> Alert:
         description=(
             "The deployed rule pack has files that do not load, so those rules detect "
             "nothing. Run `dasalert lint` on the pack, fix the problems listed here and "
-            "deploy again."
+            "deploy again (a pack in S3: `dasalert publish` it; until then the last pack that "
+            "loaded keeps running)."
         ),
         event={
             "das": {"epoch": now, "time": iso(now)},
