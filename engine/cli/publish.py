@@ -32,6 +32,7 @@ DESCRIPTION = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.usage = "dasalert publish [options] RULES_DIR [RULES_DIR …] s3://BUCKET/KEY"
     parser.add_argument(
         "targets",
         nargs="+",
