@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import socket
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -352,3 +353,22 @@ def test_any_override_text_is_a_map_of_valid_names_or_a_config_error(raw: str) -
         return
     for rid, name in names.items():
         assert RESOURCE_ID.match(rid) and IDENTIFIER.match(name) and "--" not in name
+
+
+def test_the_lambda_client_tries_once_and_the_failure_is_remembered(aws, monkeypatch) -> None:
+    with socket.socket() as s:  # a loopback port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
+    client = ResourceResolver.default_client("rds")
+    attempts: list[str] = []
+    client.meta.events.register("before-send.rds.*", lambda **kw: attempts.append("x"))
+    clock = Clock()
+    r = ResourceResolver(lambda: client, region="us-east-1", clock=clock)
+    assert r.resolve("db-DDDDDDDDDDDDDDDDDDDDDDDDDD").name is None
+    assert attempts == ["x"]  # one attempt: no retry inside the batch
+    r.resolve("db-DDDDDDDDDDDDDDDDDDDDDDDDDD")
+    assert attempts == ["x"]
+    clock.now += ERROR_TTL_S + 1
+    r.resolve("db-DDDDDDDDDDDDDDDDDDDDDDDDDD")
+    assert attempts == ["x", "x"]
