@@ -162,11 +162,19 @@ def test_the_replay_role_reads_what_failed_and_decodes_as_the_function_does(
         "kinesis:GetShardIterator",
         "kinesis:GetRecords",
     }
-    # the data keys under exactly the stream function's conditions
+    # the data keys under exactly the stream function's conditions, and its rule pack
     stream = _statements(res["StreamFunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"])
     by_sid = {s["Sid"]: s for s in stream if "Sid" in s}
     for sid in ("DecryptClusterDataKeys", "DecryptInstanceDataKeys"):
         assert plain[sid] == by_sid[sid], sid
+
+    def conditional(statements: list[dict[str, Any]], sid: str) -> list[Any]:
+        (found,) = [
+            s["Fn::If"] for s in statements if "Fn::If" in s and s["Fn::If"][1].get("Sid") == sid
+        ]
+        return found
+
+    assert conditional(stmts, "ReadTheRulePack") == conditional(stream, "ReadTheRulePack")
     # it may not write to or delete from the bucket, nor touch the state table beyond delivery
     flat = json.dumps(role["Policies"])
     for verb in ("s3:PutObject", "s3:DeleteObject", "dynamodb:", "sqs:SendMessage"):
