@@ -108,6 +108,17 @@ class FirstSeen:
     dormant_s: int | None = None
 
 
+def dormant_step_s(dormant_s: int) -> int:
+    """How precisely a ``first_seen.dormant`` rule records when a value was last seen.
+
+    Rewriting the last sighting on every event would cost a write per login; it is rewritten
+    once it is this much out of date (a day, or a tenth of ``dormant`` if shorter), and a value
+    counts as dormant once ``dormant`` plus this step has passed since the recorded sighting.
+    Here, not in the language, because the runtime judges with it and the loader validates.
+    """
+    return max(1, min(86400, dormant_s // 10))
+
+
 @dataclass(frozen=True)
 class RuleTest:
     """One inline test: a single event or an ordered list of (timed) events, and expectations."""

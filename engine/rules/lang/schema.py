@@ -11,6 +11,7 @@ import re
 
 from engine.alerts.model import SEVERITIES
 from engine.events import ACTIONS, DAS_FIELDS, ENGINES
+from engine.rules.model import dormant_step_s
 
 RULE_KEYS: tuple[str, ...] = (
     "id",
@@ -45,16 +46,6 @@ FIRST_SEEN_KEYS = ("key", "scope", "learn", "remember", "dormant")
 MAX_SEQUENCE_STEPS = 10
 MAX_STEP_MIN = 1000
 MAX_REMEMBER_S = 400 * 86400
-
-
-def dormant_step_s(dormant_s: int) -> int:
-    """How precisely a ``first_seen.dormant`` rule records when a value was last seen.
-
-    Rewriting the last sighting on every event would cost a write per login; it is rewritten
-    once it is this much out of date (a day, or a tenth of ``dormant`` if shorter), and a value
-    counts as dormant once ``dormant`` plus this step has passed since the recorded sighting.
-    """
-    return max(1, min(86400, dormant_s // 10))
 
 
 def dormant_remember_s(dormant_s: int) -> int:

@@ -33,8 +33,7 @@ from __future__ import annotations
 
 from engine.alerts.ids import alert_id
 from engine.pipeline.state import StateStore
-from engine.rules.lang.schema import dormant_step_s
-from engine.rules.model import FirstSeen, Rule
+from engine.rules.model import FirstSeen, Rule, dormant_step_s
 from engine.rules.runtime.stateful import MAX_KEYS_PER_CALL, Fired, KeyedHit, StatefulTally
 from engine.rules.runtime.suppress import DEFAULT_MARGIN_S, group_digest, key_json
 

@@ -20,7 +20,7 @@ import pytest
 from engine.pipeline.state import MemoryStateStore, StateStore
 from engine.pipeline.state_dynamodb import DynamoDBStateStore, create_table
 from engine.rules.lang.loader import load_rule_text
-from engine.rules.lang.schema import dormant_step_s
+from engine.rules.model import dormant_step_s
 from engine.rules.runtime.engine import Engine
 from engine.rules.runtime.ruleset import RuleSet
 from tests.rules.runtime.test_stateful_rules import load, ok
