@@ -82,8 +82,9 @@ def test_set_the_stream_function_reads_exactly_that_object(source: dict[str, Any
     assert source["Conditions"]["HasRulesLocation"] == {
         "Fn::Not": [{"Fn::Equals": [{"Ref": "RulesLocation"}, ""]}]
     }
-    # only the stream function's role reads it (the watchdog and Slack buttons evaluate no rule)
-    assert _all_statements(source).count("RulesLocation}//") == 1
+    # only the stream function's role reads it (the watchdog and Slack buttons evaluate no rule),
+    # and ReplayRole, which runs the same pipeline for `dasalert replay`
+    assert _all_statements(source).count("RulesLocation}//") == 2
 
 
 def test_unset_there_is_no_s3_permission(source: dict[str, Any]) -> None:
