@@ -19,7 +19,15 @@ from jmespath.exceptions import JMESPathTypeError
 from jmespath.functions import Functions
 from jmespath.visitor import TreeInterpreter, _equals, _is_actual_number
 
-from engine.rules.jpast import field_path, literal_list, literal_str, walk
+from engine.rules.jpast import (
+    ACTION_PATH,
+    compared_paths,
+    contains_path,
+    field_path,
+    literal_list,
+    literal_str,
+    walk,
+)
 from engine.rules.runtime.functions import (
     AWS_INTERNAL_USERS,
     REGEX_TIMED_FROM_CHARS,
@@ -117,7 +125,13 @@ def compile_node(node: dict[str, Any], interp: SafeInterpreter) -> Fn:
     if kind in ("and_expression", "or_expression"):
         # `a && b && c` is one loop, not nested calls: the first falsy operand or the last
         # one (`a || b || c`: the first truthy or the last), whichever way it is nested
-        operands = [compile_node(k, interp) for k in _operands(node, kind)]
+        nodes = _operands(node, kind)
+        if kind == "and_expression":
+            # `true && x` is x: an operand ``pin_action`` settled to true is dropped
+            nodes = [k for k in nodes[:-1] if not _is_true_literal(k)] + nodes[-1:]
+            if len(nodes) == 1:
+                return compile_node(nodes[0], interp)
+        operands = [compile_node(k, interp) for k in nodes]
         head, last = tuple(operands[:-1]), operands[-1]
         if kind == "and_expression":
 
@@ -211,6 +225,47 @@ def compile_node(node: dict[str, Any], interp: SafeInterpreter) -> Fn:
         return lambda v: call(fname, [a(v) for a in args])
     visit = interp.visit
     return lambda v: visit(node, v)
+
+
+def _is_true_literal(node: dict[str, Any]) -> bool:
+    return node.get("type") == "literal" and node.get("value") is True
+
+
+def pin_action(ast: dict[str, Any], action: str) -> dict[str, Any]:
+    """``ast`` for events whose ``das.action`` is the string ``action``: its top-level tests of
+    the action settled.
+
+    The index already sent the event to the bucket of its action, so in a rule like
+    ``contains(['READ', 'WRITE'], das.action) && …`` the first operand is known there: it
+    becomes the literal it would evaluate to (``true``), and the compiler drops a true operand
+    of ``&&``. Only operands of the top-level ``&&`` chain are settled: they are evaluated on
+    the event itself, whose action is known; the same test inside a filter or projection reads
+    another value and is left alone. Returns ``ast`` itself when nothing was settled.
+    """
+    if ast.get("type") != "and_expression":
+        return ast
+    operands = _operands(ast, "and_expression")
+    settled = [_settle(k, action) for k in operands]
+    if all(new is old for new, old in zip(settled, operands, strict=True)):
+        return ast
+    out = settled[0]
+    for right in settled[1:]:
+        out = {"type": "and_expression", "children": [out, right]}
+    return out
+
+
+def _settle(node: dict[str, Any], action: str) -> dict[str, Any]:
+    """The literal a test of ``das.action`` gives for ``action``, else ``node`` itself."""
+    pinned = contains_path(node)
+    if pinned is not None and pinned[1] == ACTION_PATH:
+        return {"type": "literal", "value": action in pinned[0]}
+    if node.get("type") == "comparator" and node.get("value") in ("eq", "ne"):
+        for path, other in compared_paths(node):
+            literal = literal_str(other)
+            if path == ACTION_PATH and literal is not None:
+                equal = action == literal
+                return {"type": "literal", "value": equal if node["value"] == "eq" else not equal}
+    return node
 
 
 def _operands(node: dict[str, Any], kind: str) -> list[dict[str, Any]]:

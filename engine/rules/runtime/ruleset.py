@@ -32,7 +32,7 @@ from typing import Any
 from engine.rules.jpast import ACTION_PATH, read_path
 from engine.rules.jpast import is_truthy as is_true
 from engine.rules.model import Expr, Rule
-from engine.rules.runtime.compiled import Fn, compile_node
+from engine.rules.runtime.compiled import Fn, compile_node, pin_action
 from engine.rules.runtime.guards import Guard, best_guard, derive_guards
 from engine.rules.runtime.interpreter import SafeInterpreter
 from engine.rules.runtime.prefilter import SqlScan, SqlText, guarded, required_literals
@@ -142,6 +142,27 @@ class RuleSet:
             for a, bucket in self._by_action.items()
         }
 
+        # The same buckets for an action that is a plain string (every real event), with each
+        # rule's top-level tests of that action settled (``compiled.pin_action``): a read runs
+        # `contains(['READ', 'WRITE'], das.action)` in no rule. Other action values (a string
+        # subclass, say) keep the buckets above.
+        def pinned(entry: _Entry, action: str) -> _Entry:
+            rule = entry[0]
+            ast = pin_action(rule.when.compiled.parsed, action)
+            if ast is rule.when.compiled.parsed:
+                return entry
+            when = compile_node(ast, self._interpreter)
+            literals = self.prefiltered[rule.id]
+            if literals and rule.id in guards:
+                when = guarded(when, literals, sql_text)
+            return (rule, when, entry[2])
+
+        self._pinned: dict[str, _Bucket] = {
+            a: _Bucket.of([pinned(compiled[r.id], a) for r in bucket], guards, sql_rules, scan)
+            for a, bucket in self._by_action.items()
+            if type(a) is str
+        }
+
     def _guards(self) -> dict[str, Guard]:
         """Each rule's most selective guard besides ``das.action`` (the first index level)."""
         fns = getattr(self._options, "custom_functions", None)
@@ -178,7 +199,10 @@ class RuleSet:
         return self._bucket(event).entries(event)
 
     def _bucket(self, event: Mapping[str, Any]) -> _Bucket:
-        action = read_path(event, ACTION_PATH)
+        das = event.get("das") if type(event) is dict else None
+        action = das.get("action") if type(das) is dict else read_path(event, ACTION_PATH)
+        if type(action) is str:
+            return self._pinned.get(action, self._any_compiled)
         try:
             return self._by_action_compiled.get(action, self._any_compiled)
         except TypeError:  # an unhashable action: only action-agnostic rules can match
