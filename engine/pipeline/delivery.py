@@ -45,7 +45,11 @@ from engine.pipeline.state import StatePermanentError, StateStore
 
 log = logging.getLogger("dasalert.delivery")
 
-SENT_TTL_S = 2 * 86400  # longer than Kinesis retention (24 h): redeliveries always find it
+# Longer than Kinesis retention (24 h), so redeliveries always find it, and longer than
+# FailedBatchBucket keeps an exhausted batch by default (30 days), so `dasalert replay` of a kept
+# batch sends only what the function had not delivered. A marker is one small item per alert and
+# output: the storage is negligible next to a duplicate page.
+SENT_TTL_S = 32 * 86400
 MARK_ATTEMPTS = 3  # a sent marker is written up to this many times before giving up
 
 

@@ -131,10 +131,10 @@ def test_a_batch_whose_alerts_were_partly_sent_is_sent_only_to_the_rest_and_only
     assert "note:" not in out
 
     # a batch that failed longer ago than the sent markers live: replayed, with a warning
-    old = dt.datetime.now(dt.UTC) - dt.timedelta(days=3)
+    old = dt.datetime.now(dt.UTC) - dt.timedelta(days=40)
     code, out, _ = replay(capsys, put_on_failure_object(on_failure_object(event, failed_at=old)))
     assert code == 0
-    assert "failed 3.0 days ago, longer than the sent markers live (2 days)" in out
+    assert "failed 40.0 days ago, longer than the sent markers live (32 days)" in out
 
 
 def test_a_batch_that_reached_no_output_is_delivered_whole_and_a_dry_run_sends_nothing(
