@@ -419,10 +419,13 @@ class SqlScan:
         runs = set(sql.encode("ascii").translate(_FOLD).split())
         found: set[str] | None = None
         for run in runs & self._hot:
+            lits = self._runs.get(run)
+            if lits is None:  # cleared meanwhile (another thread filled the cache): search
+                lits = self._run_literals(run)
             if found is None:
-                found = set(self._runs[run])
+                found = set(lits)
             else:
-                found |= self._runs[run]
+                found |= lits
         if not runs <= self._known:  # after the lookups: learning may clear the cache
             learned = self._learn(runs)
             found = learned if found is None else found | learned
