@@ -13,8 +13,16 @@ that can be done once is done here, at construction:
   ``dbUserName == 'mallory'``, ``das.object == 'payroll'``, ``in_list_ci(dbUserName, 'x')``
   become table lookups, so a pack of a thousand such rules runs only the few whose value the
   event has;
-* each ``when`` and ``unless`` AST is compiled once into nested Python closures
-  (``engine.rules.runtime.compiled``) that compute exactly what the interpreter would, faster.
+* signature rules (a ``when`` that needs one of a few literals in the SQL) sit in a third
+  table, by literal: one scan of the statement per event (``prefilter.SqlScan``) says which
+  literals it holds, and only their rules run;
+* each ``when`` and ``unless`` AST is compiled once into Python closures
+  (``engine.rules.runtime.compiled``) that compute exactly what the interpreter would, faster;
+  within an action's bucket the rule's top-level tests of that action are settled first
+  (``compiled.pin_action``).
+
+``tests/rules/runtime/test_fast_paths.py`` holds the whole shipped pack to a plain evaluation
+(every rule interpreted on every event) over generated, captured and streamed events.
 
 A rule that raises is isolated: the exception becomes a ``RuleError`` next to the matches and the
 other rules still run. Truthiness is JMESPath's, not Python's: ``null``, ``false``, ``''``, ``[]``
