@@ -175,6 +175,11 @@ def fresh_runtime(reader: str = "native") -> Any:
     _runtime.reset()
     rt = _runtime.runtime(_runtime.KINESIS)
     rt.pipeline.router = None  # evaluate, suppress and build alerts; send nothing
+    # Alerts are still enriched with their database's facts, but from the names map only: a warm
+    # container has its RDS answers cached, and an RDS call to the local moto server (which knows
+    # none of the generated databases) would measure network time, not ours.
+    if rt.pipeline.resources is not None:
+        rt.pipeline.resources._rds_factory = None
     # A warm container already has its KMS client (the runtime's keys are a KmsKeyProvider).
     _ = rt.pipeline.decoder.keys.client  # type: ignore[attr-defined]
     mode, verify = READERS[reader]
