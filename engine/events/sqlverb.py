@@ -326,6 +326,7 @@ _TSQL_TOKEN = re.compile(
 _TSQL_PART = re.compile(_TSQL_IDENT)
 # Words that may stand between CREATE/ALTER/DROP, the kind and the name: IF [NOT] EXISTS, …
 _NAME_PREFIX_WORDS = frozenset({"IF", "NOT", "EXISTS", "OR", "ALTER", "REPLACE"})
+_KIND_PREFIX_WORDS = _NAME_PREFIX_WORDS | _MODIFIERS  # may stand before a kind word
 # What ALTER SCHEMA s TRANSFER may put before the moved object's name (OBJECT::dbo.t).
 _TRANSFER_CLASSES = frozenset({"OBJECT", "TYPE", "XML", "SCHEMA", "COLLECTION"})
 _TSQL_SCAN = 8192
@@ -406,7 +407,7 @@ def tsql_ddl_object(sql: object) -> tuple[str | None, str, str] | None:
     for expected in kind_words:
         while (
             i < len(tokens)
-            and tokens[i][1].upper() in _NAME_PREFIX_WORDS | _MODIFIERS
+            and tokens[i][1].upper() in _KIND_PREFIX_WORDS
             and (tokens[i][1].upper() != expected)
         ):
             i += 1
