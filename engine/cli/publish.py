@@ -115,7 +115,6 @@ def _fail(message: str) -> int:
 
 def _check(paths: list[str], args: argparse.Namespace) -> tuple[int, int] | None:
     """Lint and test; print every finding. (rules, disabled) when the pack may be published."""
-    from engine.cli.test import _lint_warnings
     from engine.rules.lint.run import lint
     from engine.rules.testing.runner import run_tests
 
@@ -134,7 +133,7 @@ def _check(paths: list[str], args: argparse.Namespace) -> tuple[int, int] | None
         loaded.lists,
         loaded.params,
         problems=loaded.errors,
-        warnings=_lint_warnings(loaded),
+        warnings=report.warnings,  # the lint above: not a second pass
     )
     if not tests.ok:
         print(tests.render(verbose=False))
