@@ -205,10 +205,6 @@ class MemoryStateStore(StateStore):
                 new.add(key)
             return new
 
-    def add_counts(self, amounts: Mapping[str, tuple[int, float]]) -> None:
-        for key, (amount, exp) in amounts.items():
-            self.incr(key, amount, expires_at=exp)
-
     def record_max(
         self, namespace: str, name: str, value: float, *, expires_at: float | None = None
     ) -> None:
