@@ -188,11 +188,9 @@ class Deduplicator:
         dups: list[Hit] = []
         # One batched marker write for the window's hits (not one per event); a fingerprint
         # twice in one batch is a duplicate the second time, as with one ``add_once`` each.
-        fresh = state.add_once_many(
-            [f"seen:{seen_ns}:{hit.fp}" for hit in hits], expires_at=expires
-        )
-        for hit in hits:
-            marker = f"seen:{seen_ns}:{hit.fp}"
+        markers = [f"seen:{seen_ns}:{hit.fp}" for hit in hits]
+        fresh = state.add_once_many(markers, expires_at=expires)
+        for hit, marker in zip(hits, markers, strict=True):
             (new if marker in fresh else dups).append(hit)
             fresh.discard(marker)
         firing: Firing | None = None
