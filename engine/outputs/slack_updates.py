@@ -33,8 +33,10 @@ from engine.outputs.slack_blocks import (
     SEVERITY_EMOJI,
     TEXT_MAX,
     escape,
+    escape_code,
     fit,
 )
+from engine.outputs.slack_blocks import _value as _one
 
 REASON_MAX = 300  # one reason line
 REASONS_SHOWN = 20  # reasons listed; the rest are counted
@@ -42,11 +44,6 @@ REASONS_SHOWN = 20  # reasons listed; the rest are counted
 
 def _mrkdwn(text: str) -> dict[str, Any]:
     return {"type": "mrkdwn", "text": text, "verbatim": True}
-
-
-def _one(text: object, limit: int) -> str:
-    s = fit(escape(text, oneline=True).replace("`", "\u02cb"), limit)
-    return s if s.strip() else "—"
 
 
 def reasons_of(alert: Alert, held: Sequence[str] = ()) -> list[str]:
@@ -129,8 +126,8 @@ def render_reply(
     folded = _folded_line(alert)
     if folded:
         blocks.append({"type": "section", "text": _mrkdwn(fit(folded, SECTION_MAX))})
-    rule_id = fit(escape(alert.rule_id).replace("`", "\u02cb"), 200)
-    aid = fit(escape(alert.id).replace("`", "\u02cb"), 200)
+    rule_id = fit(escape_code(alert.rule_id), 200)
+    aid = fit(escape_code(alert.id), 200)
     blocks.append({"type": "context", "elements": [_mrkdwn(f"Rule `{rule_id}` · Alert `{aid}`")]})
     text = f"{_severity_change(alert)} escalation of {title}: " + "; ".join(
         escape(r, oneline=True) for r in reasons
