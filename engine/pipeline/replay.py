@@ -34,7 +34,6 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import datetime as dt
 import json
 import logging
 import time
@@ -46,6 +45,7 @@ from typing import Any
 from engine.alerts import Alert
 from engine.das.records import RawRecord
 from engine.das.sources import records_from_kinesis_event, resource_id_from_arn
+from engine.events.timeparse import parse_log_time
 from engine.outputs.base import Deadline, Status
 from engine.pipeline.batch import HEARTBEAT_NS, PERMANENT, TRANSIENT, BatchResult, Pipeline
 from engine.pipeline.delivery import SENT_TTL_S
@@ -128,7 +128,7 @@ def _on_failure_item(doc: dict[str, Any], where: str) -> Item:
     context = doc.get("requestContext")
     fn = context.get("functionArn") if isinstance(context, dict) else None
     fn = fn if isinstance(fn, str) else None
-    at = _epoch(doc.get("timestamp"))
+    at = parse_log_time(doc.get("timestamp"))[1]  # ISO 8601 with ``Z``; None if unreadable
     payload = doc.get("payload")
     if isinstance(payload, str):
         try:
@@ -152,19 +152,6 @@ def _on_failure_item(doc: dict[str, Any], where: str) -> Item:
         if not info.get(key):
             raise ReplayError(f"{where}: KinesisBatchInfo has no {key}")
     return Item(where, RANGE, batch_info=info, function_arn=fn, failed_at=at)
-
-
-def _epoch(value: Any) -> float | None:
-    """The on-failure record's ``timestamp`` (ISO 8601, ``Z``) as epoch seconds, else None."""
-    if not isinstance(value, str):
-        return None
-    try:
-        when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    return when.timestamp()
 
 
 def _with_arn(rec: RawRecord, arn: str) -> RawRecord:
