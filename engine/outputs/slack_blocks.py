@@ -13,13 +13,12 @@ the responder buttons of ``engine.outputs.slack_buttons``.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from collections.abc import Sequence
 from typing import Any
 
 from engine.alerts import Alert
-from engine.alerts.facts import Facts, extract, finding_url  # noqa: F401 (re-exported)
+from engine.alerts.facts import Facts, extract, finding_url, utc_text  # noqa: F401 (re-exported)
 from engine.alerts.facts import epoch as _epoch
 from engine.alerts.invisible import INVISIBLE, mark
 from engine.alerts.model import severity_rank
@@ -122,7 +121,7 @@ def _event_time(alert: Alert) -> str:
 def slack_date(epoch: float, fallback: str | None = None) -> str:
     """Slack date formatting: each reader sees the time in their own zone; clients that cannot
     format it show ``fallback`` (UTC). Built from a number only, so nothing untrusted goes in."""
-    text = fallback or dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    text = fallback or utc_text(epoch)
     return f"<!date^{int(epoch)}^{{date_short_pretty}} {{time_secs}}|{escape(text, oneline=True)}>"
 
 
