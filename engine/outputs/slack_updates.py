@@ -25,13 +25,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from engine.alerts import Alert
-from engine.alerts.facts import FOLDED_KEYS, FOLDED_LABELS
+from engine.alerts.facts import extract
+from engine.alerts.invisible import mark
 from engine.outputs.slack_blocks import (
     BLOCKS_MAX,
     HEADER_MAX,
     SECTION_MAX,
     SEVERITY_EMOJI,
     TEXT_MAX,
+    _ident,
     escape,
     escape_code,
     fit,
@@ -62,20 +64,15 @@ def _reasons_section(reasons: Sequence[str]) -> dict[str, Any]:
 
 
 def _folded_line(alert: Alert) -> str | None:
-    raw = alert.context.get("folded") if isinstance(alert.context, dict) else None
-    if not isinstance(raw, dict):
+    """The folded values as the alert's own message shows them (read by ``facts``, names marked
+    where a character renders as nothing)."""
+    folded = extract(alert).folded
+    if folded is None:
         return None
-    more = raw.get("more") if isinstance(raw.get("more"), dict) else {}
     parts = []
-    for key in FOLDED_KEYS:
-        values = raw.get(key)
-        if not isinstance(values, list) or not values:
-            continue
-        shown = ", ".join(_one(v, 120) for v in values)
-        extra = more.get(key) if isinstance(more, dict) else 0
-        if isinstance(extra, int) and not isinstance(extra, bool) and extra > 0:
-            shown += f" +{extra} more"
-        parts.append(f"{FOLDED_LABELS[key]}: {shown}")
+    for label, values, more in folded.lines():
+        shown = ", ".join(_ident(v, 120) for v in values)
+        parts.append(f"{label}: {shown}" + (f" +{more} more" if more else ""))
     return "\n".join(parts) if parts else None
 
 
@@ -142,7 +139,7 @@ def _latest(alert: Alert) -> str:
     what = " ".join(str(p) for p in (verb, das.get("object")) if p)
     user = ev.get("dbUserName") or das.get("user")
     host = ev.get("remoteHost") or das.get("sourceHost")
-    who = " @ ".join(str(p) for p in (user, host) if p)
+    who = " @ ".join(mark(str(p)) for p in (user, host) if p)  # rdsadmin+U+200B is not rdsadmin
     return " by ".join(p for p in (what, who) if p)
 
 

@@ -233,3 +233,19 @@ def test_webhook_follow_up_names_the_alert_and_escapes(slack) -> None:
     assert msg["blocks"][0]["type"] == "header"
     assert "DDL by &lt;!here&gt;" in msg["blocks"][0]["text"]["text"]
     assert alert.id in json.dumps(msg["blocks"])
+
+
+def test_the_thread_reply_marks_invisible_characters_in_names(slack) -> None:
+    # the reply must not show a look-alike of AWS's own account as that account
+    state = MemoryStateStore()
+    parent = make_alert(1)
+    bot(slack, state).send([parent])
+    slack.reset()
+    look_alike = replace(parent, event={**parent.event, "dbUserName": "rdsadmin\u200b"})
+    update = escalated(look_alike, 1, "new user: rdsadmin")
+    update.context["folded"]["users"] = ["rdsadmin\u200b"]
+    bot(slack, state).send([update])
+    reply = next(b for name, b in calls(slack) if name == "chat.postMessage")
+    text = json.dumps(reply["blocks"], ensure_ascii=False)
+    assert "rdsadmin⟨U+200B⟩" in text
+    assert "rdsadmin\u200b" not in text
