@@ -107,8 +107,7 @@ def _environment(args: argparse.Namespace) -> dict[str, str]:
         env["DASALERT_STATE_TABLE"] = args.state_table
     if args.rules:
         env["DASALERT_RULES"] = args.rules
-    env.setdefault("DASALERT_RULES", default_rules_path())
-    if not env["DASALERT_RULES"]:
+    if not env.get("DASALERT_RULES"):  # unset or empty: the shipped pack
         env["DASALERT_RULES"] = default_rules_path()
     if args.dry_run:
         # evaluate against empty state (the stack's counters and windows stay untouched), no
