@@ -29,11 +29,11 @@ from engine.rules.jpast import (
     walk,
 )
 from engine.rules.runtime.functions import (
-    AWS_INTERNAL_USERS,
     REGEX_TIMED_FROM_CHARS,
     DasFunctions,
     ascii_fold,
     compile_regex,
+    is_aws_internal_user,
     timed_search,
 )
 from engine.rules.runtime.interpreter import SafeInterpreter
@@ -417,15 +417,7 @@ def _in_list_ci(arg: Fn, members: frozenset[str], negate: bool) -> Fn:
 
 def _aws_internal_user(arg: Fn, negate: bool) -> Fn:
     def aws_internal_user(v: Any) -> bool:
-        event = arg(v)
-        if not isinstance(event, dict):
-            return negate
-        user = event.get("dbUserName")
-        das = event.get("das")
-        engine = das.get("engine") if isinstance(das, dict) else None
-        if not isinstance(user, str) or not isinstance(engine, str):
-            return negate
-        return (user in AWS_INTERNAL_USERS.get(engine, ())) is not negate
+        return is_aws_internal_user(arg(v)) is not negate
 
     return aws_internal_user
 

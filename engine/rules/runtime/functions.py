@@ -292,6 +292,19 @@ def _is_num(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool)
 
 
+def is_aws_internal_user(event: Any) -> bool:
+    """``aws_internal_user(@)``: the event's ``dbUserName`` is one of the accounts AWS itself
+    runs on its ``das.engine`` (shared with the compiled predicates)."""
+    if not isinstance(event, dict):
+        return False
+    user = event.get("dbUserName")
+    das = event.get("das")
+    engine = das.get("engine") if isinstance(das, dict) else None
+    if not isinstance(user, str) or not isinstance(engine, str):
+        return False
+    return user in AWS_INTERNAL_USERS.get(engine, ())
+
+
 class DasFunctions(Functions):
     """The JMESPath function table, bound to the named lists and params of one rule set."""
 
@@ -358,14 +371,7 @@ class DasFunctions(Functions):
 
     @signature(ANY)
     def _func_aws_internal_user(self, event: Any) -> bool:
-        if not isinstance(event, dict):
-            return False
-        user = event.get("dbUserName")
-        das = event.get("das")
-        engine = das.get("engine") if isinstance(das, dict) else None
-        if not isinstance(user, str) or not isinstance(engine, str):
-            return False
-        return user in AWS_INTERNAL_USERS.get(engine, ())
+        return is_aws_internal_user(event)
 
     # -- regexes ------------------------------------------------------------------------------
 
