@@ -447,7 +447,7 @@ class DynamoDBStateStore(StateStore):
     def _batch_write(self, items: list[dict[str, Any]]) -> None:
         def chunk(part: list[dict[str, Any]]) -> None:
             request: dict[str, Any] = {self.table: [{"PutRequest": {"Item": i}} for i in part]}
-            for _ in range(8):
+            for _ in range(_UNPROCESSED_ROUNDS):
                 resp = self._ddb.batch_write_item(RequestItems=request)
                 request = resp.get("UnprocessedItems") or {}
                 if not request:
