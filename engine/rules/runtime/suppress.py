@@ -157,12 +157,32 @@ def window_start(epoch: float, window_s: int) -> int:
     return int(math.floor(epoch / window_s) * window_s)
 
 
+@dataclass(slots=True)
+class WindowJob:
+    """The hits of one dedup window from one engine call (see ``Deduplicator.window``)."""
+
+    seen_ns: str
+    alert_id: str
+    key: str | None
+    start: int
+    window_s: int
+    hits: list[Hit]
+    fold: bool = False
+
+
 class Deduplicator:
     """One alert per (rule, dedup key, tumbling window); later matches only count."""
 
     def __init__(self, state: StateStore, *, margin_s: int = DEFAULT_MARGIN_S) -> None:
         self.state = state
         self.margin_s = margin_s
+
+    def windows(self, jobs: list[WindowJob]) -> list[tuple[Firing | None, Tally]]:
+        """Every window of one engine call, answered in the order given."""
+        return [
+            self.window(j.seen_ns, j.alert_id, j.key, j.start, j.window_s, j.hits, fold=j.fold)
+            for j in jobs
+        ]
 
     def window(
         self,
