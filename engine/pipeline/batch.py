@@ -20,9 +20,16 @@ one state:
 access denied). Anything else the engine raises is a bug: retrying would replay the same bug
 until the record expires and block the shard behind it, so it never becomes ``transient``.
 
-**Mapping alerts back to records.** Each record's events go through ``Engine.process`` on their own
-(matches are rare, so the extra state round trips cost little) so that every alert is known to
-come from one record; an alert that cannot be delivered marks exactly that record transient.
+**One engine call per batch.** The events of every record of the batch go through
+``Engine.process`` together (up to ``EVENTS_PER_CALL`` events a call; a bigger batch is split at
+record boundaries), so state is settled once per batch: a flood of matches spread over a hundred
+records costs the store requests of one call, not of a hundred. Each event carries the index of
+its record (``origins``) and the engine says which records are behind each alert
+(``EngineResult.sources``): an alert that cannot be delivered marks exactly those records
+transient, and a redelivery of any of them emits the alert again under the same id. The state
+store failing (``StateUnavailable``/``StatePermanentError``) fails the records of that call; an
+engine bug makes the call's records evaluated again one by one, so only the record that trips
+it is dead-lettered (the retry is safe: a second pass over an event is what a redelivery is).
 
 **Redelivery.** Lambda redelivers everything after the lowest failed sequence number. The engine
 re-emits the same alert ids for redelivered events, and ``engine.pipeline.delivery`` skips what an
@@ -52,6 +59,7 @@ from engine.outputs.base import Deadline, Delivery
 from engine.pipeline.delivery import Deliverer
 from engine.pipeline.dlq import DeadLetters, record_message
 from engine.pipeline.state import StatePermanentError, StateStore, StateUnavailable
+from engine.rules.runtime.stateful import MAX_KEYS_PER_CALL
 
 log = logging.getLogger("dasalert.pipeline")
 
@@ -78,6 +86,10 @@ PIPELINE_WINDOW_S = system.PIPELINE_WINDOW_S
 UNDECODABLE_RULE = system.UNDECODABLE_RULE
 RULE_LOAD_RULE = system.RULE_LOAD_RULE
 RUNBOOK = system.PIPELINE_RUNBOOK
+# Events evaluated in one engine call: the batch's state is settled in one pass (see above). Equal
+# to the stateful rules' per-call key cap, so a call never leaves keys untracked that one call per
+# record would have tracked (``engine.rules.runtime.stateful.MAX_KEYS_PER_CALL``).
+EVENTS_PER_CALL = MAX_KEYS_PER_CALL
 # Seconds kept back (beyond the Deadline's own margin) for delivery and the response: when less
 # is left, the remaining records of a batch are returned unevaluated as transient (``deadline``).
 EVALUATION_RESERVE_S = 10.0
@@ -144,6 +156,16 @@ class BatchResult:
 
 
 @dataclass
+class _Pending:
+    """A decoded record waiting for its engine call."""
+
+    index: int
+    record: RawRecord
+    outcome: RecordOutcome
+    events: list[dict[str, Any]]
+
+
+@dataclass
 class _Failed:
     index: int
     record: RawRecord
@@ -173,6 +195,7 @@ class Pipeline:
         can_retry: bool = True,
         rule_problems: Sequence[Any] = (),
         resources: Any = None,
+        events_per_call: int = EVENTS_PER_CALL,
     ) -> None:
         self.decoder = decoder
         # Error-level problems of the rule pack this container loaded. A rule that does not load
@@ -188,6 +211,7 @@ class Pipeline:
         # engine.pipeline.resources.ResourceResolver: names the database of every alert
         # (``context["resource"]``) before delivery; None leaves alerts as they are.
         self.resources = resources
+        self.events_per_call = max(1, events_per_call)
 
     # -- the batch ------------------------------------------------------------------------
     def run(
@@ -215,6 +239,8 @@ class Pipeline:
             begin()  # mutes are read once per batch, at its first firing
 
         out_of_time = False
+        pending: list[_Pending] = []
+        pending_events = 0
         for index, rec in enumerate(records):
             out = RecordOutcome(rec.record_id)
             result.outcomes.append(out)
@@ -238,31 +264,13 @@ class Pipeline:
                 continue
             if self.engine is None:
                 continue
-            try:
-                res = self.engine.process(events)
-            except StateUnavailable as exc:  # throttled or unreachable: a retry may work
-                log.warning("state store unavailable on record %s: %s", rec.record_id, exc)
-                self._fail(out, TRANSIENT, STATE_UNAVAILABLE)
-                continue
-            except StatePermanentError as exc:  # no table, no access: a retry cannot work
-                log.error("state store refused record %s: %s", rec.record_id, exc)
-                self._unevaluated(out, failed, index, rec, STATE_ERROR, str(exc))
-                continue
-            except Exception as exc:  # a bug (in a rule or the engine): never retried
-                # the type only: an exception's text may quote the event (the alert redacts it)
-                log.error("rule engine raised on record %s: %s", rec.record_id, type(exc).__name__)
-                text = redact_sql(f"{type(exc).__name__}: {exc}")
-                self._unevaluated(out, failed, index, rec, ENGINE_ERROR, text)
-                continue
-            result.matched += res.matched
-            result.suppressed += res.suppressed
-            result.duplicates += res.duplicates
-            result.state_dropped += getattr(res, "state_dropped", 0)
-            result.muted += res.muted
-            result.rule_errors += res.rule_errors
-            for alert in res.alerts:
-                alerts[alert.id] = alert
-                sources.setdefault(alert.id, set()).add(index)
+            pending.append(_Pending(index, rec, out, events))
+            pending_events += len(events)
+            if pending_events >= self.events_per_call:
+                self._evaluate(pending, result, alerts, sources, failed, deadline)
+                pending, pending_events = [], 0
+        if pending:
+            self._evaluate(pending, result, alerts, sources, failed, deadline)
 
         self._record_heartbeats(seen, now)
         for alert, indices in self._mismatch_alerts(result, now):
@@ -285,6 +293,67 @@ class Pipeline:
             result.reader_mismatches = reader.mismatch - reader0[1]
             result.reader_footer_mismatches = reader.footer_mismatch - reader0[2]
         return result
+
+    # -- evaluate -------------------------------------------------------------------------
+    def _evaluate(
+        self,
+        pending: list[_Pending],
+        result: BatchResult,
+        alerts: dict[str, Alert],
+        sources: dict[str, set[int]],
+        failed: list[_Failed],
+        deadline: Deadline,
+    ) -> None:
+        """One engine call for the decoded records ``pending`` (see the module docstring)."""
+        if self.can_retry and not deadline.allows(EVALUATION_RESERVE_S):
+            for p in pending:  # decoded, but no time left to evaluate and deliver: retried
+                self._fail(p.outcome, TRANSIENT, DEADLINE)
+            return
+        events = [ev for p in pending for ev in p.events]
+        origins = [p.index for p in pending for _ in p.events]
+        ids = ", ".join(p.record.record_id for p in pending[:5]) + (
+            f" (+{len(pending) - 5} more)" if len(pending) > 5 else ""
+        )
+        try:
+            res = self.engine.process(events, origins)
+        except StateUnavailable as exc:  # throttled or unreachable: a retry may work
+            log.warning("state store unavailable on records %s: %s", ids, exc)
+            for p in pending:
+                self._fail(p.outcome, TRANSIENT, STATE_UNAVAILABLE)
+            return
+        except StatePermanentError as exc:  # no table, no access: a retry cannot work
+            log.error("state store refused records %s: %s", ids, exc)
+            for p in pending:
+                self._unevaluated(p.outcome, failed, p.index, p.record, STATE_ERROR, str(exc))
+            return
+        except Exception as exc:  # a bug (in a rule or the engine): never retried
+            if len(pending) > 1:  # find the record that trips it: each alone
+                log.warning(
+                    "rule engine raised on records %s: %s; evaluating them one by one",
+                    ids,
+                    type(exc).__name__,
+                )
+                for p in pending:
+                    self._evaluate([p], result, alerts, sources, failed, deadline)
+                return
+            # the type only: an exception's text may quote the event (the alert redacts it)
+            log.error("rule engine raised on record %s: %s", ids, type(exc).__name__)
+            text = redact_sql(f"{type(exc).__name__}: {exc}")
+            (p,) = pending
+            self._unevaluated(p.outcome, failed, p.index, p.record, ENGINE_ERROR, text)
+            return
+        result.matched += res.matched
+        result.suppressed += res.suppressed
+        result.duplicates += res.duplicates
+        result.state_dropped += getattr(res, "state_dropped", 0)
+        result.muted += res.muted
+        result.rule_errors += res.rule_errors
+        behind: dict[str, set[int]] = getattr(res, "sources", None) or {}
+        every = {p.index for p in pending}
+        for alert in res.alerts:
+            alerts[alert.id] = alert
+            # an engine that does not say (a stand-in) puts the alert on every record of the call
+            sources.setdefault(alert.id, set()).update(behind.get(alert.id) or every)
 
     def deliver(self, alerts: Sequence[Alert], deadline: Deadline | None = None) -> BatchResult:
         """Send alerts that come from no record (the heartbeat watchdog), idempotently.
@@ -483,9 +552,7 @@ def _heard_at(events: Sequence[dict[str, Any]], heartbeats: int, now: float) -> 
     if heartbeats:
         return now
     times = [
-        t
-        for ev in events
-        if isinstance(t := (ev.get("das") or {}).get("epoch"), (int, float))
+        t for ev in events if isinstance(t := (ev.get("das") or {}).get("epoch"), (int, float))
     ]
     return min(max(times), now) if times else now
 

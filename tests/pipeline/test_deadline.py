@@ -1,7 +1,9 @@
 """The pipeline stops evaluating before the Lambda timeout and returns the rest as transient.
 
-The evaluation is made slow by our own engine subclass: each record's evaluation uses up three
-seconds of the invocation's remaining time (a clock the test owns; nothing sleeps).
+The evaluation is made slow by our own engine subclass: each engine call uses up three seconds of
+the invocation's remaining time, and each decode (when asked) one second (a clock the test owns;
+nothing sleeps). The pipeline evaluates a batch's records together, ``events_per_call`` events a
+call; the deadline is checked before each record is decoded and before each call.
 """
 
 from __future__ import annotations
@@ -44,39 +46,61 @@ class Budget:
 
 class SlowEngine(Engine):
     budget: Budget
+    calls: int = 0
 
-    def process(self, events: Any) -> EngineResult:
+    def process(self, events: Any, origins: Any = None) -> EngineResult:
         self.budget.ms -= 3000
-        return super().process(events)
+        self.calls += 1
+        return super().process(events, origins)
 
 
-def _run(tmp_path, ms: int, can_retry: bool = True):
+class SlowDecoder(Decoder):
+    budget: Budget | None = None
+
+    def decode(self, record: RawRecord) -> Any:
+        if self.budget is not None:
+            self.budget.ms -= 1000
+        return super().decode(record)
+
+
+def _run(
+    tmp_path,
+    ms: int,
+    can_retry: bool = True,
+    *,
+    events_per_call: int = 1,
+    slow_decode: bool = False,
+):
     keys = LocalKeyProvider(KEY)
     enc = Encoder(keys, CLUSTER)
     state = MemoryStateStore()
     wired = build_engine(write_rules(tmp_path / "rules"), state).engine
     engine = SlowEngine(wired.ruleset, state)
     engine.budget = Budget(ms)
+    decoder = SlowDecoder(keys)
+    decoder.budget = engine.budget if slow_decode else None
     output = ScriptedOutput()
     router = Router({"fake": output}, ("fake",), {"fake": "info"}, ("fake",), ("fake",))
     p = Pipeline(
-        Decoder(keys),
+        decoder,
         state=state,
         engine=engine,
         router=router,
         dead_letters=ListDeadLetters(),
         clock=lambda: NOW,
         can_retry=can_retry,
+        events_per_call=events_per_call,
     )
     records = [
         RawRecord(str(i), encode(enc, [ddl(f"user{i}", i, n=i)]), stream_arn=ARN) for i in range(10)
     ]
-    return p.run(records, Deadline(engine.budget, margin_s=5.0)), output
+    return p.run(records, Deadline(engine.budget, margin_s=5.0)), output, engine
 
 
 def test_records_left_when_time_runs_short_are_transient(tmp_path) -> None:
-    result, output = _run(tmp_path, 30_000)
-    # 30 s, 5 s margin, 10 s reserve: records evaluated while >= 15 s remained, 3 s each
+    result, output, _ = _run(tmp_path, 30_000)
+    # 30 s, 5 s margin, 10 s reserve: one record per call, evaluated while >= 15 s remained,
+    # 3 s each
     assert [o.status for o in result.outcomes] == [OK] * 6 + [TRANSIENT] * 4
     assert {o.reason for o in result.outcomes[6:]} == {DEADLINE}
     assert result.transient_ids == ["6", "7", "8", "9"]
@@ -84,5 +108,24 @@ def test_records_left_when_time_runs_short_are_transient(tmp_path) -> None:
 
 
 def test_without_a_deadline_every_record_is_evaluated(tmp_path) -> None:
-    result, _ = _run(tmp_path, 10**9)
+    result, _, engine = _run(tmp_path, 10**9, events_per_call=1000)
     assert [o.status for o in result.outcomes] == [OK] * 10
+    assert engine.calls == 1  # the whole batch in one engine call
+
+
+def test_the_deadline_is_checked_between_calls_of_a_split_batch(tmp_path) -> None:
+    # four records a call: at 20 s (>= 15 s) records 0-3 are evaluated (17 s left), at 17 s
+    # records 4-7 (14 s left); records 8 and 9 are not decoded any more
+    result, output, engine = _run(tmp_path, 20_000, events_per_call=4)
+    assert [o.status for o in result.outcomes] == [OK] * 8 + [TRANSIENT] * 2
+    assert result.transient_ids == ["8", "9"] and engine.calls == 2
+    assert sorted(a.event["dbUserName"] for a in output.sent) == [f"user{i}" for i in range(8)]
+
+
+def test_records_decoded_when_time_runs_out_are_returned_unevaluated(tmp_path) -> None:
+    # decoding costs 1 s: records 0 and 1 are decoded (16.5 -> 14.5 s), record 2 is not; the
+    # call for 0 and 1 would start with less than the reserve left, so it is not made
+    result, output, engine = _run(tmp_path, 16_500, events_per_call=1000, slow_decode=True)
+    assert [o.status for o in result.outcomes] == [TRANSIENT] * 10
+    assert {o.reason for o in result.outcomes} == {DEADLINE}
+    assert engine.calls == 0 and output.sent == []

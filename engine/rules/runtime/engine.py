@@ -43,7 +43,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,6 +65,7 @@ from engine.rules.runtime.suppress import (
     Firing,
     Hit,
     Tally,
+    WindowJob,
     facets_of,
     fingerprint,
     fold_hits,
@@ -100,6 +101,9 @@ class EngineResult:
     state_dropped: int = 0  # stateful matches over a per-call cap: not tracked
     muted: int = 0  # alerts a responder's mute dropped
     errors: list[str] = field(default_factory=list)  # "rule-id: Type: message" (redacted)
+    # alert id -> the origins (``process(origins=...)``) of the events behind it; empty when
+    # the caller gave no origins
+    sources: dict[str, set[int]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -186,21 +190,35 @@ class Engine:
             self._redacted[key] = hit
         return hit[1]
 
-    def process(self, events: Iterable[dict[str, Any]]) -> EngineResult:
+    def process(
+        self, events: Iterable[dict[str, Any]], origins: Sequence[int] | None = None
+    ) -> EngineResult:
+        """Evaluate ``events`` and settle their state in one pass.
+
+        ``origins`` (one per event: the index of the Kinesis record it came from) lets a caller
+        hand over a whole batch and still know which records each alert comes from
+        (``EngineResult.sources``): the pipeline retries exactly those when the alert cannot be
+        delivered. The records of an alert are those of every hit of its dedup window,
+        threshold group or stateful key in this call — a redelivery of any of them emits the
+        alert again (same id), so retrying them cannot lose it.
+        """
         self._redacted = {}
         try:
-            return self._process(events)
+            return self._process(events, origins)
         finally:
             self._redacted = {}
 
-    def _process(self, events: Iterable[dict[str, Any]]) -> EngineResult:
+    def _process(
+        self, events: Iterable[dict[str, Any]], origins: Sequence[int] | None
+    ) -> EngineResult:
         result = EngineResult(alerts=[])
+        origin_of: dict[int, int] = {}  # id(event) -> its origin (events live through the call)
         windows: dict[str, _Window] = {}
         thresholds: dict[str, tuple[Rule, list[tuple[str, Hit]]]] = {}
         stateful: dict[str, tuple[Rule, list[KeyedHit]]] = {}
         search = self.ruleset.search
         order = 0
-        for event in events:
+        for position, event in enumerate(events):
             result.events += 1
             if not isinstance(event, dict):  # normalize() always gives a dict: a caller bug
                 result.invalid += 1
@@ -209,6 +227,8 @@ class Engine:
             evaluation = self.ruleset.evaluate_all(event)
             if not evaluation.matches and not evaluation.errors:
                 continue
+            if origins is not None:
+                origin_of[id(event)] = origins[position]
             epoch = _epoch(event)
             fp: str | None = None
             # Keys and groups are read from the redacted event: they reach the alert (its
@@ -249,12 +269,19 @@ class Engine:
                 self._add_error(windows, result, err.rule, event, epoch, fp, err.error)
 
         tally = Tally()
-        for aid, win in windows.items():
-            firing = self._window(aid, win, tally)
+
+        def source(alert: Alert, hits: Iterable[Hit]) -> None:
+            if origins is not None:
+                found = {origin_of[id(h.event)] for h in hits if id(h.event) in origin_of}
+                result.sources.setdefault(alert.id, set()).update(found)
+
+        for win, firing in self._windows(windows, tally):
             if firing is not None and win.kind == "rule" and self._muted(win.rule, firing):
                 result.muted += 1
             elif firing is not None:
-                result.alerts.append(self._alert(win.rule, firing, kind=win.kind, error=win.error))
+                alert = self._alert(win.rule, firing, kind=win.kind, error=win.error)
+                result.alerts.append(alert)
+                source(alert, win.hits)
         for rule, hits in thresholds.values():
             th = rule.threshold
             assert th is not None
@@ -268,7 +295,9 @@ class Engine:
                 if self._muted(rule, th_firing):
                     result.muted += 1
                 else:
-                    result.alerts.append(self._alert(rule, th_firing))
+                    alert = self._alert(rule, th_firing)
+                    result.alerts.append(alert)
+                    source(alert, (h for g, h in hits if g == th_firing.key))
         st = StatefulTally()
         for rule, khs in stateful.values():
             fired, t2 = self._stateful(rule, khs)
@@ -279,7 +308,9 @@ class Engine:
                 if self._muted(rule, made):
                     result.muted += 1
                 else:
-                    result.alerts.append(self._alert(rule, made))
+                    alert = self._alert(rule, made)
+                    result.alerts.append(alert)
+                    source(alert, (kh.hit for kh in khs if kh.key == f.key))
         result.suppressed = tally.suppressed + st.suppressed
         tally.duplicates += st.duplicates
         tally.untimed += st.untimed
@@ -380,30 +411,45 @@ class Engine:
         win.error = win.error or text
         win.hits.append(Hit(event, epoch, fp))
 
-    def _window(self, aid: str, win: _Window, tally: Tally) -> Firing | None:
-        fold = win.kind == "rule" and win.rule.dedup is not None
-        if fold:  # what the window folds in, from the redacted event, and each event's severity
-            for h in win.hits:
-                h.facets = facets_of(self._redact(h.event))
-                h.rank = severity_rank(self._severity(win.rule, h.event))
-        if not win.timed:  # no state can be kept: one alert per id per batch
-            times = [h.epoch for h in win.hits if h.epoch is not None]
-            return Firing(
-                aid,
-                win.key,
-                representative(win.hits).event,
-                len(win.hits),
-                min(times) if times else None,
-                max(times) if times else None,
-                context={"folded": fold_hits(win.hits)} if fold else {},
-                rank=max((h.rank or 0) for h in win.hits) if fold else None,
+    def _windows(
+        self, windows: dict[str, _Window], tally: Tally
+    ) -> list[tuple[_Window, Firing | None]]:
+        """Every window's firing, in the order the windows opened; the timed ones are settled
+        against the store together (``Deduplicator.windows``), not one window at a time."""
+        out: list[tuple[_Window, Firing | None]] = []
+        timed: list[int] = []
+        jobs: list[WindowJob] = []
+        for aid, win in windows.items():
+            fold = win.kind == "rule" and win.rule.dedup is not None
+            if fold:  # what the window folds in, from the redacted event, and each severity
+                for h in win.hits:
+                    h.facets = facets_of(self._redact(h.event))
+                    h.rank = severity_rank(self._severity(win.rule, h.event))
+            if not win.timed:  # no state can be kept: one alert per id per batch
+                times = [h.epoch for h in win.hits if h.epoch is not None]
+                untimed = Firing(
+                    aid,
+                    win.key,
+                    representative(win.hits).event,
+                    len(win.hits),
+                    min(times) if times else None,
+                    max(times) if times else None,
+                    context={"folded": fold_hits(win.hits)} if fold else {},
+                    rank=max((h.rank or 0) for h in win.hits) if fold else None,
+                )
+                out.append((win, untimed))
+                continue
+            seen_ns = f"err:{win.rule.id}" if win.kind == "rule_error" else win.rule.id
+            timed.append(len(out))
+            out.append((win, None))
+            jobs.append(
+                WindowJob(seen_ns, aid, win.key, win.start, win.window_s, win.hits, fold=fold)
             )
-        seen_ns = f"err:{win.rule.id}" if win.kind == "rule_error" else win.rule.id
-        firing, t = self._dedup.window(
-            seen_ns, aid, win.key, win.start, win.window_s, win.hits, fold=fold
-        )
-        tally.add(t)
-        return firing
+        if jobs:
+            for i, (firing, t) in zip(timed, self._dedup.windows(jobs), strict=True):
+                out[i] = (out[i][0], firing)
+                tally.add(t)
+        return out
 
     # -- alerts ---------------------------------------------------------------------------
 
