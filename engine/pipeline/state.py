@@ -85,6 +85,29 @@ class StateStore(ABC):
         """
         return {key for key in dict.fromkeys(keys) if self.add_once(key, expires_at=expires_at)}
 
+    def add_once_each(self, expiries: Mapping[str, float]) -> set[str]:
+        """``add_once_many`` for keys with different expiries (``key -> expires_at``): the
+        markers of many dedup windows, each expiring with its own window, in one batched call.
+        The same per-key promise as ``add_once``; this default makes one ``add_once_many`` per
+        distinct expiry, the stores override it with one batch whatever the expiries (and make
+        ``add_once_many`` the special case: a store that overrides only ``add_once_many`` must
+        not build it on this default, which calls it)."""
+        by_expiry: dict[float, list[str]] = {}
+        for key, exp in expiries.items():
+            by_expiry.setdefault(exp, []).append(key)
+        new: set[str] = set()
+        for exp, keys in by_expiry.items():
+            new |= self.add_once_many(keys, expires_at=exp)
+        return new
+
+    def incr_many(self, amounts: Mapping[str, tuple[int, float]]) -> dict[str, int]:
+        """``incr`` for many counters (``key -> (amount, expires_at)``); each new total.
+
+        Atomic per counter exactly like ``incr`` (a dedup window is opened by the caller whose
+        add returns its own amount, across shards), so it is one ``incr`` per key: no store can
+        add to many counters in one atomic call. The stores send them concurrently."""
+        return {key: self.incr(key, n, expires_at=exp) for key, (n, exp) in amounts.items()}
+
     def add_counts(self, amounts: Mapping[str, tuple[int, float]]) -> None:
         """Add ``amount`` to each counter ``key -> (amount, expires_at)``; read back with
         ``get_counts``. Atomic per counter like ``incr`` (concurrent adds are never lost); the
@@ -195,9 +218,12 @@ class MemoryStateStore(StateStore):
             return True
 
     def add_once_many(self, keys: Iterable[str], *, expires_at: float) -> set[str]:
+        return self.add_once_each(dict.fromkeys(keys, expires_at))
+
+    def add_once_each(self, expiries: Mapping[str, float]) -> set[str]:
         with self._lock:
             new: set[str] = set()
-            for key in keys:
+            for key, expires_at in expiries.items():
                 exp = self._markers.get(key)
                 if exp is not None and self._alive(exp):
                     continue

@@ -41,8 +41,11 @@ per event, so a batch's state is read and written in batched calls, not one call
   of the same items; one item per window holding a string set of fingerprints (``UpdateItem ADD``
   with ``UPDATED_OLD``) is atomic but is billed on the item's size on every call (a 200 KB set:
   200 write units) and stops at DynamoDB's 400 KB item limit in exactly the flood it is for.
-* ``add_counts`` (counters): one ``UpdateItem ... ADD`` per counter, since no batch call can add;
-  callers aggregate a batch in memory first, so that is one update per counter per batch.
+* ``add_once_each``: the same for keys with different expiries (the markers of many dedup
+  windows of one call), still one ``BatchGetItem`` per 100 keys and one ``BatchWriteItem`` per 25.
+* ``incr_many`` / ``add_counts`` (counters): one ``UpdateItem ... ADD`` per counter, since no batch
+  call can add; callers aggregate a batch in memory first, so that is one update per counter per
+  batch.
 * the chunks and updates of one operation go out concurrently (a pool of four threads).
 
 Throttling that persists raises :class:`StateUnavailable` (the records are retried), never a
@@ -249,27 +252,37 @@ class DynamoDBStateStore(StateStore):
             return False
 
     def add_once_many(self, keys: Iterable[str], *, expires_at: float) -> set[str]:
-        """``add_once`` for many keys: one consistent ``BatchGetItem`` (100 keys a call) says
-        which markers exist, one ``BatchWriteItem`` (25 a call) writes the others; chunks go
-        out concurrently. Why not a conditional write per key: see the module docstring."""
-        by_pk: dict[str, str] = {}
-        for key in keys:
-            by_pk.setdefault(_pk("o", key), key)
+        return self.add_once_each(dict.fromkeys(keys, expires_at))
+
+    def add_once_each(self, expiries: Mapping[str, float]) -> set[str]:
+        """``add_once`` for many keys, each with its own expiry: one consistent
+        ``BatchGetItem`` (100 keys a call) says which markers exist, one ``BatchWriteItem`` (25
+        a call) writes the others; chunks go out concurrently. Why not a conditional write per
+        key: see the module docstring."""
+        by_pk: dict[str, tuple[str, float]] = {}
+        for key, exp in expiries.items():
+            by_pk.setdefault(_pk("o", key), (key, exp))
         if not by_pk:
             return set()
         known = {item["pk"]["S"] for item in self._batch_get(list(by_pk)) if self._alive(item)}
         new = [pk for pk in by_pk if pk not in known]
-        self._batch_write([{**self._key(pk), "expires_at": _num(expires_at)} for pk in new])
-        return {by_pk[pk] for pk in new}
+        self._batch_write([{**self._key(pk), "expires_at": _num(by_pk[pk][1])} for pk in new])
+        return {by_pk[pk][0] for pk in new}
+
+    def incr_many(self, amounts: Mapping[str, tuple[int, float]]) -> dict[str, int]:
+        """``incr`` for many counters: one ``UpdateItem ... ADD`` per counter (no batch call
+        can add, and each total must be this call's own), sent concurrently — so many counters
+        wait about one round trip per ``_POOL`` of them, not one each in turn."""
+        items = list(amounts.items())
+        totals = self._parallel(
+            lambda item: self.incr(item[0], item[1][0], expires_at=item[1][1]), items
+        )
+        return {key: total for (key, _), total in zip(items, totals, strict=True)}
 
     def add_counts(self, amounts: Mapping[str, tuple[int, float]]) -> None:
-        """``incr`` for many counters: one ``UpdateItem ... ADD`` per counter (``BatchWriteItem``
-        cannot add), sent concurrently — so a batch waits about one round trip, and the caller
-        sends one update per counter per batch instead of one per event."""
-        self._parallel(
-            lambda item: self.incr(item[0], item[1][0], expires_at=item[1][1]),
-            [(k, v) for k, v in amounts.items() if v[0]],
-        )
+        """``incr_many`` without the totals, skipping zero amounts: the caller aggregates a
+        batch in memory first, so that is one update per counter per batch, not per event."""
+        self.incr_many({k: v for k, v in amounts.items() if v[0]})
 
     def _parallel(self, fn: Callable[[Any], Any], jobs: list[Any]) -> list[Any]:
         """Run independent calls concurrently (a small pool): a big batch's chunks wait for one
