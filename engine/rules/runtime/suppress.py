@@ -1,8 +1,9 @@
 """Suppression in event time: dedup windows and count thresholds, through a ``StateStore``.
 
 Both are **idempotent**: Kinesis redelivers a whole batch when anything in it failed, so every
-matching event is first recorded (``add_once_many`` for a dedup window's hits of one batch) under
-a fingerprint of the event; an event seen before is never counted again.
+matching event is first recorded (``add_once_each`` for the hits of every dedup window of one
+engine call, ``add_once_many`` for a threshold's) under a fingerprint of the event; an event seen
+before is never counted again.
 
 A redelivered batch may be one whose first attempt died before its alerts were delivered (an output
 down, the Lambda timed out, the state store throttled half-way). So when a window's or a threshold's
@@ -178,11 +179,37 @@ class Deduplicator:
         self.margin_s = margin_s
 
     def windows(self, jobs: list[WindowJob]) -> list[tuple[Firing | None, Tally]]:
-        """Every window of one engine call, answered in the order given."""
-        return [
-            self.window(j.seen_ns, j.alert_id, j.key, j.start, j.window_s, j.hits, fold=j.fold)
-            for j in jobs
-        ]
+        """Every dedup window of one engine call, settled together; answered in the order given.
+
+        Exactly what ``window`` per job in turn would answer and store, in a number of store
+        round trips that does not grow with the windows (but for one ``incr`` each, sent
+        concurrently): the markers of every window in one ``add_once_each``, the counters in one
+        ``incr_many``, the replays' counts in one ``get_counts``, the windows' namespaces in one
+        ``read_namespaces``, the escalation records in one ``get_values`` / ``put_values`` and
+        every window's folded members in one ``put_members`` — the records written before the
+        announcements, as the module docstring requires.
+
+        Jobs that touch each other's state are settled one after the other, as ``window``
+        would: two jobs of one window (the same alert id) count on top of each other, and two
+        that share a seen marker (a fingerprint in two windows of one rule — not something the
+        engine makes) decide it in turn, each with its own expiry. So the jobs go in runs
+        without either, each run settled after the one before it.
+        """
+        out: list[tuple[Firing | None, Tally]] = []
+        run: list[tuple[WindowJob, list[str]]] = []
+        ids: set[str] = set()
+        taken: set[str] = set()  # the markers of the run's jobs
+        for job in jobs:
+            markers = [f"seen:{job.seen_ns}:{hit.fp}" for hit in job.hits]
+            if job.alert_id in ids or not taken.isdisjoint(markers):
+                out += self._settle(run)
+                run, ids, taken = [], set(), set()
+            run.append((job, markers))
+            ids.add(job.alert_id)
+            taken.update(markers)
+        if run:
+            out += self._settle(run)
+        return out
 
     def window(
         self,
@@ -201,128 +228,222 @@ class Deduplicator:
         also carries ``context["folded"]``, ``rank`` and, when the window grew in a way a
         responder must see, ``context["escalation"]`` (see the module docstring).
         """
-        tally = Tally()
-        state = self.state
-        expires = start + window_s + self.margin_s
-        new: list[Hit] = []
-        dups: list[Hit] = []
-        # One batched marker write for the window's hits (not one per event); a fingerprint
-        # twice in one batch is a duplicate the second time, as with one ``add_once`` each.
-        markers = [f"seen:{seen_ns}:{hit.fp}" for hit in hits]
-        fresh = state.add_once_many(markers, expires_at=expires)
-        for hit, marker in zip(hits, markers, strict=True):
-            (new if marker in fresh else dups).append(hit)
-            fresh.discard(marker)
-        firing: Firing | None = None
-        opened = False
-        if new:
-            total = state.incr(f"dd:{alert_id}", len(new), expires_at=expires)
-            if total == len(new):  # this batch opened the window (atomic across shards)
-                firing = build_firing(alert_id, key, new, total)
-                opened = True
-                first = firing.first
-                if first is not None and not fold:  # kept for the updates: the window's first
-                    state.record_max(f"df:{alert_id}", "first", -first, expires_at=expires)
-            else:
-                # The window's alert again (same id) with its new total: outputs that update in
-                # place (a Security Hub finding) follow the incident; the others skip the id
-                # unless the update is an escalation.
-                tally.suppressed += len(new)
-                firing = build_firing(alert_id, key, new, total, update=True)
-        if dups:
-            tally.duplicates += len(dups)
-            if firing is None:  # a redelivery: send the window's alert again, same id
-                total = state.get_counts([f"dd:{alert_id}"])[f"dd:{alert_id}"]
-                firing = build_firing(alert_id, key, dups, max(total, len(dups)), replay=True)
-        if firing is not None and fold:
-            self._fold(firing, alert_id, hits, expires, opened=opened)
-        elif firing is not None and (firing.update or firing.replay):
-            seen = state.read_namespace(f"df:{alert_id}").get("first")
-            if seen is not None and (firing.first is None or -seen < firing.first):
-                firing.first = -seen
-        return firing, tally
+        job = WindowJob(seen_ns, alert_id, key, start, window_s, hits, fold=fold)
+        return self.windows([job])[0]
 
-    def _fold(
-        self, firing: Firing, alert_id: str, hits: list[Hit], expires: float, *, opened: bool
-    ) -> None:
-        """Fold this batch's hits (new and redelivered) into the window's stored state, and
-        decide whether the firing is an escalation. One read; writes only what changed."""
+    def _settle(self, run: list[tuple[WindowJob, list[str]]]) -> list[tuple[Firing | None, Tally]]:
+        """Windows (with their hits' seen markers) that share no alert id and no marker: each
+        step is one batched store call for all of them.
+
+        Per window the decisions are ``window``'s: a hit whose marker is new is counted, the
+        counter's total says whether this call opened the window (``total == len(new)``, atomic
+        across shards), a window with only duplicates is a replay of its alert."""
         state = self.state
-        ns = f"df:{alert_id}"
-        stored = {} if opened else state.read_namespace(ns)
-        writes: dict[str, float] = {}
-        seen = stored.get("first")
-        if seen is not None and (firing.first is None or -seen < firing.first):
-            firing.first = -seen
-        elif opened and firing.first is not None:
-            writes["first"] = -firing.first
-        last = stored.get("last")
-        if last is not None and (firing.last is None or last > firing.last):
-            firing.last = last
-        values: dict[str, dict[str, float]] = {kind: {} for kind in FOLD_KINDS}
-        for name, number in stored.items():
-            kind, sep, value = name.partition(":")
-            if sep and kind in values:
-                values[kind][value] = number
-        for hit in sorted(hits, key=lambda h: h.epoch if h.epoch is not None else 0.0):
-            if hit.facets is None:
+        jobs = [job for job, _ in run]
+        markers = [names for _, names in run]
+        expires = [job.start + job.window_s + self.margin_s for job in jobs]
+        # One batched marker write for every hit of every window (not one per event or window).
+        # A fingerprint twice in a window is a duplicate the second time, as with one
+        # ``add_once`` each.
+        wanted = {name: exp for names, exp in zip(markers, expires, strict=True) for name in names}
+        fresh = state.add_once_each(wanted) if wanted else set()
+        split: list[tuple[list[Hit], list[Hit]]] = []
+        for job, names in zip(jobs, markers, strict=True):
+            new: list[Hit] = []
+            dups: list[Hit] = []
+            for hit, name in zip(job.hits, names, strict=True):
+                (new if name in fresh else dups).append(hit)
+                fresh.discard(name)
+            split.append((new, dups))
+        adds = {
+            f"dd:{job.alert_id}": (len(new), exp)
+            for job, (new, _), exp in zip(jobs, split, expires, strict=True)
+            if new
+        }
+        totals = state.incr_many(adds) if adds else {}
+        replays = [
+            f"dd:{job.alert_id}"
+            for job, (new, dups) in zip(jobs, split, strict=True)
+            if dups and not new
+        ]
+        counts = state.get_counts(replays) if replays else {}
+
+        results: list[tuple[Firing | None, Tally]] = []
+        opened: list[bool] = []
+        reads: list[str] = []  # namespaces of windows that continue: their ``first`` and folding
+        for job, (new, dups), exp in zip(jobs, split, expires, strict=True):
+            aid, tally = job.alert_id, Tally()
+            firing: Firing | None = None
+            opens = False
+            if new:
+                total = totals[f"dd:{aid}"]
+                if total == len(new):  # this call opened the window (atomic across shards)
+                    firing = build_firing(aid, job.key, new, total)
+                    opens = True
+                    first = firing.first
+                    if first is not None and not job.fold:  # kept for the updates: the first
+                        # (only rule-error windows do not fold: rare, one write each)
+                        state.record_max(f"df:{aid}", "first", -first, expires_at=exp)
+                else:
+                    # The window's alert again (same id) with its new total: outputs that update
+                    # in place (a Security Hub finding) follow the incident; the others skip the
+                    # id unless the update is an escalation.
+                    tally.suppressed += len(new)
+                    firing = build_firing(aid, job.key, new, total, update=True)
+            if dups:
+                tally.duplicates += len(dups)
+                if firing is None:  # a redelivery: send the window's alert again, same id
+                    total = max(counts[f"dd:{aid}"], len(dups))
+                    firing = build_firing(aid, job.key, dups, total, replay=True)
+            if firing is not None and (firing.update or firing.replay):
+                reads.append(f"df:{aid}")
+            results.append((firing, tally))
+            opened.append(opens)
+        stored = state.read_namespaces(reads) if reads else {}
+
+        folds: list[_Fold] = []
+        for job, (firing, _), opens, exp in zip(jobs, results, opened, expires, strict=True):
+            if firing is None:
                 continue
-            at = max(0.0, hit.epoch or 0.0)
-            for kind, facet in zip(FOLD_KINDS, hit.facets, strict=True):
-                known = values[kind]
-                if facet is None or facet in known or len(known) >= FOLD_TRACKED:
-                    continue
-                known[facet] = at
-                writes[f"{kind}:{facet}"] = at
-        ranks = [h.rank for h in hits if h.rank is not None]
-        announced_sev = stored.get("@sev")
-        sev = max([*ranks, int(announced_sev) if announced_sev is not None else -1])
-        mark = count_mark(firing.count)
-        opening = "@step" not in stored  # nothing announced yet: this is the window's first alert
-        step = int(stored.get("@step", 0))
-        reasons: list[str] = []
-        news: list[tuple[int, str]] = []  # (kind index, value) announced by this step
-        for k, kind in enumerate(FOLD_KINDS):
-            for i, (value, number) in enumerate(_in_order(values[kind])):
-                if number < 0 or (kind != "verbs" and i >= FOLD_SHOWN):
-                    continue  # announced already, or folded into "+N more"
-                if not opening:
-                    reasons.append(f"new {kind[:-1]}: {value}")
-                    news.append((k, value))
-                writes[f"{kind}:{value}"] = values[kind][value] = -1.0 - number
-        previous = SEVERITIES[int(announced_sev)] if announced_sev is not None else None
-        if sev >= 0 and (announced_sev is None or sev > announced_sev):
-            if not opening and previous is not None:
-                reasons.append(f"severity {previous} → {SEVERITIES[sev]}")
-            writes["@sev"] = sev
-        if mark > int(stored.get("@count", 0)):
+            ns = f"df:{job.alert_id}"
+            if job.fold:
+                folds.append(_plan(firing, job.hits, stored.get(ns, {}), exp, opened=opens))
+            elif firing.update or firing.replay:
+                seen = stored[ns].get("first")
+                if seen is not None and (firing.first is None or -seen < firing.first):
+                    firing.first = -seen
+        if folds:
+            self._write_folds(folds)
+        return results
+
+    def _write_folds(self, folds: list[_Fold]) -> None:
+        """The folding windows' store work in three batched calls: the escalation records a
+        replay resends, the new records, then every window's facts and announcements — the
+        records first (see the module docstring)."""
+        state = self.state
+        wanted = [f"de:{f.firing.alert_id}" for f in folds if f.wants_record]
+        records = state.get_values(wanted) if wanted else {}
+        escalations = {
+            f"de:{f.firing.alert_id}": (json.dumps(f.escalation), f.expires)
+            for f in folds
+            if f.escalation is not None
+        }
+        if escalations:
+            state.put_values(escalations)
+        members = [
+            (f"df:{f.firing.alert_id}", name, v, f.expires)
+            for f in folds
+            for name, v in f.writes.items()
+        ]
+        if members:
+            state.put_members(members)
+        for f in folds:
+            firing = f.firing
+            if f.escalation is not None:
+                firing.context["escalation"] = f.escalation
+            elif f.wants_record:
+                record = records.get(f"de:{firing.alert_id}")
+                if record is not None:
+                    firing.context["escalation"] = json.loads(record[0])
+            firing.context["folded"] = folded(f.values)
+
+
+@dataclass(slots=True)
+class _Fold:
+    """One folding window's decision (``_plan``), before its store work is done in a batch."""
+
+    firing: Firing
+    expires: float
+    values: dict[str, dict[str, float]]
+    writes: dict[str, float]  # members of ``df:<alert id>`` to write
+    escalation: dict[str, Any] | None  # a new step: its record is written before ``writes``
+    wants_record: bool  # a replay: resend the window's last escalation, if there is one
+
+
+def _plan(
+    firing: Firing,
+    hits: list[Hit],
+    stored: dict[str, float],
+    expires: float,
+    *,
+    opened: bool,
+) -> _Fold:
+    """Fold this call's hits of one window (new and redelivered) into the window's stored state
+    (``stored``: its namespace, empty when this call opened it), and decide whether the firing is
+    an escalation. Sets the firing's ``first``/``last``, ``event`` and ``rank``; says what to
+    write, and writes only what changed."""
+    writes: dict[str, float] = {}
+    seen = stored.get("first")
+    if seen is not None and (firing.first is None or -seen < firing.first):
+        firing.first = -seen
+    elif opened and firing.first is not None:
+        writes["first"] = -firing.first
+    last = stored.get("last")
+    if last is not None and (firing.last is None or last > firing.last):
+        firing.last = last
+    values: dict[str, dict[str, float]] = {kind: {} for kind in FOLD_KINDS}
+    for name, number in stored.items():
+        kind, sep, value = name.partition(":")
+        if sep and kind in values:
+            values[kind][value] = number
+    for hit in sorted(hits, key=lambda h: h.epoch if h.epoch is not None else 0.0):
+        if hit.facets is None:
+            continue
+        at = max(0.0, hit.epoch or 0.0)
+        for kind, facet in zip(FOLD_KINDS, hit.facets, strict=True):
+            known = values[kind]
+            if facet is None or facet in known or len(known) >= FOLD_TRACKED:
+                continue
+            known[facet] = at
+            writes[f"{kind}:{facet}"] = at
+    ranks = [h.rank for h in hits if h.rank is not None]
+    announced_sev = stored.get("@sev")
+    sev = max([*ranks, int(announced_sev) if announced_sev is not None else -1])
+    mark = count_mark(firing.count)
+    opening = "@step" not in stored  # nothing announced yet: this is the window's first alert
+    step = int(stored.get("@step", 0))
+    reasons: list[str] = []
+    news: list[tuple[int, str]] = []  # (kind index, value) announced by this step
+    for k, kind in enumerate(FOLD_KINDS):
+        for i, (value, number) in enumerate(_in_order(values[kind])):
+            if number < 0 or (kind != "verbs" and i >= FOLD_SHOWN):
+                continue  # announced already, or folded into "+N more"
             if not opening:
-                reasons.append(f"count passed {COUNT_MARKS[mark - 1]:,}")
-            writes["@count"] = mark
-        if reasons:
-            step += 1
-            escalation = {
-                "step": step,
-                "reasons": reasons,
-                "previous_severity": previous or SEVERITIES[max(sev, 0)],
-            }
-            # The record first, the announcements after: see the module docstring.
-            state.put_values({f"de:{alert_id}": (json.dumps(escalation), expires)})
-            firing.context["escalation"] = escalation
-            raised = announced_sev is not None and sev > announced_sev
-            firing.event = telling(hits, news, sev if raised else None).event
-        elif firing.replay and not opening:
-            record = state.get_values([f"de:{alert_id}"]).get(f"de:{alert_id}")
-            if record is not None:
-                firing.context["escalation"] = json.loads(record[0])
-        if reasons or opening:
-            writes["@step"] = step
-        if writes:
-            if firing.last is not None and (last is None or firing.last > last):
-                writes["last"] = firing.last
-            state.put_members((ns, name, v, expires) for name, v in writes.items())
-        firing.rank = sev if sev >= 0 else None
-        firing.context["folded"] = folded(values)
+                reasons.append(f"new {kind[:-1]}: {value}")
+                news.append((k, value))
+            writes[f"{kind}:{value}"] = values[kind][value] = -1.0 - number
+    previous = SEVERITIES[int(announced_sev)] if announced_sev is not None else None
+    if sev >= 0 and (announced_sev is None or sev > announced_sev):
+        if not opening and previous is not None:
+            reasons.append(f"severity {previous} → {SEVERITIES[sev]}")
+        writes["@sev"] = sev
+    if mark > int(stored.get("@count", 0)):
+        if not opening:
+            reasons.append(f"count passed {COUNT_MARKS[mark - 1]:,}")
+        writes["@count"] = mark
+    escalation: dict[str, Any] | None = None
+    if reasons:
+        step += 1
+        escalation = {
+            "step": step,
+            "reasons": reasons,
+            "previous_severity": previous or SEVERITIES[max(sev, 0)],
+        }
+        raised = announced_sev is not None and sev > announced_sev
+        firing.event = telling(hits, news, sev if raised else None).event
+    if reasons or opening:
+        writes["@step"] = step
+    if writes and firing.last is not None and (last is None or firing.last > last):
+        writes["last"] = firing.last
+    firing.rank = sev if sev >= 0 else None
+    return _Fold(
+        firing,
+        expires,
+        values,
+        writes,
+        escalation,
+        wants_record=escalation is None and firing.replay and not opening,
+    )
 
 
 def telling(hits: list[Hit], news: list[tuple[int, str]], raised_to: int | None) -> Hit:

@@ -223,8 +223,9 @@ class Counting(MemoryStateStore):
     """The in-memory store, counting the calls a batch makes (each is a round trip on DynamoDB)."""
 
     OPS = frozenset(
-        {"add_once", "add_once_many", "incr", "get_counts", "record_max", "read_namespace"}
-        | {"put_members", "put_values", "get_values", "put_if_absent", "list_mutes"}
+        {"add_once", "add_once_many", "add_once_each", "incr", "incr_many", "get_counts"}
+        | {"record_max", "read_namespace", "read_namespaces", "put_members", "put_values"}
+        | {"get_values", "put_if_absent", "list_mutes"}
     )
 
     def __init__(self) -> None:
@@ -253,7 +254,15 @@ def test_state_work_is_per_batch_not_per_event() -> None:
     run(state, [stmt("CREATE TABLE", f"t{i % 3}", at=i / 1000) for i in range(150)])
     state.calls.clear()
     run(state, [stmt("CREATE TABLE", f"t{i % 3}", at=2 + i / 1000) for i in range(300)])
-    assert sorted(state.calls) == ["add_once_many", "incr", "list_mutes", "read_namespace"]
+    # (the in-memory ``incr_many`` and ``read_namespaces`` are one ``incr``/``read_namespace`` each)
+    assert sorted(state.calls) == [
+        "add_once_each",
+        "incr",
+        "incr_many",
+        "list_mutes",
+        "read_namespace",
+        "read_namespaces",
+    ]
 
 
 def test_an_escalation_shows_the_statement_that_made_it_one() -> None:
