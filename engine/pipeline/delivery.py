@@ -12,7 +12,8 @@ once — a Slack thread reply, an SNS update document, a re-imported finding —
 carries the same step, sends nothing twice. Outputs that keep their own state about alerts (the
 Slack thread of an alert) get the state store through ``bind_state``.
 The window between a send and its marker is the only place a crash can repeat an alert (at
-least once, never lost).
+least once, never lost); the markers of a batch are written together, in one batched write, once
+every output has answered.
 
 Each output's answer per alert is settled here:
 
@@ -98,16 +99,18 @@ class Deliverer:
         if not todo:
             return result
         by_id = {a.id: a for a in alerts}
+        marks: dict[str, str] = {}  # sent marker -> alert id, written together once all answered
         for name, report in self._send_all(todo, deadline).items():
             reported: set[str] = set()
             for d in report.deliveries:
                 reported.add(d.alert_id)
-                self._settle(result, by_id, d)
+                self._settle(result, by_id, d, marks)
             for a in todo[name]:  # an output that forgot an alert must not lose it
                 if a.id not in reported:
                     self._settle(
-                        result, by_id, Delivery(a.id, name, Status.RETRYABLE, "not reported")
+                        result, by_id, Delivery(a.id, name, Status.RETRYABLE, "not reported"), marks
                     )
+        self._mark_sent(marks)
         return result
 
     def _not_yet_sent(
@@ -151,24 +154,12 @@ class Deliverer:
         with ThreadPoolExecutor(max_workers=len(names)) as pool:
             return dict(zip(names, pool.map(send, names), strict=True))
 
-    def _settle(self, result: DeliveryResult, by_id: dict[str, Alert], d: Delivery) -> None:
+    def _settle(
+        self, result: DeliveryResult, by_id: dict[str, Alert], d: Delivery, marks: dict[str, str]
+    ) -> None:
         result.deliveries.append(d)
         if d.status is Status.DELIVERED:
-            # The marker is what keeps a redelivery (caused by another output or record) from
-            # sending this alert again, so a failed write is retried at once a few times.
-            key = self._key(d.output, by_id[d.alert_id])
-            for attempt in range(MARK_ATTEMPTS):
-                try:
-                    self.mark(key)
-                    break
-                except StatePermanentError as exc:  # no table: retrying cannot help
-                    log.warning("could not record delivery %s: %s", d.alert_id, exc)
-                    break
-                except Exception as exc:  # delivered; only a redelivery could repeat it
-                    if attempt == MARK_ATTEMPTS - 1:
-                        log.warning(
-                            "could not record delivery %s: %s", d.alert_id, type(exc).__name__
-                        )
+            marks[self._key(d.output, by_id[d.alert_id])] = d.alert_id
             return
         if d.status is Status.RETRYABLE and self.can_retry:
             result.retry.setdefault(d.alert_id, f"output_{d.output}")
@@ -199,6 +190,37 @@ class Deliverer:
             alert.count if in_place else None,
             esc["step"] if esc is not None else None,
         )
+
+    def _mark_sent(self, marks: dict[str, str]) -> None:
+        """Write the sent markers of every delivered alert in one batched write.
+
+        Outputs answer only once they have sent their whole list, so writing the markers
+        together once every output has answered leaves the window between a send and its marker
+        (the only place a crash can repeat an alert) as it was, and a flood of alerts costs one
+        request per 25 markers instead of one per alert. The markers are what keep a redelivery
+        (caused by another output or record) from sending these alerts again, so a failed write
+        is retried at once a few times.
+        """
+        if not marks:
+            return
+        expires = self.clock() + SENT_TTL_S
+        for attempt in range(MARK_ATTEMPTS):
+            try:
+                self.state.put_counts({key: (1, expires) for key in marks})
+                return
+            except StatePermanentError as exc:  # no table: retrying cannot help
+                log.warning("could not record %d deliveries: %s", len(marks), exc)
+                return
+            except Exception as exc:  # delivered; only a redelivery could repeat them
+                if attempt == MARK_ATTEMPTS - 1:
+                    ids = sorted(set(marks.values()))
+                    log.warning(
+                        "could not record %d deliveries (%s%s): %s",
+                        len(marks),
+                        ", ".join(ids[:5]),
+                        " …" if len(ids) > 5 else "",
+                        type(exc).__name__,
+                    )
 
     def mark(self, key: str) -> None:
         self.state.incr(key, 1, expires_at=self.clock() + SENT_TTL_S)

@@ -108,6 +108,15 @@ class StateStore(ABC):
         add to many counters in one atomic call. The stores send them concurrently."""
         return {key: self.incr(key, n, expires_at=exp) for key, (n, exp) in amounts.items()}
 
+    def put_counts(self, values: Mapping[str, tuple[int, float]]) -> None:
+        """Write counters outright (``key -> (value, expires_at)``), read back with
+        ``get_counts``: for flags kept as counters — a delivery's sent marker, where only whether
+        it is set matters — so many go out in one batched write instead of an atomic update
+        each. The last write wins against a concurrent ``incr`` of the same key, so never use it
+        for a count. This default adds the value (the same for a counter not yet set)."""
+        for key, (value, exp) in values.items():
+            self.incr(key, value, expires_at=exp)
+
     def add_counts(self, amounts: Mapping[str, tuple[int, float]]) -> None:
         """Add ``amount`` to each counter ``key -> (amount, expires_at)``; read back with
         ``get_counts``. Atomic per counter like ``incr`` (concurrent adds are never lost); the
@@ -200,6 +209,11 @@ class MemoryStateStore(StateStore):
             value += amount
             self._counts[key] = (value, max(exp, expires_at))
             return value
+
+    def put_counts(self, values: Mapping[str, tuple[int, float]]) -> None:
+        with self._lock:
+            for key, (value, exp) in values.items():
+                self._counts[key] = (value, exp)
 
     def get_counts(self, keys: Sequence[str]) -> dict[str, int]:
         with self._lock:

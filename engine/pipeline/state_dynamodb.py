@@ -279,6 +279,15 @@ class DynamoDBStateStore(StateStore):
         )
         return {key: total for (key, _), total in zip(items, totals, strict=True)}
 
+    def put_counts(self, values: Mapping[str, tuple[int, float]]) -> None:
+        """Counters written outright: one ``BatchWriteItem`` per 25 (chunks concurrent)."""
+        self._batch_write(
+            [
+                {**self._key(_pk("c", key)), "n": _num(value), "expires_at": _num(exp)}
+                for key, (value, exp) in values.items()
+            ]
+        )
+
     def add_counts(self, amounts: Mapping[str, tuple[int, float]]) -> None:
         """``incr_many`` without the totals, skipping zero amounts: the caller aggregates a
         batch in memory first, so that is one update per counter per batch, not per event."""

@@ -6,6 +6,8 @@ Hub fails retryably, so the record is redelivered. Without the marker Slack woul
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from engine.alerts import Alert
 from engine.outputs.base import Deadline
 from engine.outputs.routing import Router
@@ -21,11 +23,11 @@ class FlakyMarkers(MemoryStateStore):
         super().__init__()
         self.failures = failures
 
-    def incr(self, key: str, amount: int = 1, *, expires_at: float) -> int:
-        if key.startswith("sent:") and self.failures > 0:
+    def put_counts(self, values: Mapping[str, tuple[int, float]]) -> None:
+        if any(key.startswith("sent:") for key in values) and self.failures > 0:
             self.failures -= 1
             raise StateUnavailable("DynamoDB ThrottlingException: Rate exceeded")
-        return super().incr(key, amount, expires_at=expires_at)
+        super().put_counts(values)
 
 
 def _run(failures: int) -> tuple[ScriptedOutput, dict[str, str]]:
