@@ -59,7 +59,6 @@ from engine.outputs.base import Deadline, Delivery
 from engine.pipeline.delivery import Deliverer
 from engine.pipeline.dlq import DeadLetters, record_message
 from engine.pipeline.state import StatePermanentError, StateStore, StateUnavailable
-from engine.rules.runtime.stateful import MAX_KEYS_PER_CALL
 
 log = logging.getLogger("dasalert.pipeline")
 
@@ -87,9 +86,10 @@ UNDECODABLE_RULE = system.UNDECODABLE_RULE
 RULE_LOAD_RULE = system.RULE_LOAD_RULE
 RUNBOOK = system.PIPELINE_RUNBOOK
 # Events evaluated in one engine call: the batch's state is settled in one pass (see above). Equal
-# to the stateful rules' per-call key cap, so a call never leaves keys untracked that one call per
-# record would have tracked (``engine.rules.runtime.stateful.MAX_KEYS_PER_CALL``).
-EVENTS_PER_CALL = MAX_KEYS_PER_CALL
+# to the stateful rules' per-call key cap (``engine.rules.runtime.stateful.MAX_KEYS_PER_CALL``; the
+# pipeline may not import the rule runtime, a test keeps the two equal), so a call never leaves
+# keys untracked that one call per record would have tracked.
+EVENTS_PER_CALL = 5000
 # Seconds kept back (beyond the Deadline's own margin) for delivery and the response: when less
 # is left, the remaining records of a batch are returned unevaluated as transient (``deadline``).
 EVALUATION_RESERVE_S = 10.0

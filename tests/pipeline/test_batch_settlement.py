@@ -254,3 +254,12 @@ def test_the_cli_path_is_unchanged_without_origins(tmp_path: Path, ruleset) -> N
     )
     assert [a.title for a in result.alerts] == ["DDL by alice: CREATE TABLE"]
     assert result.sources == {}
+
+
+def test_a_call_holds_no_more_events_than_a_stateful_rule_may_track_keys() -> None:
+    """Splitting a batch at the stateful rules' key cap: one call never drops keys that one call
+    per record would have kept."""
+    from engine.pipeline.batch import EVENTS_PER_CALL
+    from engine.rules.runtime.stateful import MAX_KEYS_PER_CALL
+
+    assert EVENTS_PER_CALL == MAX_KEYS_PER_CALL
