@@ -522,8 +522,8 @@ def representative(hits: list[Hit]) -> Hit:
     """The event an alert carries (its title, its SQL): the most recent matching event.
 
     One choice for every path — ``dasalert eval`` (one call over a whole capture), ``run`` and the
-    Lambda (one call per record) and the rule tests — so the same alert has the same title
-    everywhere. The latest event is the only one every path can know without storing events:
+    Lambda (one call per batch of records) and the rule tests — so the same alert has the same
+    title everywhere. The latest event is the only one every path can know without storing events:
     an update from a later batch sees its own hits, never the window's first. Ties in event time
     go to the later hit in input order; a hit without time counts as older than any timed one.
     """
