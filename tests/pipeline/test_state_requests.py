@@ -42,3 +42,20 @@ def test_a_failed_login_flood_costs_a_bound_per_batch_not_per_event(aws: str) ->
     growth = big["requests"] - small["requests"]
     assert growth <= marker_requests(1000) - marker_requests(200) + SPAN_BUCKETS
     assert big["per_event"] < 0.3  # was 4.19 with per-event state, 0.37 with a call per record
+
+
+ROTATING = SCENARIOS["failed logins, rotating users and IPv6 hosts"]
+
+
+def test_a_flood_of_new_incidents_costs_one_request_per_new_window_or_group(aws: str) -> None:
+    """Every failed login from a new user and address opens two dedup windows and a threshold
+    group (an atomic counter update each: DynamoDB cannot batch them) and a distinct-count group
+    (a read); everything else — markers, the windows' folded values, the sent markers of the
+    alerts — goes out in batched writes, not per window or per alert."""
+    events = 50
+    m = measure(ROTATING, 2, events // 2)
+    assert m["alerts"] == 2 * events + 1  # two windows per event, and the per-cluster count
+    assert m["by_op"]["UpdateItem"] <= 3 * events + 5
+    assert m["by_op"]["Query"] <= events + 15
+    assert m["requests"] <= PER_CALL + 4 * events + events
+    assert measure(ROTATING, 1, events)["requests"] == m["requests"]  # one call per batch
