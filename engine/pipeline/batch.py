@@ -46,10 +46,11 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from engine.alerts import Alert, system
+from engine.alerts.model import severity_rank
 from engine.alerts.redact import redact_sql
 from engine.das.decoder import Decoder
 from engine.das.errors import DecodeError
@@ -93,6 +94,10 @@ EVENTS_PER_CALL = 5000
 # Seconds kept back (beyond the Deadline's own margin) for delivery and the response: when less
 # is left, the remaining records of a batch are returned unevaluated as transient (``deadline``).
 EVALUATION_RESERVE_S = 10.0
+# With less than this left, each decoded record is evaluated at once instead of waiting for the
+# call to fill: the records decoded so far always get their engine call before the reserve is
+# reached, so a batch that decodes slowly still makes progress.
+EARLY_CALL_RESERVE_S = EVALUATION_RESERVE_S + 5.0
 DEADLINE = "deadline"
 # Reasons of records that decoded but were not evaluated (dead-lettered as ``unevaluated_record``)
 ENGINE_ERROR, STATE_ERROR, STATE_UNAVAILABLE = "engine_error", "state_error", "state_unavailable"
@@ -264,9 +269,15 @@ class Pipeline:
                 continue
             if self.engine is None:
                 continue
+            if pending and pending_events + len(events) > self.events_per_call:
+                # a call never holds more than ``events_per_call`` events (unless one record
+                # does): the stateful rules' per-call caps are sized to it
+                self._evaluate(pending, result, alerts, sources, failed, deadline)
+                pending, pending_events = [], 0
             pending.append(_Pending(index, rec, out, events))
             pending_events += len(events)
-            if pending_events >= self.events_per_call:
+            short = self.can_retry and not deadline.allows(EARLY_CALL_RESERVE_S)
+            if short or pending_events >= self.events_per_call:
                 self._evaluate(pending, result, alerts, sources, failed, deadline)
                 pending, pending_events = [], 0
         if pending:
@@ -351,7 +362,8 @@ class Pipeline:
         behind: dict[str, set[int]] = getattr(res, "sources", None) or {}
         every = {p.index for p in pending}
         for alert in res.alerts:
-            alerts[alert.id] = alert
+            prior = alerts.get(alert.id)
+            alerts[alert.id] = alert if prior is None else _merged(prior, alert)
             # an engine that does not say (a stand-in) puts the alert on every record of the call
             sources.setdefault(alert.id, set()).update(behind.get(alert.id) or every)
 
@@ -539,6 +551,34 @@ class Pipeline:
         for aid, reason in done.retry.items():
             for i in sources.get(aid, ()):
                 self._fail(result.outcomes[i], TRANSIENT, reason)
+
+
+def _merged(earlier: Alert, later: Alert) -> Alert:
+    """One alert id from two engine calls of one batch (a batch split in calls): the later
+    update, keeping what the earlier one announced.
+
+    The engine stores an escalation as announced when it emits it, so an escalation of the first
+    call that the second call's plain update replaced would never page. The merged alert keeps
+    the escalation — the later step, with every reason of both — and the higher severity; when
+    only the earlier call escalated, it also keeps that call's event and title (the statement
+    that made it an escalation).
+    """
+    first, second = earlier.escalation, later.escalation
+    if first is None:
+        return later
+    severity = max(earlier.severity, later.severity, key=severity_rank)
+    if second is None:
+        context = {**later.context, "escalation": first}
+        return replace(
+            later, context=context, event=earlier.event, title=earlier.title, severity=severity
+        )
+    reasons = list(dict.fromkeys([*first.get("reasons", []), *second.get("reasons", [])]))
+    escalation = {
+        **second,
+        "reasons": reasons,
+        "previous_severity": first.get("previous_severity", second.get("previous_severity")),
+    }
+    return replace(later, context={**later.context, "escalation": escalation}, severity=severity)
 
 
 def _heard_at(events: Sequence[dict[str, Any]], heartbeats: int, now: float) -> float:

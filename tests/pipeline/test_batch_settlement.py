@@ -263,3 +263,72 @@ def test_a_call_holds_no_more_events_than_a_stateful_rule_may_track_keys() -> No
     from engine.rules.runtime.stateful import MAX_KEYS_PER_CALL
 
     assert EVENTS_PER_CALL == MAX_KEYS_PER_CALL
+
+
+def test_a_call_never_holds_more_than_events_per_call_events(keys, ruleset, batch) -> None:
+    s = Setup(keys, ruleset, events_per_call=3)
+    result = s.pipeline.run(batch)
+    # records of 1, 1, 2, 2, 2, 1, 2, 1 events: a record that would take a call past three
+    # events starts the next call
+    assert s.engine.calls == [2, 2, 2, 3, 3]
+    assert [o.status for o in result.outcomes] == [OK] * 8
+    assert titles(s.output) == EXPECTED
+
+
+FOLD_RULE = """\
+id: test-fold
+title: "Statement by {dbUserName}: {das.verb}"
+severity: high
+when: "dbUserName == 'mallory'"
+dedup: {key: dbUserName, window: 1h}
+"""
+FIRST_SEEN_RULE = """\
+id: test-new-user
+title: "New user {dbUserName}"
+severity: high
+when: "dbUserName != null"
+first_seen: {key: dbUserName, learn: 1s, remember: 30d}
+"""
+
+
+def own_rules(tmp_path: Path, name: str, text: str) -> RuleSet:
+    directory = tmp_path / "rules"
+    directory.mkdir()
+    (directory / f"{name}.yaml").write_text(text)
+    wired = build_engine(directory)
+    assert wired.loaded.ok, wired.loaded
+    return wired.ruleset
+
+
+@pytest.mark.parametrize("per_call", [1, 2, 5000])
+def test_an_escalation_survives_a_later_call_of_the_same_batch(
+    tmp_path: Path, keys, encoder, per_call: int
+) -> None:
+    """A batch split in calls: the first call escalates the window (a new verb), the second only
+    adds noise to it. The alert delivered for the batch is still the escalation."""
+    s = Setup(keys, own_rules(tmp_path, "test-fold", FOLD_RULE), events_per_call=per_call)
+    s.pipeline.run([rec(0, encode(encoder, [select("mallory", 1, n=1)]))])  # the window opens
+    noise = [rec(2 + i, encode(encoder, [select("mallory", 20 + i, n=3 + i)])) for i in range(2)]
+    drop = rec(1, encode(encoder, [ddl("mallory", 10, n=2, sql="DROP TABLE audit_log")]))
+    result = s.pipeline.run([drop, *noise])
+    (alert,) = result.alerts
+    assert alert.count == 4  # the later call's count
+    assert alert.escalation is not None
+    assert "new verb: DROP TABLE" in alert.escalation["reasons"]
+    assert "DROP TABLE audit_log" in str(alert.event)  # the statement that escalated it
+    assert [a.escalation is not None for a in s.output.sent] == [False, True]
+
+
+def test_a_first_seen_alert_retries_only_its_records(tmp_path: Path, keys, encoder) -> None:
+    s = Setup(keys, own_rules(tmp_path, "test-new-user", FIRST_SEEN_RULE))
+    s.pipeline.run([rec(9, encode(encoder, [select("z", 0, n=99)]))])  # learning starts
+    s.pipeline.run([rec(8, encode(encoder, [select("a", 5, n=98)]))])  # "a" is known
+    s.output.fail_retryable = {"New user e"}
+    result = s.pipeline.run(
+        [
+            rec(0, encode(encoder, [select("a", 6, n=1)])),
+            rec(1, encode(encoder, [select("a", 7, n=2)])),
+            rec(2, encode(encoder, [select("e", 8, n=3)])),
+        ]
+    )
+    assert result.transient_ids == ["2"]

@@ -56,10 +56,11 @@ class SlowEngine(Engine):
 
 class SlowDecoder(Decoder):
     budget: Budget | None = None
+    cost_ms = 0
 
     def decode(self, record: RawRecord) -> Any:
         if self.budget is not None:
-            self.budget.ms -= 1000
+            self.budget.ms -= self.cost_ms
         return super().decode(record)
 
 
@@ -69,7 +70,7 @@ def _run(
     can_retry: bool = True,
     *,
     events_per_call: int = 1,
-    slow_decode: bool = False,
+    decode_ms: int = 0,
 ):
     keys = LocalKeyProvider(KEY)
     enc = Encoder(keys, CLUSTER)
@@ -78,7 +79,7 @@ def _run(
     engine = SlowEngine(wired.ruleset, state)
     engine.budget = Budget(ms)
     decoder = SlowDecoder(keys)
-    decoder.budget = engine.budget if slow_decode else None
+    decoder.budget, decoder.cost_ms = engine.budget, decode_ms
     output = ScriptedOutput()
     router = Router({"fake": output}, ("fake",), {"fake": "info"}, ("fake",), ("fake",))
     p = Pipeline(
@@ -99,8 +100,7 @@ def _run(
 
 def test_records_left_when_time_runs_short_are_transient(tmp_path) -> None:
     result, output, _ = _run(tmp_path, 30_000)
-    # 30 s, 5 s margin, 10 s reserve: one record per call, evaluated while >= 15 s remained,
-    # 3 s each
+    # 30 s, 5 s margin, 10 s reserve: records evaluated while >= 15 s remained, 3 s each
     assert [o.status for o in result.outcomes] == [OK] * 6 + [TRANSIENT] * 4
     assert {o.reason for o in result.outcomes[6:]} == {DEADLINE}
     assert result.transient_ids == ["6", "7", "8", "9"]
@@ -114,18 +114,27 @@ def test_without_a_deadline_every_record_is_evaluated(tmp_path) -> None:
 
 
 def test_the_deadline_is_checked_between_calls_of_a_split_batch(tmp_path) -> None:
-    # four records a call: at 20 s (>= 15 s) records 0-3 are evaluated (17 s left), at 17 s
-    # records 4-7 (14 s left); records 8 and 9 are not decoded any more
-    result, output, engine = _run(tmp_path, 20_000, events_per_call=4)
-    assert [o.status for o in result.outcomes] == [OK] * 8 + [TRANSIENT] * 2
-    assert result.transient_ids == ["8", "9"] and engine.calls == 2
-    assert sorted(a.event["dbUserName"] for a in output.sent) == [f"user{i}" for i in range(8)]
+    # four records a call: at 23 s records 0-3 are evaluated (20 s left), then 4-7 (17 s left);
+    # under 20 s each record is evaluated as soon as it is decoded: record 8 (14 s left), and
+    # record 9 is not decoded any more
+    result, output, engine = _run(tmp_path, 23_000, events_per_call=4)
+    assert [o.status for o in result.outcomes] == [OK] * 9 + [TRANSIENT]
+    assert result.transient_ids == ["9"] and engine.calls == 3
+    assert sorted(a.event["dbUserName"] for a in output.sent) == [f"user{i}" for i in range(9)]
+
+
+def test_a_batch_that_decodes_slowly_is_evaluated_before_time_runs_short(tmp_path) -> None:
+    # decoding costs 1 s: records 0 and 1 are decoded (21.5 -> 19.5 s); under 20 s the call is
+    # made at once (16.5 s left), then record 2 alone (12.5 s left); the rest are not decoded
+    result, output, engine = _run(tmp_path, 21_500, events_per_call=1000, decode_ms=1000)
+    assert [o.status for o in result.outcomes] == [OK] * 3 + [TRANSIENT] * 7
+    assert engine.calls == 2
+    assert sorted(a.event["dbUserName"] for a in output.sent) == ["user0", "user1", "user2"]
 
 
 def test_records_decoded_when_time_runs_out_are_returned_unevaluated(tmp_path) -> None:
-    # decoding costs 1 s: records 0 and 1 are decoded (16.5 -> 14.5 s), record 2 is not; the
-    # call for 0 and 1 would start with less than the reserve left, so it is not made
-    result, output, engine = _run(tmp_path, 16_500, events_per_call=1000, slow_decode=True)
+    # one decode eats 6 s (20.5 -> 14.5 s): no time is left for its call, which is not made
+    result, output, engine = _run(tmp_path, 20_500, events_per_call=1000, decode_ms=6000)
     assert [o.status for o in result.outcomes] == [TRANSIENT] * 10
     assert {o.reason for o in result.outcomes} == {DEADLINE}
     assert engine.calls == 0 and output.sent == []

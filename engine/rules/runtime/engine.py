@@ -41,6 +41,7 @@ A store that cannot be read fails open (the batch alerts as if nothing were mute
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -310,7 +311,7 @@ class Engine:
                 else:
                     alert = self._alert(rule, made)
                     result.alerts.append(alert)
-                    source(alert, (kh.hit for kh in khs if kh.key == f.key))
+                    source(alert, (kh.hit for kh in khs if _fired_key(rule, kh) == f.key))
         result.suppressed = tally.suppressed + st.suppressed
         tally.duplicates += st.duplicates
         tally.untimed += st.untimed
@@ -522,6 +523,21 @@ def _firing(f: Fired) -> Firing:
         replay=f.replay,
         context=dict(f.context),
     )
+
+
+def _fired_key(rule: Rule, kh: KeyedHit) -> str:
+    """The ``Fired.key`` an alert of ``kh`` carries: a first-seen alert is keyed by its (scope,
+    value) pair, the other stateful types by the hit's key."""
+    if rule.first_seen is None:
+        return kh.key
+    return key_json([_json_or_text(kh.key), _json_or_text(kh.value or "null")])
+
+
+def _json_or_text(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
 
 
 def _is_stateful(rule: Rule) -> bool:
