@@ -26,7 +26,10 @@ conditional write, so two invocations reading the same old sighting cannot both 
 **Per batch**: one batched read of every scope start and value the batch touches; a conditional
 write (``put_if_absent``) only for a value not already known — that write decides, across
 concurrent invocations, which event is the first (exactly one alerts). A redelivered first event
-finds its own fingerprint in the item and emits the same alert again (same id, ``replay``).
+finds its own fingerprint in the item and emits the same alert again (same id, ``replay``) —
+whichever event of the batch is the value's earliest: every event of a known value is compared
+with the stored fingerprint (no further read), as a redelivered batch may hold newer records
+with an earlier event for the same value.
 """
 
 from __future__ import annotations
@@ -141,12 +144,22 @@ class FirstSeenTracker:
                     continue
                 item = (stored, epoch + remember)
             parsed = _parse(item[0])
-            if parsed is not None and parsed[1] == kh.hit.fp:
+            # every event of the pair, not only the earliest: a redelivered batch is refilled
+            # with newer records, whose event for the pair may carry an earlier time (another
+            # instance's clock) and come first; the event that fired must still re-send
+            mine_again = (
+                next((k for k in series[pair] if k.hit.fp == parsed[1]), None)
+                if parsed is not None
+                else None
+            )
+            if mine_again is not None:
+                assert parsed is not None
                 if parsed[2]:  # a redelivery of the event that alerted: the same alert again
-                    out.append(self._fired(rule, pair, kh, parsed[0], replay=True))
+                    out.append(self._fired(rule, pair, mine_again, parsed[0], replay=True))
                 else:
                     tally.duplicates += 1
-                continue
+                if mine_again is kh:
+                    continue
             tally.suppressed += 1  # known value
             if item[1] - epoch < fs.remember_s:
                 refresh[key] = (item[0], epoch + remember)

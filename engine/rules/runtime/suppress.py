@@ -61,7 +61,10 @@ same ``Query`` the update already made for ``first``), and one batched write onl
 new or an escalation is announced. An escalation is derived from stored facts against stored
 announcements, written *after* the facts: a batch that dies in between is redelivered, finds the
 facts still unannounced and announces them with the same step; one that dies after announcing
-finds ``de:<alert id>`` and sends that step again (outputs skip a step they already sent).
+finds ``de:<alert id>`` and sends that step again (outputs skip a step they already sent) —
+whenever the window's hits include duplicates and the batch announces no newer step, also when
+the redelivered batch (refilled with newer records) brings new hits too and the firing is an
+update rather than a pure replay.
 """
 
 from __future__ import annotations
@@ -302,12 +305,23 @@ class Deduplicator:
         stored = state.read_namespaces(reads) if reads else {}
 
         folds: list[_Fold] = []
-        for job, (firing, _), opens, exp in zip(jobs, results, opened, expires, strict=True):
+        for job, (firing, _), (_, dups), opens, exp in zip(
+            jobs, results, split, opened, expires, strict=True
+        ):
             if firing is None:
                 continue
             ns = f"df:{job.alert_id}"
             if job.fold:
-                folds.append(_plan(firing, job.hits, stored.get(ns, {}), exp, opened=opens))
+                folds.append(
+                    _plan(
+                        firing,
+                        job.hits,
+                        stored.get(ns, {}),
+                        exp,
+                        opened=opens,
+                        redelivered=bool(dups),
+                    )
+                )
             elif firing.update or firing.replay:
                 seen = stored[ns].get("first")
                 if seen is not None and (firing.first is None or -seen < firing.first):
@@ -318,7 +332,7 @@ class Deduplicator:
 
     def _write_folds(self, folds: list[_Fold]) -> None:
         """The folding windows' store work in three batched calls: the escalation records a
-        replay resends, the new records, then every window's facts and announcements — the
+        redelivery resends, the new records, then every window's facts and announcements — the
         records first (see the module docstring)."""
         state = self.state
         wanted = [f"de:{f.firing.alert_id}" for f in folds if f.wants_record]
@@ -357,7 +371,7 @@ class _Fold:
     values: dict[str, dict[str, float]]
     writes: dict[str, float]  # members of ``df:<alert id>`` to write
     escalation: dict[str, Any] | None  # a new step: its record is written before ``writes``
-    wants_record: bool  # a replay: resend the window's last escalation, if there is one
+    wants_record: bool  # redelivered hits: resend the window's last escalation, if there is one
 
 
 def _plan(
@@ -367,11 +381,18 @@ def _plan(
     expires: float,
     *,
     opened: bool,
+    redelivered: bool = False,
 ) -> _Fold:
     """Fold this call's hits of one window (new and redelivered) into the window's stored state
     (``stored``: its namespace, empty when this call opened it), and decide whether the firing is
     an escalation. Sets the firing's ``first``/``last``, ``event`` and ``rank``; says what to
-    write, and writes only what changed."""
+    write, and writes only what changed.
+
+    ``redelivered``: some of the hits are duplicates. The window's stored escalation is then
+    resent unless this call announces a new step — whether the firing is a pure replay or an
+    update: a redelivered batch is refilled with newer records, so the escalation whose delivery
+    failed comes back mixed with new hits, and must not be lost to them. Delivery keys a step's
+    marker by the step, so outputs that already got it skip it."""
     writes: dict[str, float] = {}
     seen = stored.get("first")
     if seen is not None and (firing.first is None or -seen < firing.first):
@@ -442,7 +463,7 @@ def _plan(
         values,
         writes,
         escalation,
-        wants_record=escalation is None and firing.replay and not opening,
+        wants_record=escalation is None and (firing.replay or redelivered) and not opening,
     )
 
 

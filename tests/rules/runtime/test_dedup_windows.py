@@ -4,6 +4,8 @@ The batched settlement must answer and store exactly what settling the windows o
 did. The reference here is the per-window algorithm as it was before the batching (a frozen copy,
 ``Reference``, with the four-line loop over it), run side by side with ``windows`` on random
 calls — redeliveries, growing windows, escalations, expiring state, a window twice in one call.
+One change was made to the copy on purpose: a window whose hits mix duplicates with new ones
+resends its stored escalation as a pure replay does (marked where it is).
 On DynamoDB (the moto server) the requests of one call must not grow by several per window.
 """
 
@@ -85,14 +87,14 @@ class Reference:
                 total = state.get_counts([f"dd:{alert_id}"])[f"dd:{alert_id}"]
                 firing = build_firing(alert_id, key, dups, max(total, len(dups)), replay=True)
         if firing is not None and fold:
-            self._fold(firing, alert_id, hits, expires, opened=opened)
+            self._fold(firing, alert_id, hits, expires, opened=opened, redelivered=bool(dups))
         elif firing is not None and (firing.update or firing.replay):
             seen = state.read_namespace(f"df:{alert_id}").get("first")
             if seen is not None and (firing.first is None or -seen < firing.first):
                 firing.first = -seen
         return firing, tally
 
-    def _fold(self, firing, alert_id, hits, expires, *, opened):
+    def _fold(self, firing, alert_id, hits, expires, *, opened, redelivered):
         state = self.state
         ns = f"df:{alert_id}"
         stored = {} if opened else state.read_namespace(ns)
@@ -156,7 +158,10 @@ class Reference:
             firing.context["escalation"] = escalation
             raised = announced_sev is not None and sev > announced_sev
             firing.event = telling(hits, news, sev if raised else None).event
-        elif firing.replay and not opening:
+        # the one intended change since the copy was frozen: the stored escalation is resent
+        # whenever the hits include duplicates, not only on a pure replay (a redelivered batch
+        # refilled with newer records brings new hits with the escalation that went undelivered)
+        elif (firing.replay or redelivered) and not opening:
             record = state.get_values([f"de:{alert_id}"]).get(f"de:{alert_id}")
             if record is not None:
                 firing.context["escalation"] = json.loads(record[0])
@@ -257,7 +262,8 @@ def test_windows_answers_and_stores_exactly_what_one_window_at_a_time_did(
 
 def test_the_reference_and_windows_see_escalations_replays_and_repeats() -> None:
     """The random test reaches what matters: a fixed case with an escalation, its replay (the
-    stored record resent) and one window twice in one call, each checked on its own."""
+    stored record resent), one window twice in one call and a redelivery mixed with new hits,
+    each checked on its own."""
     state = MemoryStateStore()
     dedup = Deduplicator(state, margin_s=0)
     ns, key = "r1", "a"
@@ -285,6 +291,17 @@ def test_the_reference_and_windows_see_escalations_replays_and_repeats() -> None
     (first, _), (second, _) = dedup.windows([job(range(5, 7), "DROP TABLE", 3)] * 2)
     assert first is not None and first.count == 7 and first.update
     assert second is not None and second.replay and second.count == 7
+    # redelivered hits mixed with new ones: an update, and the stored step is resent with it
+    # (delivery skips it where it was sent) ...
+    mixed = [*job(range(5, 7), "DROP TABLE", 3).hits, *job(range(9, 10), "SELECT", 1).hits]
+    ((update, tally),) = dedup.windows([WindowJob(ns, aid, key, 0, WINDOW_S, mixed, fold=True)])
+    assert update is not None and update.update and not update.replay and update.count == 8
+    assert tally.duplicates == 2 and update.context["escalation"] == esc.context["escalation"]
+    # ... unless the call announces a newer step
+    newer = [*job(range(9, 10), "SELECT", 1).hits, *job(range(10, 11), "DELETE", 1).hits]
+    ((update, _),) = dedup.windows([WindowJob(ns, aid, key, 0, WINDOW_S, newer, fold=True)])
+    assert update is not None and update.context["escalation"]["step"] == 2
+    assert update.context["escalation"]["reasons"] == ["new verb: DELETE"]
 
 
 def test_a_fingerprint_in_two_windows_of_one_call_is_a_duplicate_the_second_time() -> None:
