@@ -149,6 +149,8 @@ def test_escalation_resent_when_the_redelivery_mixes_in_new_records(
     ]
     assert "new verb: DROP TABLE" in escalations[0].context["escalation"]["reasons"]
     assert escalations[0].count == 3
+    # it shows the statement that made it, not the newer harmless one
+    assert escalations[0].title == "Statement by mallory: DROP TABLE"
 
     # the step was delivered: redelivering the same batch again sends nothing
     sent = len(w.out.sent)

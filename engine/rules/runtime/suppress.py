@@ -319,7 +319,7 @@ class Deduplicator:
                         stored.get(ns, {}),
                         exp,
                         opened=opens,
-                        redelivered=bool(dups),
+                        redelivered=dups,
                     )
                 )
             elif firing.update or firing.replay:
@@ -359,6 +359,10 @@ class Deduplicator:
                 record = records.get(f"de:{firing.alert_id}")
                 if record is not None:
                     firing.context["escalation"] = json.loads(record[0])
+                    if firing.update:  # mixed with new hits, whose latest is no escalation
+                        shown = escalating(f.redelivered, firing.context["escalation"])
+                        if shown is not None:
+                            firing.event = shown.event
             firing.context["folded"] = folded(f.values)
 
 
@@ -372,6 +376,7 @@ class _Fold:
     writes: dict[str, float]  # members of ``df:<alert id>`` to write
     escalation: dict[str, Any] | None  # a new step: its record is written before ``writes``
     wants_record: bool  # redelivered hits: resend the window's last escalation, if there is one
+    redelivered: list[Hit] = field(default_factory=list)  # the hits that are duplicates
 
 
 def _plan(
@@ -381,14 +386,14 @@ def _plan(
     expires: float,
     *,
     opened: bool,
-    redelivered: bool = False,
+    redelivered: list[Hit] | None = None,
 ) -> _Fold:
     """Fold this call's hits of one window (new and redelivered) into the window's stored state
     (``stored``: its namespace, empty when this call opened it), and decide whether the firing is
     an escalation. Sets the firing's ``first``/``last``, ``event`` and ``rank``; says what to
     write, and writes only what changed.
 
-    ``redelivered``: some of the hits are duplicates. The window's stored escalation is then
+    ``redelivered``: the hits that are duplicates. With any, the window's stored escalation is
     resent unless this call announces a new step — whether the firing is a pure replay or an
     update: a redelivered batch is refilled with newer records, so the escalation whose delivery
     failed comes back mixed with new hits, and must not be lost to them. Delivery keys a step's
@@ -463,7 +468,8 @@ def _plan(
         values,
         writes,
         escalation,
-        wants_record=escalation is None and (firing.replay or redelivered) and not opening,
+        wants_record=escalation is None and (firing.replay or bool(redelivered)) and not opening,
+        redelivered=redelivered or [],
     )
 
 
@@ -480,6 +486,29 @@ def telling(hits: list[Hit], news: list[tuple[int, str]], raised_to: int | None)
         if brought:
             return representative(brought)
     return representative(hits)
+
+
+def escalating(hits: list[Hit], escalation: dict[str, Any]) -> Hit | None:
+    """The hit among ``hits`` that shows a stored escalation (``telling``, from its reasons), or
+    None when none of them brought it: an escalation resent with an update of newer hits shows
+    the statement that made it, not the harmless latest one."""
+    news: list[tuple[int, str]] = []
+    raised: int | None = None
+    for reason in escalation.get("reasons", ()):
+        what, _, value = str(reason).partition(": ")
+        kind = what.removeprefix("new ") + "s"
+        if what.startswith("new ") and kind in FOLD_KINDS:
+            news.append((FOLD_KINDS.index(kind), value))
+        elif what.startswith("severity ") and " → " in what:
+            name = what.rsplit(" → ", 1)[1]
+            raised = SEVERITIES.index(name) if name in SEVERITIES else None
+    brought = [
+        h
+        for h in hits
+        if (raised is not None and h.rank == raised)
+        or (h.facets is not None and any(h.facets[k] == v for k, v in news))
+    ]
+    return telling(brought, news, raised) if brought else None
 
 
 def count_mark(count: int) -> int:

@@ -5,7 +5,8 @@ did. The reference here is the per-window algorithm as it was before the batchin
 ``Reference``, with the four-line loop over it), run side by side with ``windows`` on random
 calls — redeliveries, growing windows, escalations, expiring state, a window twice in one call.
 One change was made to the copy on purpose: a window whose hits mix duplicates with new ones
-resends its stored escalation as a pure replay does (marked where it is).
+resends its stored escalation as a pure replay does, with the redelivered statement that made it
+(marked where it is).
 On DynamoDB (the moto server) the requests of one call must not grow by several per window.
 """
 
@@ -36,6 +37,7 @@ from engine.rules.runtime.suppress import (
     _in_order,
     build_firing,
     count_mark,
+    escalating,
     folded,
     telling,
 )
@@ -87,7 +89,7 @@ class Reference:
                 total = state.get_counts([f"dd:{alert_id}"])[f"dd:{alert_id}"]
                 firing = build_firing(alert_id, key, dups, max(total, len(dups)), replay=True)
         if firing is not None and fold:
-            self._fold(firing, alert_id, hits, expires, opened=opened, redelivered=bool(dups))
+            self._fold(firing, alert_id, hits, expires, opened=opened, redelivered=dups)
         elif firing is not None and (firing.update or firing.replay):
             seen = state.read_namespace(f"df:{alert_id}").get("first")
             if seen is not None and (firing.first is None or -seen < firing.first):
@@ -160,11 +162,16 @@ class Reference:
             firing.event = telling(hits, news, sev if raised else None).event
         # the one intended change since the copy was frozen: the stored escalation is resent
         # whenever the hits include duplicates, not only on a pure replay (a redelivered batch
-        # refilled with newer records brings new hits with the escalation that went undelivered)
+        # refilled with newer records brings new hits with the escalation that went undelivered),
+        # showing the redelivered statement that made it rather than the latest new one
         elif (firing.replay or redelivered) and not opening:
             record = state.get_values([f"de:{alert_id}"]).get(f"de:{alert_id}")
             if record is not None:
                 firing.context["escalation"] = json.loads(record[0])
+                if firing.update:
+                    shown = escalating(redelivered, firing.context["escalation"])
+                    if shown is not None:
+                        firing.event = shown.event
         if reasons or opening:
             writes["@step"] = step
         if writes:
@@ -297,11 +304,30 @@ def test_the_reference_and_windows_see_escalations_replays_and_repeats() -> None
     ((update, tally),) = dedup.windows([WindowJob(ns, aid, key, 0, WINDOW_S, mixed, fold=True)])
     assert update is not None and update.update and not update.replay and update.count == 8
     assert tally.duplicates == 2 and update.context["escalation"] == esc.context["escalation"]
+    assert update.event == {"fp": 6}  # the latest DROP TABLE, not the newer SELECT
     # ... unless the call announces a newer step
     newer = [*job(range(9, 10), "SELECT", 1).hits, *job(range(10, 11), "DELETE", 1).hits]
     ((update, _),) = dedup.windows([WindowJob(ns, aid, key, 0, WINDOW_S, newer, fold=True)])
     assert update is not None and update.context["escalation"]["step"] == 2
     assert update.context["escalation"]["reasons"] == ["new verb: DELETE"]
+
+
+def test_a_resent_escalation_shows_the_hit_that_brought_it() -> None:
+    """Read back from the stored reasons: the hit that raised the severity, else one that brought
+    a new value; None when no hit did (the firing keeps its own event)."""
+    crit = SEVERITIES.index("critical")
+    hits = [
+        Hit({"n": 0}, 1.0, "a", ("SELECT", "t", "u", "h"), 1),
+        Hit({"n": 1}, 2.0, "b", ("DROP TABLE", "t", "u", "h"), 3),
+        Hit({"n": 2}, 3.0, "c", ("SELECT", "t: x", "u", "h"), crit),
+        Hit({"n": 3}, 4.0, "d", None, None),
+    ]
+    raised = {"step": 2, "reasons": ["new verb: DROP TABLE", "severity high → critical"]}
+    assert escalating(hits, raised) is hits[2]
+    assert escalating(hits, {"step": 1, "reasons": ["new verb: DROP TABLE"]}) is hits[1]
+    assert escalating(hits, {"step": 1, "reasons": ["new object: t: x"]}) is hits[2]
+    assert escalating(hits, {"step": 1, "reasons": ["count passed 100"]}) is None
+    assert escalating(hits, {"step": 1, "reasons": ["new user: nobody"]}) is None
 
 
 def test_a_fingerprint_in_two_windows_of_one_call_is_a_duplicate_the_second_time() -> None:
