@@ -171,6 +171,22 @@ def test_first_seen_learns_then_alerts_on_new_values_only() -> None:
     assert engine(FIRST_SEEN, state).process([ok(3 * DAY, "10.0.0.3")]).alerts == []
 
 
+def test_first_seen_redelivery_replays_though_an_earlier_event_of_the_value_comes_first() -> None:
+    """A redelivered batch is refilled with newer records: one may hold an event of the same value
+    with an earlier time (another instance's clock). The event that alerted is still found, so
+    its alert comes again (same id, replay); the earlier one is only a known value."""
+    state = MemoryStateStore()
+    engine(FIRST_SEEN, state).process([ok(0, "10.0.0.1")])
+    res = engine(FIRST_SEEN, state).process([ok(2 * DAY, "10.0.0.7")])
+    (alert,) = res.alerts
+    earlier = ok(2 * DAY - 30, "10.0.0.7") | {"statementId": "other instance"}
+    again = engine(FIRST_SEEN, state).process([earlier, ok(2 * DAY, "10.0.0.7")])
+    assert [(a.id, a.context["replay"]) for a in again.alerts] == [(alert.id, True)]
+    assert again.alerts[0].first_seen == alert.first_seen
+    # a new event of the value, earlier than the one that alerted: nothing
+    assert engine(FIRST_SEEN, state).process([earlier]).alerts == []
+
+
 def test_first_seen_learning_is_per_scope() -> None:
     state = MemoryStateStore()
     engine(FIRST_SEEN, state).process([ok(0, "10.0.0.1")])
