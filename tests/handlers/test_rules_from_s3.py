@@ -20,6 +20,7 @@ from handlers import _runtime
 from handlers.kinesis import handler
 from tests.handlers.conftest import Deployment
 from tests.pipeline.support import DDL_RULE, FakeContext, ddl
+from tests.support.clock import Clock
 
 BUCKET = "dasalert-rules"
 LOCATION = f"s3://{BUCKET}/site/rules.tar.gz"
@@ -44,16 +45,6 @@ tests:
     event: {{dbUserName: app}}
     expect: {{match: false}}
 """
-
-
-class Clock:
-    """Monotonic seconds the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

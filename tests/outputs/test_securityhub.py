@@ -14,17 +14,10 @@ from engine.outputs.routing import Router
 from engine.outputs.securityhub import SecurityHubOutput
 from engine.pipeline.env import ConfigError
 from tests.outputs.factory import make_alert
+from tests.support.clock import Clock
 
 T0 = dt.datetime(2026, 1, 2, 4, 0, 0, tzinfo=dt.UTC)
 ACCOUNT = "123456789012"  # moto's default account
-
-
-class Clock:
-    def __init__(self, now: dt.datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
 
 
 def output(clock: Clock) -> SecurityHubOutput:

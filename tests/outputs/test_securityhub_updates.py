@@ -18,19 +18,12 @@ from engine.outputs.base import Status
 from engine.outputs.retry import RetryPolicy
 from engine.outputs.securityhub import SecurityHubOutput
 from tests.outputs.factory import HOSTILE, make_alert
+from tests.support.clock import Clock
 
 T0 = dt.datetime(2026, 1, 2, 4, 0, 0, tzinfo=dt.UTC)
 ACCOUNT = "123456789012"
 CLUSTER_ARN = "arn:aws:rds:eu-west-1:210987654321:cluster:orders-prod"
 INSTANCE_ARN = "arn:aws:rds:eu-west-1:210987654321:db:orders-prod-1"
-
-
-class Clock:
-    def __init__(self, now: dt.datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
 
 
 def output(clock: Clock) -> SecurityHubOutput:

@@ -40,6 +40,22 @@ threshold: {count: 3, window: 5m, group_by: "dbUserName"}
 """
 
 
+FOLD_RULE = """\
+id: test-fold
+title: "Statement by {dbUserName}: {das.verb}"
+severity: high
+when: "dbUserName == 'mallory'"
+dedup: {key: dbUserName, window: 1h}
+"""
+FIRST_SEEN_RULE = """\
+id: test-fs
+title: "New user {dbUserName}"
+severity: high
+when: "dbUserName != null"
+first_seen: {key: dbUserName, learn: 1s, remember: 30d}
+"""
+
+
 def write_rules(directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "test-ddl.yaml").write_text(DDL_RULE)

@@ -27,6 +27,8 @@ from engine.rules.runtime.ruleset import RuleSet
 from tests.pipeline.support import (
     ARN,
     CLUSTER,
+    FIRST_SEEN_RULE,
+    FOLD_RULE,
     ListDeadLetters,
     ScriptedOutput,
     ddl,
@@ -68,16 +70,6 @@ class CountingEngine(Engine):
         events = list(events)
         self.calls.append(len(events))
         return super().process(events, origins)
-
-
-@pytest.fixture(scope="module")
-def keys() -> LocalKeyProvider:
-    return LocalKeyProvider(KEY)
-
-
-@pytest.fixture(scope="module")
-def encoder(keys: LocalKeyProvider) -> Encoder:
-    return Encoder(keys, CLUSTER)
 
 
 @pytest.fixture(scope="module")
@@ -275,22 +267,6 @@ def test_a_call_never_holds_more_than_events_per_call_events(keys, ruleset, batc
     assert titles(s.output) == EXPECTED
 
 
-FOLD_RULE = """\
-id: test-fold
-title: "Statement by {dbUserName}: {das.verb}"
-severity: high
-when: "dbUserName == 'mallory'"
-dedup: {key: dbUserName, window: 1h}
-"""
-FIRST_SEEN_RULE = """\
-id: test-new-user
-title: "New user {dbUserName}"
-severity: high
-when: "dbUserName != null"
-first_seen: {key: dbUserName, learn: 1s, remember: 30d}
-"""
-
-
 def own_rules(tmp_path: Path, name: str, text: str) -> RuleSet:
     directory = tmp_path / "rules"
     directory.mkdir()
@@ -320,7 +296,7 @@ def test_an_escalation_survives_a_later_call_of_the_same_batch(
 
 
 def test_a_first_seen_alert_retries_only_its_records(tmp_path: Path, keys, encoder) -> None:
-    s = Setup(keys, own_rules(tmp_path, "test-new-user", FIRST_SEEN_RULE))
+    s = Setup(keys, own_rules(tmp_path, "test-fs", FIRST_SEEN_RULE))
     s.pipeline.run([rec(9, encode(encoder, [select("z", 0, n=99)]))])  # learning starts
     s.pipeline.run([rec(8, encode(encoder, [select("a", 5, n=98)]))])  # "a" is known
     s.output.fail_retryable = {"New user e"}

@@ -51,16 +51,6 @@ NOW = 1_800_000_000.0
 
 
 @pytest.fixture(scope="module")
-def keys() -> LocalKeyProvider:
-    return LocalKeyProvider(KEY)
-
-
-@pytest.fixture(scope="module")
-def encoder(keys: LocalKeyProvider) -> Encoder:
-    return Encoder(keys, CLUSTER)
-
-
-@pytest.fixture(scope="module")
 def ruleset(tmp_path_factory: pytest.TempPathFactory) -> RuleSet:
     wired = build_engine(write_rules(tmp_path_factory.mktemp("rules")))
     assert wired.loaded.ok and wired.rule_count == 2

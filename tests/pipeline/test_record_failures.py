@@ -18,7 +18,6 @@ from botocore.config import Config
 
 from engine.alerts import system
 from engine.das.decoder import Decoder
-from engine.das.encoder import Encoder
 from engine.das.keys import LocalKeyProvider
 from engine.das.records import RawRecord
 from engine.outputs.routing import Router
@@ -54,16 +53,6 @@ class BuggyEngine(Engine):
         if any(e.get("dbUserName") == "mallory" for e in events):
             raise ZeroDivisionError("division by zero in ALTER USER app PASSWORD 'hunter2'")
         return super().process(events, origins)
-
-
-@pytest.fixture(scope="module")
-def keys() -> LocalKeyProvider:
-    return LocalKeyProvider(KEY)
-
-
-@pytest.fixture(scope="module")
-def encoder(keys: LocalKeyProvider) -> Encoder:
-    return Encoder(keys, CLUSTER)
 
 
 @pytest.fixture(scope="module")

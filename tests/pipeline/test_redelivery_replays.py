@@ -33,6 +33,8 @@ from engine.rules.runtime.engine import Engine
 from tests.pipeline.support import (
     ARN,
     CLUSTER,
+    FIRST_SEEN_RULE,
+    FOLD_RULE,
     ListDeadLetters,
     ScriptedOutput,
     ddl,
@@ -44,21 +46,6 @@ from tests.pipeline.support import (
 KEY = bytes(range(32))
 NOW = 1_800_000_000.0
 TABLE = "redelivery-state"
-
-FOLD_RULE = """\
-id: test-fold
-title: "Statement by {dbUserName}: {das.verb}"
-severity: high
-when: "dbUserName == 'mallory'"
-dedup: {key: dbUserName, window: 1h}
-"""
-FIRST_SEEN_RULE = """\
-id: test-fs
-title: "New user {dbUserName}"
-severity: high
-when: "dbUserName != null"
-first_seen: {key: dbUserName, learn: 1s, remember: 30d}
-"""
 
 
 @pytest.fixture(params=["memory", "dynamodb"])

@@ -47,17 +47,10 @@ from tests.pipeline.support import (
     ddl,
     write_rules,
 )
+from tests.support.clock import Clock
 
 ACCOUNT = "123456789012"  # moto's default account
 FUNCTION_ARN = "arn:aws:lambda:us-east-1:210987654321:function:dasalert-stream"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def counted(client: Any) -> list[str]:

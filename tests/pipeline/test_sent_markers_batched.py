@@ -8,38 +8,20 @@ the requests botocore sends (its ``before-send`` hook: one per HTTP attempt).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
 from typing import Any
 
 import boto3
-import pytest
 
 from engine.alerts import Alert
 from engine.outputs.base import Deadline
 from engine.outputs.routing import Router
 from engine.pipeline.delivery import Deliverer, sent_key
-from engine.pipeline.state import MemoryStateStore, StateStore
+from engine.pipeline.state import MemoryStateStore
 from engine.pipeline.state_dynamodb import DynamoDBStateStore, create_table
 from tests.pipeline.support import ListDeadLetters, ScriptedOutput
+from tests.support.clock import Clock
 
 TABLE = "dasalert-state"
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture(params=["memory", "dynamodb"])
-def make_store(request: pytest.FixtureRequest) -> Callable[[Clock], StateStore]:
-    if request.param == "memory":
-        return lambda clock: MemoryStateStore(now=None)
-    request.getfixturevalue("aws")
-    create_table(boto3.client("dynamodb"), TABLE)
-    return lambda clock: DynamoDBStateStore(TABLE, boto3.client("dynamodb"), clock=clock)
 
 
 def test_put_counts_writes_counters_get_counts_reads(make_store) -> None:

@@ -7,35 +7,16 @@ stores writing the same keys at once.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 import pytest
 
-from engine.pipeline.state import MemoryStateStore, StatePermanentError, StateStore
+from engine.pipeline.state import StatePermanentError
 from engine.pipeline.state_dynamodb import DynamoDBStateStore, create_table
+from tests.support.clock import Clock
 
 TABLE = "dasalert-state"
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture(params=["memory", "dynamodb"])
-def make_store(request: pytest.FixtureRequest) -> Callable[..., StateStore]:
-    """A factory of stores sharing one backend (two stores = two Lambda containers)."""
-    if request.param == "memory":
-        shared = MemoryStateStore()
-        return lambda clock=None: shared
-    request.getfixturevalue("aws")
-    create_table(boto3.client("dynamodb"), TABLE)
-    return lambda clock=None: DynamoDBStateStore(TABLE, boto3.client("dynamodb"), clock=clock)
 
 
 def test_add_once_many_returns_the_new_keys_and_shares_add_once_storage(make_store) -> None:

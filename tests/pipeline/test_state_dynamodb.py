@@ -8,16 +8,9 @@ import boto3
 import pytest
 
 from engine.pipeline.state_dynamodb import DynamoDBStateStore, create_table
+from tests.support.clock import Clock
 
 TABLE = "dasalert-state"
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

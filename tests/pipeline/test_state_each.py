@@ -6,7 +6,6 @@ botocore's ``before-send`` hook."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -15,27 +14,9 @@ import pytest
 
 from engine.pipeline.state import MemoryStateStore, StatePermanentError, StateStore
 from engine.pipeline.state_dynamodb import DynamoDBStateStore, create_table
+from tests.support.clock import Clock
 
 TABLE = "dasalert-state"
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture(params=["memory", "dynamodb"])
-def make_store(request: pytest.FixtureRequest) -> Callable[..., StateStore]:
-    """A factory of stores sharing one backend (two stores = two Lambda containers)."""
-    if request.param == "memory":
-        shared = MemoryStateStore()
-        return lambda: shared
-    request.getfixturevalue("aws")
-    create_table(boto3.client("dynamodb"), TABLE)
-    return lambda: DynamoDBStateStore(TABLE, boto3.client("dynamodb"))
 
 
 class Defaults(MemoryStateStore):
