@@ -41,7 +41,6 @@ A store that cannot be read fails open (the batch alerts as if nothing were mute
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -56,7 +55,7 @@ from engine.alerts.render import render_title
 from engine.pipeline.state import Mute, StateError, StateStore
 from engine.rules.model import Rule
 from engine.rules.runtime.distinct import DistinctCounter
-from engine.rules.runtime.first_seen import FirstSeenTracker
+from engine.rules.runtime.first_seen import FirstSeenTracker, pair_key
 from engine.rules.runtime.ruleset import RuleSet, is_true
 from engine.rules.runtime.sequence import SequenceTracker
 from engine.rules.runtime.stateful import Fired, KeyedHit, StatefulTally
@@ -528,16 +527,7 @@ def _firing(f: Fired) -> Firing:
 def _fired_key(rule: Rule, kh: KeyedHit) -> str:
     """The ``Fired.key`` an alert of ``kh`` carries: a first-seen alert is keyed by its (scope,
     value) pair, the other stateful types by the hit's key."""
-    if rule.first_seen is None:
-        return kh.key
-    return key_json([_json_or_text(kh.key), _json_or_text(kh.value or "null")])
-
-
-def _json_or_text(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
+    return kh.key if rule.first_seen is None else pair_key(kh.key, kh.value)
 
 
 def _is_stateful(rule: Rule) -> bool:

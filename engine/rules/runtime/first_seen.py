@@ -147,13 +147,9 @@ class FirstSeenTracker:
             # every event of the pair, not only the earliest: a redelivered batch is refilled
             # with newer records, whose event for the pair may carry an earlier time (another
             # instance's clock) and come first; the event that fired must still re-send
-            mine_again = (
-                next((k for k in series[pair] if k.hit.fp == parsed[1]), None)
-                if parsed is not None
-                else None
-            )
-            if mine_again is not None:
-                assert parsed is not None
+            fired_fp = parsed[1] if parsed is not None else None
+            mine_again = next((k for k in series[pair] if k.hit.fp == fired_fp), None)
+            if parsed is not None and mine_again is not None:
                 if parsed[2]:  # a redelivery of the event that alerted: the same alert again
                     out.append(self._fired(rule, pair, mine_again, parsed[0], replay=True))
                 else:
@@ -240,7 +236,7 @@ class FirstSeenTracker:
     ) -> Fired:
         fs = rule.first_seen
         assert fs is not None
-        key = key_json([_load(pair[0]), _load(pair[1])])
+        key = pair_key(*pair)
         context: dict[str, object] = {
             "scope": _load(pair[0]),
             "value": _load(pair[1]),
@@ -268,6 +264,12 @@ def _iso(epoch: float) -> str:
     from datetime import UTC, datetime
 
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def pair_key(scope: str, value: str | None) -> str:
+    """The key of a first-seen alert: its (scope, value) pair as one JSON text (the engine
+    matches its hits to it, to know the records behind the alert)."""
+    return key_json([_load(scope), _load(value or "null")])
 
 
 def _load(text: str) -> object:

@@ -376,7 +376,7 @@ class _Fold:
     writes: dict[str, float]  # members of ``df:<alert id>`` to write
     escalation: dict[str, Any] | None  # a new step: its record is written before ``writes``
     wants_record: bool  # redelivered hits: resend the window's last escalation, if there is one
-    redelivered: list[Hit] = field(default_factory=list)  # the hits that are duplicates
+    redelivered: list[Hit]  # the hits that are duplicates
 
 
 def _plan(
@@ -386,7 +386,7 @@ def _plan(
     expires: float,
     *,
     opened: bool,
-    redelivered: list[Hit] | None = None,
+    redelivered: list[Hit],
 ) -> _Fold:
     """Fold this call's hits of one window (new and redelivered) into the window's stored state
     (``stored``: its namespace, empty when this call opened it), and decide whether the firing is
@@ -468,8 +468,8 @@ def _plan(
         values,
         writes,
         escalation,
-        wants_record=escalation is None and (firing.replay or bool(redelivered)) and not opening,
-        redelivered=redelivered or [],
+        wants_record=escalation is None and bool(redelivered) and not opening,
+        redelivered=redelivered,
     )
 
 
